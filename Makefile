@@ -1,0 +1,33 @@
+# edmsdr — see README.md. `make drill` runs a drill on a throwaway local cluster; `make test` runs
+# everything CI runs.
+GO ?= go
+BIN := bin/edmsdr
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: all build drill test vet depcheck images sweep fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/edmsdr
+
+drill: build
+	$(BIN) drill --db auto --report out/drill
+
+test:
+	scripts/test.sh
+
+vet:
+	gofmt -l . && $(GO) vet ./...
+
+depcheck:
+	scripts/depcheck.sh
+
+images:
+	scripts/images.sh
+
+sweep:
+	$(GO) run ./cmd/sweep
+
+clean:
+	rm -rf bin out

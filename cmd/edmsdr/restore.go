@@ -1,0 +1,208 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/restore"
+)
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	var (
+		dsnStr, in, keysPath, onExisting, reportDir, idMapPath string
+		dryRun, appendKeyless                                  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "restore --dsn DSN --in FILE [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
+		Short: "Restore a package into a database, reconciling every foreign key, atomically",
+		Long: `Restore a package into the target database in one transaction: stage the data, map every
+source id to a target id (rows whose natural key matches an existing row reuse it, the rest get
+fresh ids), rewrite every reference, validate (counts, references, constraints, sequences, logical
+digest) and commit — or roll back and report every finding. Nothing is ever half-restored.
+
+--on-existing says what to do with rows matched by natural key whose content differs:
+reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
+--report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" {
+				return usagef("--in is required")
+			}
+			policy, err := restore.ParseOnExisting(onExisting)
+			if err != nil {
+				return usageError{err}
+			}
+			var kf *keys.File
+			if keysPath != "" {
+				if kf, err = keys.LoadFile(keysPath); err != nil {
+					return err
+				}
+			}
+			if _, err := dsn.Config(dsnStr); err != nil {
+				return usageError{err}
+			}
+			f, err := os.Open(in)
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			defer f.Close()
+			if reportDir != "" && idMapPath == "" {
+				idMapPath = filepath.Join(reportDir, "idmap.tsv")
+			}
+			ctx := cmd.Context()
+			conn, err := dsn.Connect(ctx, dsnStr)
+			if err != nil {
+				return fmt.Errorf("restore: %w", err)
+			}
+			defer conn.Close(ctx)
+			opts := restore.Options{Keys: kf, OnExisting: policy, DryRun: dryRun, AppendKeyless: appendKeyless, Log: g.log}
+			var idmap *atomicFile
+			if idMapPath != "" {
+				if idmap, err = createAtomic(idMapPath); err != nil {
+					return fmt.Errorf("restore: id map: %w", err)
+				}
+				defer idmap.abort()
+				opts.IDMap = idmap
+			}
+			res, rerr := restore.Run(ctx, conn, f, opts)
+			printRestore(g.stdout, res)
+			if reportDir != "" {
+				if err := writeJSON(filepath.Join(reportDir, "restore.json"), res); err != nil {
+					return err
+				}
+			}
+			if rerr != nil {
+				if fl := finding.FindingsOf(rerr); fl != nil {
+					for _, x := range fl.Errors() {
+						fmt.Fprintf(g.stderr, "  %s\n", x)
+					}
+					return fmt.Errorf("restore refused: %d finding(s); the target is unchanged", len(fl.Errors()))
+				}
+				return fmt.Errorf("%w (the target is unchanged)", rerr)
+			}
+			if idmap != nil {
+				if err := idmap.commit(); err != nil {
+					return fmt.Errorf("restore committed, but writing the id map failed: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dsnStr, "dsn", "", "target database (URL or keyword DSN; PG* variables apply)")
+	cmd.Flags().StringVar(&in, "in", "", "package file (required)")
+	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
+	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
+	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target")
+	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
+	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")
+	return cmd
+}
+
+func printRestore(w io.Writer, res *restore.Result) {
+	if res == nil {
+		return
+	}
+	if len(res.Tables) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
+		for _, t := range res.Tables {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Inserted, t.Matched, t.Diverged, t.Verdict)
+		}
+		tw.Flush()
+	}
+	for _, f := range res.Findings {
+		if f.Severity != finding.Error {
+			fmt.Fprintf(w, "note: %s\n", f)
+		}
+	}
+	if res.PackageDigest != "" {
+		fmt.Fprintf(w, "package digest  %s\n", res.PackageDigest)
+	}
+	if res.RestoredDigest != "" {
+		fmt.Fprintf(w, "restored digest %s\n", res.RestoredDigest)
+	}
+	state := "rolled back"
+	switch {
+	case res.Committed:
+		state = "committed"
+	case res.AlreadyRestored:
+		state = "nothing to do (already restored)"
+	case res.DryRun && res.Verdict == finding.Pass:
+		state = "dry run, rolled back"
+	}
+	fmt.Fprintf(w, "verdict %s: %s in %s\n", res.Verdict, state, res.Elapsed.Round(1e6))
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := createAtomic(path)
+	if err != nil {
+		return err
+	}
+	defer f.abort()
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		return err
+	}
+	return f.commit()
+}
+
+// atomicFile is written to NAME.partial and renamed on commit; abort removes it.
+type atomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &atomicFile{File: f, path: path}, nil
+}
+
+func (a *atomicFile) commit() error {
+	if a.done {
+		return errors.New("already closed")
+	}
+	a.done = true
+	if err := a.Sync(); err != nil {
+		a.Close()
+		os.Remove(a.Name())
+		return err
+	}
+	if err := a.Close(); err != nil {
+		os.Remove(a.Name())
+		return err
+	}
+	return os.Rename(a.path+".partial", a.path)
+}
+
+func (a *atomicFile) abort() {
+	if a.done {
+		return
+	}
+	a.done = true
+	a.Close()
+	os.Remove(a.path + ".partial")
+}

@@ -1,0 +1,279 @@
+// Package drill runs disaster-recovery drills: install a dataset on a server, fill it, back it up,
+// re-initialise the database (or move to another server), restore, and prove with digests and
+// probes that every row came back. The CLI's drill command and the suites both run it.
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edmsdr/edmsdr/engine/backup"
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/reports"
+)
+
+// Config describes one drill.
+type Config struct {
+	// Source is the server the data is generated on and backed up from.
+	Source provider.Server
+	// Target is the server restored into; nil means Source, with the database re-initialised.
+	Target provider.Server
+	// Dataset is what to install and generate.
+	Dataset Dataset
+	// Database is the database name (default "edmsdr_drill").
+	Database string
+	// Seed makes the generated data reproducible.
+	Seed int64
+	// Scale is the dataset's profile: tiny, small, medium or a number.
+	Scale string
+	// WorkDir receives the package and the id map; "" means a temporary directory, removed after.
+	WorkDir string
+	// Tool names the build in the report.
+	Tool string
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+}
+
+type runner struct {
+	cfg    Config
+	rep    *reports.Drill
+	last   time.Time
+	log    *slog.Logger
+	source provider.Server
+	target provider.Server
+}
+
+func (r *runner) phase(name string) {
+	now := time.Now()
+	r.rep.Phases = append(r.rep.Phases, reports.Phase{Name: name, Elapsed: now.Sub(r.last)})
+	r.last = now
+	r.log.Info("drill phase done", "phase", name, "elapsed", r.rep.Phases[len(r.rep.Phases)-1].Elapsed)
+}
+
+// Run runs the drill. The report is returned even when the drill fails (Verdict FAIL, Error set);
+// err is non-nil only when the configuration is unusable.
+func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("drill: no source server")
+	}
+	if cfg.Dataset.Install == nil {
+		return nil, errors.New("drill: no dataset")
+	}
+	if cfg.Database == "" {
+		cfg.Database = "edmsdr_drill"
+	}
+	if cfg.Scale == "" {
+		cfg.Scale = "tiny"
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r := &runner{cfg: cfg, log: log, source: cfg.Source, target: cfg.Target}
+	if r.target == nil {
+		r.target = cfg.Source
+	}
+	r.rep = &reports.Drill{
+		Tool: cfg.Tool, Dataset: cfg.Dataset.Name, Provider: cfg.Source.Kind(), Scale: cfg.Scale, Seed: cfg.Seed,
+		SourceVersion: cfg.Source.Version(), TargetVersion: r.target.Version(), StartedAt: time.Now().UTC(),
+		Replay: fmt.Sprintf("edmsdr drill --dataset %s --db %s --scale %s --seed %d", cfg.Dataset.Name, cfg.Source.Kind(), cfg.Scale, cfg.Seed),
+	}
+	r.last = time.Now()
+	err := r.run(ctx)
+	r.rep.Elapsed = time.Since(r.rep.StartedAt)
+	r.rep.PeakRSSBytes = PeakRSS()
+	r.rep.TargetVersion = r.target.Version()
+	if err != nil {
+		r.rep.Error = dsn.Redact(err.Error())
+		r.rep.Verdict = finding.Fail
+		if fl := finding.FindingsOf(err); fl != nil && len(r.rep.Findings) == 0 {
+			r.rep.Findings = append(r.rep.Findings, fl.Redacted()...)
+		}
+	}
+	return r.rep, nil
+}
+
+func (r *runner) run(ctx context.Context) error {
+	cfg := r.cfg
+	work := cfg.WorkDir
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "edmsdr-drill-")
+		if err != nil {
+			return fmt.Errorf("drill: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	db := cfg.Database
+	if err := r.source.DropDatabase(ctx, db); err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	if err := r.source.CreateDatabase(ctx, db); err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	if err := cfg.Dataset.Install(ctx, r.source.DSN(db), false); err != nil {
+		return fmt.Errorf("drill: install: %w", err)
+	}
+	r.phase("install")
+	conn, err := dsn.Connect(ctx, r.source.DSN(db))
+	if err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	if _, err := cfg.Dataset.Generate(ctx, conn, cfg.Seed, cfg.Scale); err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("drill: generate: %w", err)
+	}
+	r.phase("generate")
+	before, err := digest.OfDatabase(ctx, conn, digest.DatabaseOptions{Ordered: true})
+	conn.Close(ctx)
+	if err != nil {
+		return fmt.Errorf("drill: digest before: %w", err)
+	}
+	r.rep.DigestBefore = before.Summary.Total
+	r.phase("digest before")
+
+	pkgPath := filepath.Join(work, "drill.edmsdr")
+	cfgSrc, err := dsn.Config(r.source.DSN(db))
+	if err != nil {
+		return err
+	}
+	bres, err := backup.Run(ctx, cfgSrc, pkgPath, backup.Options{Tool: cfg.Tool, Log: r.log, Writer: pack.WriterOptions{Overwrite: true}})
+	if err != nil {
+		return fmt.Errorf("drill: backup: %w", err)
+	}
+	r.rep.PackageBytes = bres.Bytes
+	for _, t := range bres.Manifest.Tables {
+		r.rep.Rows += t.Rows
+	}
+	r.phase("backup")
+	if err := verifyFile(pkgPath); err != nil {
+		return fmt.Errorf("drill: verify: %w", err)
+	}
+	r.phase("verify")
+
+	// The disaster: the database (or the whole server) is gone; a fresh install takes its place.
+	if r.target == r.source {
+		if err := r.target.Reinit(ctx, db); err != nil {
+			return fmt.Errorf("drill: reinit: %w", err)
+		}
+	} else {
+		if err := r.target.DropDatabase(ctx, db); err != nil {
+			return fmt.Errorf("drill: %w", err)
+		}
+		if err := r.target.CreateDatabase(ctx, db); err != nil {
+			return fmt.Errorf("drill: %w", err)
+		}
+	}
+	if err := cfg.Dataset.Install(ctx, r.target.DSN(db), true); err != nil {
+		return fmt.Errorf("drill: reinstall: %w", err)
+	}
+	r.phase("reinit")
+
+	tconn, err := dsn.Connect(ctx, r.target.DSN(db))
+	if err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	defer tconn.Close(context.WithoutCancel(ctx))
+	f, err := os.Open(pkgPath)
+	if err != nil {
+		return fmt.Errorf("drill: %w", err)
+	}
+	idmap, err := os.Create(filepath.Join(work, "idmap.tsv"))
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("drill: %w", err)
+	}
+	res, rerr := restore.Run(ctx, tconn, f, restore.Options{IDMap: idmap, Log: r.log})
+	f.Close()
+	idmap.Close()
+	if res != nil {
+		for _, t := range res.Tables {
+			r.rep.Tables = append(r.rep.Tables, reports.Table{Table: t.Table, Backup: t.Staged, Inserted: t.Inserted, Matched: t.Matched, Present: t.Present, Diverged: t.Diverged, Verdict: t.Verdict})
+		}
+		r.rep.Checks = append(r.rep.Checks, res.Checks...)
+		r.rep.Findings = append(r.rep.Findings, res.Findings.Redacted()...)
+	}
+	r.phase("restore")
+	if rerr != nil {
+		return fmt.Errorf("drill: restore: %w", rerr)
+	}
+
+	after, err := digest.OfDatabase(ctx, tconn, digest.DatabaseOptions{Ordered: true})
+	if err != nil {
+		return fmt.Errorf("drill: digest after: %w", err)
+	}
+	r.rep.DigestAfter = after.Summary.Total
+	r.phase("digest after")
+	verdicts := []finding.Verdict{res.Verdict}
+	add := func(c finding.Check) {
+		r.rep.Checks = append(r.rep.Checks, c)
+		verdicts = append(verdicts, c.Verdict)
+	}
+	if before.Summary.Total == after.Summary.Total {
+		add(finding.Check{Name: "database digest", Verdict: finding.Pass, Evidence: "digest after restore equals digest before backup: " + after.Summary.Total[:16]})
+	} else {
+		var diff []string
+		for q, t := range before.Summary.Tables {
+			if a, ok := after.Summary.Tables[q]; !ok || !a.Equal(t) {
+				diff = append(diff, fmt.Sprintf("%s (%d rows before, %d after)", strings.TrimPrefix(q, "public."), t.Rows, a.Rows))
+			}
+		}
+		add(finding.Check{Name: "database digest", Verdict: finding.Fail, Evidence: "tables differ: " + strings.Join(diff, ", ")})
+	}
+	for q, fp := range before.Order {
+		c := finding.Check{Name: "row order kept", Table: strings.TrimPrefix(q, "public."), Verdict: finding.Pass, Evidence: "rows in the same order of ids"}
+		if after.Order[q] != fp {
+			c.Verdict, c.Evidence = finding.Fail, "rows changed order"
+		}
+		add(c)
+	}
+	for _, c := range cfg.Dataset.Probes(ctx, tconn) {
+		add(c)
+	}
+	r.phase("probes")
+	r.rep.Verdict = finding.Combine(verdicts...)
+	return nil
+}
+
+func verifyFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = pack.Verify(f, pack.Limits{})
+	return err
+}
+
+// PeakRSS returns the process's peak resident memory in bytes (VmHWM), or 0 where unknown.
+func PeakRSS() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			fields := strings.Fields(line)
+			if len(fields) >= 2 {
+				kb, _ := strconv.ParseInt(fields[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,219 @@
+// Package backup streams one consistent snapshot of a database into a package: every table as
+// COPY text in foreign-key order, the schema snapshot, the key plan and the logical digest, which
+// a second connection computes from the same exported snapshot while the data streams out.
+// Memory does not grow with the data; a failed backup leaves no file behind.
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/introspect"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// Options tune a backup.
+type Options struct {
+	// Keys is the keys file (natural keys, generic foreign keys, exclusions); nil infers everything.
+	Keys *keys.File
+	// Schemas limits the backup to these schemas (default: every non-system schema).
+	Schemas []string
+	// Tool is recorded in the package ("edmsdr 1.2.3").
+	Tool string
+	// Writer tunes the package writer (chunk size, compression, overwrite, encryption).
+	Writer pack.WriterOptions
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+}
+
+// Result describes a finished backup.
+type Result struct {
+	Path     string
+	Manifest *pack.Manifest
+	Bytes    int64 // size of the package file
+	Elapsed  time.Duration
+}
+
+// Run backs up the database cfg points at into the package out.
+func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (res *Result, err error) {
+	start := time.Now()
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("backup: connect to %s: %w", dsn.Describe(cfg), dsn.Scrub(err, cfg.Password))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("backup: begin snapshot: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only: nothing to undo
+	var snapshot string
+	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
+		return nil, fmt.Errorf("backup: export snapshot: %w", err)
+	}
+	kf := opts.Keys
+	if kf == nil {
+		kf = &keys.File{}
+	}
+	sch, err := introspect.Read(ctx, tx, introspect.Options{Schemas: opts.Schemas, Exclude: kf.Excluded()})
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	if len(sch.Tables) == 0 {
+		return nil, errors.New("backup: the database has no tables to back up")
+	}
+	plan, err := keys.Build(sch, kf)
+	if err != nil {
+		return nil, fmt.Errorf("backup: key plan: %w", err)
+	}
+	if fl := checkDeclaredKeys(ctx, tx, sch, plan); len(fl) > 0 {
+		return nil, &finding.Refused{Op: "backup", Findings: fl}
+	}
+	version, err := introspect.ServerVersion(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+
+	// The digest runs beside the COPY stream, on a second connection that imports the snapshot.
+	dctx, cancelDigest := context.WithCancel(ctx)
+	defer cancelDigest()
+	type digestResult struct {
+		sum digest.Summary
+		err error
+	}
+	digestDone := make(chan digestResult, 1)
+	go func() {
+		sum, err := digestSnapshot(dctx, cfg, snapshot, sch, plan)
+		digestDone <- digestResult{sum, err}
+	}()
+
+	w, err := pack.Create(out, opts.Writer)
+	if err != nil {
+		cancelDigest()
+		<-digestDone
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			w.Abort()
+		}
+	}()
+	graph := schema.BuildGraph(sch)
+	hdr := pack.Header{Tool: opts.Tool}
+	for i, t := range graph.Order {
+		hdr.Tables = append(hdr.Tables, pack.TableLayout{Index: i, Table: t.QName(), Columns: t.DataColumns()})
+	}
+	if err := w.WriteHeader(hdr); err != nil {
+		cancelDigest()
+		<-digestDone
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	for i, t := range graph.Order {
+		ts := w.Table(i, t.QName())
+		cols := quoteCols(t.DataColumns())
+		sql := fmt.Sprintf("COPY %s (%s) TO STDOUT", digest.QuoteTable(t.QName()), cols)
+		if t.Partitioned {
+			sql = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", cols, digest.QuoteTable(t.QName()))
+		}
+		if _, err := tx.Conn().PgConn().CopyTo(ctx, ts, sql); err != nil {
+			cancelDigest()
+			<-digestDone
+			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+		}
+		te, err := ts.Close()
+		if err != nil {
+			cancelDigest()
+			<-digestDone
+			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+		}
+		log.Debug("table copied", "table", t.Display(), "rows", te.Rows, "bytes", te.Bytes)
+	}
+	dr := <-digestDone
+	if dr.err != nil {
+		return nil, fmt.Errorf("backup: digest: %w", dr.err)
+	}
+	m := &pack.Manifest{
+		Tool: opts.Tool, CreatedAt: time.Now().UTC(), ServerVersion: version, Database: cfg.Database,
+		Schema: sch, Plan: plan, Digest: dr.sum,
+	}
+	if err := w.Close(m); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	return &Result{Path: out, Manifest: m, Bytes: st.Size(), Elapsed: time.Since(start)}, nil
+}
+
+func quoteCols(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = digest.QuoteIdent(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// digestSnapshot computes the digest of the exported snapshot on its own connection. Temporary
+// tables need a read-write transaction; it only reads the data and rolls back.
+func digestSnapshot(ctx context.Context, cfg *pgx.ConnConfig, snapshot string, sch *schema.Schema, plan *keys.Plan) (digest.Summary, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return digest.Summary{}, fmt.Errorf("connect: %w", dsn.Scrub(err, cfg.Password))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return digest.Summary{}, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // temp tables only
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET TRANSACTION SNAPSHOT '%s'", strings.ReplaceAll(snapshot, "'", ""))); err != nil {
+		return digest.Summary{}, fmt.Errorf("import snapshot: %w", err)
+	}
+	ds, err := digest.NewSession(tx, sch, plan, digest.Options{})
+	if err != nil {
+		return digest.Summary{}, err
+	}
+	return ds.All(ctx, nil)
+}
+
+// checkDeclaredKeys refuses natural keys from a keys file that the source data does not satisfy
+// (inferred keys are enforced by the server's own unique constraints).
+func checkDeclaredKeys(ctx context.Context, q pgx.Tx, sch *schema.Schema, plan *keys.Plan) finding.List {
+	var out finding.List
+	for _, t := range sch.Tables {
+		tp := plan.Tables[t.QName()]
+		if tp == nil || len(tp.NaturalKey) == 0 || !strings.HasPrefix(tp.Source, "keys file") {
+			continue
+		}
+		cols := quoteCols(tp.NaturalKey)
+		var groups, rows int64
+		sql := fmt.Sprintf("SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM %s GROUP BY %s HAVING count(*) > 1) d", digest.QuoteTable(t.QName()), cols)
+		if err := q.QueryRow(ctx, sql).Scan(&groups, &rows); err != nil {
+			out.Add(finding.Finding{Kind: finding.KeyPlan, Table: t.Display(), Message: fmt.Sprintf("cannot check natural key (%s): %v", cols, err)})
+			continue
+		}
+		if groups > 0 {
+			out.Add(finding.Finding{Kind: finding.Duplicated, Table: t.Display(), Count: rows,
+				Message: fmt.Sprintf("natural key (%s) from the keys file is not unique in the source: %d keys are shared by %d rows", strings.Join(tp.NaturalKey, ", "), groups, rows)})
+		}
+	}
+	return out
+}

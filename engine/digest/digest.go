@@ -1,0 +1,409 @@
+// Package digest computes the logical digest of a database's data in SQL: a hash that does not
+// depend on ids. Every reference (a foreign key to a surrogate id, or a generic foreign key) is
+// replaced by the identity of the row it points at: its natural key, recursively, or for a keyless
+// row a hash of its content. Each row hashes to two 64-bit lanes that are summed exactly per
+// table, so the digest is independent of row order and counts duplicates (a multiset digest).
+// Equal digests mean the same data; any changed row, reference target or duplicate count differs.
+package digest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// Querier is what a Session needs of a connection or transaction. The session creates temporary
+// tables, so it must run in a read-write transaction (importing a read-only snapshot is fine).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// SessionSettings are the settings every digest (and every COPY) runs under, so that values print
+// the same on every server.
+var SessionSettings = map[string]string{
+	"TimeZone":           "UTC",
+	"DateStyle":          "ISO, YMD",
+	"IntervalStyle":      "postgres",
+	"extra_float_digits": "1",
+	"bytea_output":       "hex",
+	"client_encoding":    "UTF8",
+}
+
+// Session computes digests over one database state. It builds temporary identity tables as
+// needed (one per referenced table) and reuses them for every table it digests.
+type Session struct {
+	q       Querier
+	s       *schema.Schema
+	plan    *keys.Plan
+	domains schema.Domains
+	graph   *schema.Graph
+	columns map[string][]string
+	prefix  string
+
+	idents   map[string]string // qualified table -> temp table (id bigint, h uuid)
+	building map[string]bool
+	gident   string // temp table (ct bigint, obj bigint, h uuid) or ""
+	gdone    map[int64]bool
+	temps    []string
+	seq      int
+}
+
+// Options tune a Session.
+type Options struct {
+	// Columns restricts each table's digest to these columns (a package's columns); default: every
+	// data column of the table.
+	Columns map[string][]string
+	// Prefix names the session's temporary tables; default "_edmsdr_dg".
+	Prefix string
+}
+
+// NewSession prepares digests of the tables of s under plan.
+func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Session, error) {
+	domains, errs := schema.ComputeDomains(s)
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("digest: %w", errs[0])
+	}
+	if opts.Prefix == "" {
+		opts.Prefix = "_edmsdr_dg"
+	}
+	return &Session{
+		q: q, s: s, plan: plan, domains: domains, graph: schema.BuildGraph(s), columns: opts.Columns,
+		prefix: opts.Prefix, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
+	}, nil
+}
+
+// Close drops the temporary tables.
+func (d *Session) Close(ctx context.Context) {
+	for _, t := range d.temps {
+		_, _ = d.q.Exec(ctx, "DROP TABLE IF EXISTS "+t)
+	}
+	d.temps = nil
+}
+
+// QuoteTable quotes a qualified table name.
+func QuoteTable(qname string) string {
+	parts := strings.SplitN(qname, ".", 2)
+	if len(parts) != 2 {
+		return pgx.Identifier{qname}.Sanitize()
+	}
+	return pgx.Identifier{parts[0], parts[1]}.Sanitize()
+}
+
+// QuoteIdent quotes one identifier.
+func QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+func (d *Session) table(qname string) (*schema.Table, error) {
+	t := d.s.Table(qname)
+	if t == nil {
+		return nil, fmt.Errorf("digest: unknown table %s", schema.DisplayName(qname))
+	}
+	return t, nil
+}
+
+func (d *Session) contentColumns(t *schema.Table) []string {
+	cols := d.columns[t.QName()]
+	if cols == nil {
+		cols = t.DataColumns()
+	}
+	sid := t.SurrogateID()
+	out := make([]string, 0, len(cols))
+	for _, c := range cols {
+		if c != sid && t.Column(c) != nil {
+			out = append(out, c)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (d *Session) gfkFor(t *schema.Table, col string) *keys.GenericFK {
+	if d.plan == nil {
+		return nil
+	}
+	for _, g := range d.plan.GenericFKsOf(t.QName()) {
+		if g.ObjectIDColumn == col {
+			return &g
+		}
+	}
+	return nil
+}
+
+// exprs renders, for row alias a of table t, one SQL expression per column with every reference
+// replaced by the identity of its target, plus the joins those need. skip says which columns to
+// leave out. Identity tables are built on demand.
+func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []string, skip func(col string) bool) ([]string, []string, error) {
+	var ex, joins []string
+	for i, c := range cols {
+		if skip != nil && skip(c) {
+			continue
+		}
+		qc := a + "." + QuoteIdent(c)
+		if g := d.gfkFor(t, c); g != nil {
+			gt, err := d.genericIdents(ctx, t, g)
+			if err != nil {
+				return nil, nil, err
+			}
+			if gt == "" {
+				ex = append(ex, "'?' || "+qc+"::text")
+				continue
+			}
+			alias := fmt.Sprintf("g%d", i)
+			objMatch := fmt.Sprintf("%s.obj::text = %s::text", alias, qc)
+			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
+				objMatch = fmt.Sprintf("%s.obj = %s", alias, qc)
+			}
+			joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = %s.%s AND %s",
+				gt, alias, alias, a, QuoteIdent(g.ContentTypeColumn), objMatch))
+			ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))
+			continue
+		}
+		dom := d.domains.Of(t.QName(), c)
+		if dom == "" {
+			ex = append(ex, qc)
+			continue
+		}
+		it, err := d.ident(ctx, dom)
+		if err != nil {
+			return nil, nil, err
+		}
+		alias := fmt.Sprintf("r%d", i)
+		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.id = %s", it, alias, alias, qc))
+		ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))
+	}
+	return ex, joins, nil
+}
+
+func rowHash(exprs []string) string {
+	if len(exprs) == 0 {
+		return "md5('')"
+	}
+	return "md5(ROW(" + strings.Join(exprs, ", ") + ")::text)"
+}
+
+// ident returns the identity table of qname, building it (and those it depends on) first.
+func (d *Session) ident(ctx context.Context, qname string) (string, error) {
+	if name, ok := d.idents[qname]; ok {
+		return name, nil
+	}
+	t, err := d.table(qname)
+	if err != nil {
+		return "", err
+	}
+	sid := t.SurrogateID()
+	if sid == "" {
+		return "", fmt.Errorf("digest: table %s is referenced by id but has no integer id", t.Display())
+	}
+	if d.building[qname] {
+		return "", fmt.Errorf("digest: identities of %s depend on themselves", t.Display())
+	}
+	d.building[qname] = true
+	defer delete(d.building, qname)
+
+	d.seq++
+	name := fmt.Sprintf("%s_i%d", d.prefix, d.seq)
+	src := QuoteTable(qname)
+	qsid := QuoteIdent(sid)
+	nk := d.plan.NaturalKey(qname)
+	var sql string
+	if len(nk) > 0 {
+		selfCol := ""
+		for _, c := range nk {
+			if d.domains.Of(qname, c) == qname {
+				selfCol = c
+			}
+		}
+		skipSelf := func(c string) bool { return c == selfCol }
+		ex, joins, err := d.exprs(ctx, t, "t", nk, skipSelf)
+		if err != nil {
+			return "", err
+		}
+		if selfCol == "" {
+			sql = fmt.Sprintf("SELECT t.%s, %s::uuid FROM %s t %s", qsid, rowHash(ex), src, strings.Join(joins, " "))
+		} else {
+			// A tree: identities are built from the roots down, each through its parent's.
+			rootEx, recEx := withSelf(nk, selfCol, ex, "NULL::text"), withSelf(nk, selfCol, ex, "r.h::text")
+			sql = fmt.Sprintf(`WITH RECURSIVE r(id, h) AS (
+  SELECT t.%[1]s, %[2]s::uuid FROM %[3]s t %[4]s WHERE t.%[5]s IS NULL
+  UNION ALL
+  SELECT t.%[1]s, %[6]s::uuid FROM %[3]s t JOIN r ON t.%[5]s = r.id %[4]s
+) SELECT id, h FROM r`, qsid, rowHash(rootEx), src, strings.Join(joins, " "), QuoteIdent(selfCol), rowHash(recEx))
+		}
+	} else {
+		// Keyless: identity is the content, leaving out references inside the table's own cycle
+		// (they would make identities depend on themselves) and generic object references.
+		cols := d.contentColumns(t)
+		skip := func(c string) bool {
+			if d.gfkFor(t, c) != nil {
+				return true
+			}
+			dom := d.domains.Of(qname, c)
+			return dom != "" && d.graph.SameComponent(dom, qname)
+		}
+		ex, joins, err := d.exprs(ctx, t, "t", cols, skip)
+		if err != nil {
+			return "", err
+		}
+		sql = fmt.Sprintf("SELECT t.%s, %s::uuid FROM %s t %s", qsid, rowHash(ex), src, strings.Join(joins, " "))
+	}
+	if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (id bigint PRIMARY KEY, h uuid NOT NULL)", name)); err != nil {
+		return "", fmt.Errorf("digest %s: create identity table: %w", t.Display(), err)
+	}
+	d.temps = append(d.temps, name)
+	if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, h) %s", name, sql)); err != nil {
+		return "", fmt.Errorf("digest %s: identities: %w", t.Display(), err)
+	}
+	if _, err := d.q.Exec(ctx, "ANALYZE "+name); err != nil {
+		return "", fmt.Errorf("digest %s: analyze identities: %w", t.Display(), err)
+	}
+	d.idents[qname] = name
+	return name, nil
+}
+
+// withSelf puts selfExpr at the position of the self-referencing column in the key's expressions
+// (exprs were rendered without it).
+func withSelf(nk []string, selfCol string, exprs []string, selfExpr string) []string {
+	out := make([]string, 0, len(nk))
+	j := 0
+	for _, c := range nk {
+		if c == selfCol {
+			out = append(out, selfExpr)
+			continue
+		}
+		out = append(out, exprs[j])
+		j++
+	}
+	return out
+}
+
+// genericIdents returns the table of identities for generic foreign keys (content type id, object
+// id) -> identity, covering the content types used by table t; "" when there is no content type table.
+func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK) (string, error) {
+	ct := d.plan.ContentTypes
+	if ct == nil || d.s.Table(ct.Table) == nil || d.s.Table(ct.Table).SurrogateID() == "" {
+		return "", nil
+	}
+	if d.gident == "" {
+		name := d.prefix + "_g"
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, obj bigint NOT NULL, h uuid NOT NULL, PRIMARY KEY (ct, obj))", name)); err != nil {
+			return "", fmt.Errorf("digest: create generic identity table: %w", err)
+		}
+		d.temps = append(d.temps, name)
+		d.gident = name
+	}
+	rows, err := d.q.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT %s FROM %s)`,
+		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(ct.AppLabelColumn), QuoteIdent(ct.ModelColumn), QuoteTable(ct.Table),
+		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(g.ContentTypeColumn), QuoteTable(t.QName())))
+	if err != nil {
+		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
+	}
+	type ctRow struct {
+		id           int64
+		label, model string
+	}
+	var cts []ctRow
+	for rows.Next() {
+		var r ctRow
+		if err := rows.Scan(&r.id, &r.label, &r.model); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
+		}
+		cts = append(cts, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
+	}
+	for _, r := range cts {
+		if d.gdone[r.id] {
+			continue
+		}
+		d.gdone[r.id] = true
+		target := ct.TableForContentType(d.s, r.label, r.model)
+		tt := d.s.Table(target)
+		if tt == nil || tt.SurrogateID() == "" {
+			continue
+		}
+		it, err := d.ident(ctx, target)
+		if err != nil {
+			return "", err
+		}
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (ct, obj, h) SELECT $1, id, h FROM %s", d.gident, it), r.id); err != nil {
+			return "", fmt.Errorf("digest: generic identities of %s: %w", tt.Display(), err)
+		}
+	}
+	if _, err := d.q.Exec(ctx, "ANALYZE "+d.gident); err != nil {
+		return "", fmt.Errorf("digest: analyze generic identities: %w", err)
+	}
+	return d.gident, nil
+}
+
+// Table digests table qname. relation is a FROM item producing the table's columns (a subquery
+// restricting rows, or a projection of staged rows in target ids); "" means the table itself.
+func (d *Session) Table(ctx context.Context, qname, relation string) (Table, error) {
+	t, err := d.table(qname)
+	if err != nil {
+		return Table{}, err
+	}
+	if relation == "" {
+		relation = QuoteTable(qname)
+	}
+	ex, joins, err := d.exprs(ctx, t, "t", d.contentColumns(t), nil)
+	if err != nil {
+		return Table{}, err
+	}
+	sql := fmt.Sprintf(`SELECT count(*),
+  coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text,
+  coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text
+FROM (SELECT %s AS h FROM %s t %s) x`, rowHash(ex), relation, strings.Join(joins, " "))
+	var out Table
+	if err := d.q.QueryRow(ctx, sql).Scan(&out.Rows, &out.Sum1, &out.Sum2); err != nil {
+		return Table{}, fmt.Errorf("digest %s: %w", t.Display(), err)
+	}
+	return out, nil
+}
+
+// All digests every table in qnames (every table of the schema when nil).
+func (d *Session) All(ctx context.Context, qnames []string) (Summary, error) {
+	if qnames == nil {
+		for _, t := range d.s.Tables {
+			qnames = append(qnames, t.QName())
+		}
+	}
+	tables := map[string]Table{}
+	for _, q := range qnames {
+		td, err := d.Table(ctx, q, "")
+		if err != nil {
+			return Summary{}, err
+		}
+		tables[q] = td
+	}
+	return NewSummary(tables), nil
+}
+
+// ApplySettings sets SessionSettings on a connection (or in a transaction, with local=true).
+func ApplySettings(ctx context.Context, q Querier, local bool) error {
+	scope := "SESSION"
+	if local {
+		scope = "LOCAL"
+	}
+	names := make([]string, 0, len(SessionSettings))
+	for k := range SessionSettings {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if _, err := q.Exec(ctx, fmt.Sprintf("SET %s %s = '%s'", scope, k, SessionSettings[k])); err != nil {
+			return fmt.Errorf("set %s: %w", k, err)
+		}
+	}
+	return nil
+}

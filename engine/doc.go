@@ -1,0 +1,16 @@
+// Package engine is the root of edmsdr's backup and restore engine. It holds no code; its
+// subpackages each own one subsystem:
+//
+//   - schema: tables, columns, keys and the foreign-key graph (pure data, no I/O)
+//   - introspect: reads a schema from pg_catalog
+//   - keys: the key plan (natural key of every table, generic foreign keys, content types)
+//   - finding: findings and verdicts, the fixed vocabulary every check reports in
+//   - pack: the package format (tar + zstd, COPY entries, manifest)
+//   - digest: the logical, id-independent digest of a database's data, computed in SQL
+//   - backup: one consistent snapshot streamed into a package
+//   - restore: staging, id maps, foreign-key rewriting, validation, atomic commit
+//   - dsn: connection strings, PG* environment variables, password redaction
+//   - pgerr: PostgreSQL errors (SQLSTATE) turned into findings
+//
+// The engine imports no harness code: no Ginkgo, Gomega, gofakeit or testcontainers.
+package engine

@@ -1,0 +1,638 @@
+// Package keys owns the key plan: the natural key of every table (from a keys file, else inferred
+// from the schema), the generic foreign keys (Django's content_type + object_id) and the content
+// type table that resolves them. A natural key is what matches a backed-up row with a row the
+// target already has; tables without one are keyless and their rows are always inserted.
+package keys
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// File is the keys file a user writes (YAML):
+//
+//	tables:
+//	  auth_user: {natural_key: [username]}
+//	  workflows_transition: {natural_key: []}   # force keyless
+//	generic_foreign_keys:
+//	  - {table: audit_auditentry, content_type: content_type_id, object_id: object_id}
+//	content_types:
+//	  table: django_content_type
+//	  models: {"legacy.doc": documents_document}
+//	exclude: [django_session]
+type File struct {
+	Tables             map[string]TableSpec `yaml:"tables"`
+	GenericForeignKeys []GenericFKSpec      `yaml:"generic_foreign_keys"`
+	ContentTypes       *ContentTypeSpec     `yaml:"content_types"`
+	// Exclude names tables that are neither backed up nor restored.
+	Exclude []string `yaml:"exclude"`
+}
+
+// TableSpec overrides inference for one table. A nil NaturalKey means "infer"; an empty one means keyless.
+type TableSpec struct {
+	NaturalKey *[]string `yaml:"natural_key"`
+}
+
+// GenericFKSpec declares a generic foreign key: ContentType names the column referencing the
+// content type table, ObjectID the column holding the referenced row's id.
+type GenericFKSpec struct {
+	Table       string `yaml:"table"`
+	ContentType string `yaml:"content_type"`
+	ObjectID    string `yaml:"object_id"`
+}
+
+// ContentTypeSpec names the content type table and how its rows map to tables.
+type ContentTypeSpec struct {
+	Table    string            `yaml:"table"`
+	AppLabel string            `yaml:"app_label"`
+	Model    string            `yaml:"model"`
+	Models   map[string]string `yaml:"models"` // "app_label.model" -> table
+	// Disabled turns off content type handling and generic foreign key detection.
+	Disabled bool `yaml:"disabled"`
+}
+
+// Excluded returns the excluded tables as qualified names (a bare name is in schema public).
+func (f *File) Excluded() []string {
+	if f == nil {
+		return nil
+	}
+	out := make([]string, 0, len(f.Exclude))
+	for _, e := range f.Exclude {
+		if !strings.Contains(e, ".") {
+			e = "public." + e
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// ParseFile decodes a keys file, refusing unknown fields.
+func ParseFile(data []byte) (*File, error) {
+	f := &File{}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return f, nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("keys file: %w", err)
+	}
+	// A second YAML document would otherwise be ignored without a word.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, errors.New("keys file: more than one YAML document (remove the extra '---')")
+	}
+	return f, nil
+}
+
+// LoadFile reads and decodes a keys file; an empty path gives an empty File.
+func LoadFile(path string) (*File, error) {
+	if path == "" {
+		return &File{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys file: %w", err)
+	}
+	f, err := ParseFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// Plan is the resolved key plan for a schema. It travels in every package's manifest.
+type Plan struct {
+	Tables       map[string]*TablePlan `json:"tables"` // by qualified table name
+	GenericFKs   []GenericFK           `json:"generic_fks,omitempty"`
+	ContentTypes *ContentTypes         `json:"content_types,omitempty"`
+}
+
+// TablePlan is the key of one table.
+type TablePlan struct {
+	// NaturalKey lists the natural-key columns; empty for a keyless table.
+	NaturalKey []string `json:"natural_key,omitempty"`
+	// Source says where the key came from: "keys file", "primary key", "unique NAME" or "none".
+	Source string `json:"source"`
+}
+
+// GenericFK is a resolved generic foreign key.
+type GenericFK struct {
+	Table             string `json:"table"` // qualified
+	ContentTypeColumn string `json:"content_type_column"`
+	ObjectIDColumn    string `json:"object_id_column"`
+}
+
+// ContentTypes describes the content type table.
+type ContentTypes struct {
+	Table          string            `json:"table"` // qualified
+	AppLabelColumn string            `json:"app_label_column"`
+	ModelColumn    string            `json:"model_column"`
+	Models         map[string]string `json:"models,omitempty"` // "app_label.model" -> qualified table
+}
+
+// Keyed reports whether table qname has a natural key.
+func (p *Plan) Keyed(qname string) bool {
+	tp := p.Tables[qname]
+	return tp != nil && len(tp.NaturalKey) > 0
+}
+
+// NaturalKey returns the natural key of qname (nil when keyless).
+func (p *Plan) NaturalKey(qname string) []string {
+	if tp := p.Tables[qname]; tp != nil {
+		return tp.NaturalKey
+	}
+	return nil
+}
+
+// GenericFKsOf returns the generic foreign keys declared on table qname.
+func (p *Plan) GenericFKsOf(qname string) []GenericFK {
+	var out []GenericFK
+	for _, g := range p.GenericFKs {
+		if g.Table == qname {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// TableForContentType resolves a content type (app_label, model) to a table of s: an explicit
+// mapping first, else Django's convention app_label_model, looked up in the content type table's
+// schema and then in any schema. It returns "" when no table matches.
+func (ct *ContentTypes) TableForContentType(s *schema.Schema, appLabel, model string) string {
+	if ct == nil {
+		return ""
+	}
+	if q, ok := ct.Models[appLabel+"."+model]; ok {
+		return q
+	}
+	name := strings.ToLower(appLabel + "_" + model)
+	ctSchema := strings.SplitN(ct.Table, ".", 2)[0]
+	if t := s.Lookup(ctSchema, name); t != nil {
+		return t.QName()
+	}
+	for _, t := range s.Tables {
+		if t.Name == name {
+			return t.QName()
+		}
+	}
+	return ""
+}
+
+// Build resolves the key plan of s: the keys file first, inference for the rest. It returns every
+// problem with the keys file at once; a plan is returned only when there are none.
+func Build(s *schema.Schema, f *File) (*Plan, error) {
+	if f == nil {
+		f = &File{}
+	}
+	var errs []error
+	p := &Plan{Tables: map[string]*TablePlan{}}
+	specs := map[string]TableSpec{}
+	for name, spec := range f.Tables {
+		t := s.Table(name)
+		if t == nil {
+			errs = append(errs, fmt.Errorf("keys file: table %s does not exist", name))
+			continue
+		}
+		specs[t.QName()] = spec
+	}
+	for _, t := range s.Tables {
+		if spec, ok := specs[t.QName()]; ok && spec.NaturalKey != nil {
+			nk := append([]string(nil), (*spec.NaturalKey)...)
+			for _, c := range nk {
+				col := t.Column(c)
+				switch {
+				case col == nil:
+					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s does not exist", t.Display(), c))
+				case col.Generated:
+					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s is generated", t.Display(), c))
+				case c == t.SurrogateID():
+					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s is the surrogate id, which differs between databases", t.Display(), c))
+				}
+			}
+			if dup := firstDuplicate(nk); dup != "" {
+				errs = append(errs, fmt.Errorf("keys file: table %s: natural key lists column %s twice", t.Display(), dup))
+			}
+			src := "keys file"
+			if len(nk) == 0 {
+				src = "keys file (keyless)"
+			}
+			p.Tables[t.QName()] = &TablePlan{NaturalKey: nk, Source: src}
+			continue
+		}
+		nk, src := Infer(t)
+		p.Tables[t.QName()] = &TablePlan{NaturalKey: nk, Source: src}
+	}
+	ct, ctErrs := resolveContentTypes(s, f.ContentTypes)
+	errs = append(errs, ctErrs...)
+	p.ContentTypes = ct
+	gfks, gErrs := resolveGenericFKs(s, f, ct)
+	errs = append(errs, gErrs...)
+	p.GenericFKs = gfks
+	if len(errs) == 0 {
+		errs = append(errs, p.Validate(s)...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+func firstDuplicate(cols []string) string {
+	seen := map[string]bool{}
+	for _, c := range cols {
+		if seen[c] {
+			return c
+		}
+		seen[c] = true
+	}
+	return ""
+}
+
+// isNullPredicate matches "col IS NULL" as pg_get_expr prints it: in parentheses, the column
+// quoted when it needs to be ("Parent Id", with "" for a quote inside).
+var isNullPredicate = regexp.MustCompile(`(?i)^\(*\s*(?:"((?:[^"]|"")+)"|([^"()\s]+))\s+IS\s+NULL\s*\)*$`)
+
+// nullTestColumn returns the column a predicate tests for NULL, or "".
+func nullTestColumn(predicate string) string {
+	m := isNullPredicate.FindStringSubmatch(strings.TrimSpace(predicate))
+	switch {
+	case m == nil:
+		return ""
+	case m[1] != "":
+		return strings.ReplaceAll(m[1], `""`, `"`)
+	default:
+		return m[2]
+	}
+}
+
+// Infer derives a table's natural key from its schema: a primary key that is not a surrogate id,
+// else the narrowest unique constraint that cannot hold two equal keys — all columns NOT NULL, or
+// NULLS NOT DISTINCT, or Django's tree idiom (unique (parent, name) plus a partial unique index on
+// name WHERE parent IS NULL). Ties go to constraints over bare indexes, then to the name.
+func Infer(t *schema.Table) ([]string, string) {
+	sid := t.SurrogateID()
+	if sid == "" && len(t.PrimaryKey) > 0 {
+		return append([]string(nil), t.PrimaryKey...), "primary key"
+	}
+	type cand struct {
+		u schema.Unique
+	}
+	var cands []schema.Unique
+	for _, u := range t.Uniques {
+		if u.Primary || u.Predicate != "" || len(u.Columns) == 0 {
+			continue
+		}
+		if containsString(u.Columns, sid) {
+			continue
+		}
+		if usableUnique(t, u) {
+			cands = append(cands, u)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, "none"
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if len(a.Columns) != len(b.Columns) {
+			return len(a.Columns) < len(b.Columns)
+		}
+		if a.Constraint != b.Constraint {
+			return a.Constraint
+		}
+		return a.Name < b.Name
+	})
+	return append([]string(nil), cands[0].Columns...), "unique " + cands[0].Name
+}
+
+func usableUnique(t *schema.Table, u schema.Unique) bool {
+	var nullable []string
+	for _, c := range u.Columns {
+		col := t.Column(c)
+		if col == nil || col.Generated || !comparable(col.Type) {
+			return false
+		}
+		if !col.NotNull {
+			nullable = append(nullable, c)
+		}
+	}
+	if len(nullable) == 0 || u.NullsNotDistinct {
+		return true
+	}
+	if len(nullable) != 1 || len(u.Columns) < 2 {
+		return false
+	}
+	// The tree idiom: a partial unique index over the other columns WHERE nullable IS NULL.
+	rest := map[string]bool{}
+	for _, c := range u.Columns {
+		if c != nullable[0] {
+			rest[c] = true
+		}
+	}
+	for _, p := range t.Uniques {
+		if p.Predicate == "" || len(p.Columns) != len(rest) {
+			continue
+		}
+		if nullTestColumn(p.Predicate) != nullable[0] {
+			continue
+		}
+		all := true
+		for _, c := range p.Columns {
+			if !rest[c] {
+				all = false
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// comparable reports whether a type has an equality usable for matching keys.
+func comparable(typ string) bool {
+	switch typ {
+	case "json", "xml", "point", "polygon", "line", "circle", "path", "box", "lseg":
+		return false
+	}
+	return true
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func resolveContentTypes(s *schema.Schema, spec *ContentTypeSpec) (*ContentTypes, []error) {
+	if spec != nil && spec.Disabled {
+		return nil, nil
+	}
+	ct := &ContentTypes{Table: "public.django_content_type", AppLabelColumn: "app_label", ModelColumn: "model"}
+	explicit := spec != nil && spec.Table != ""
+	if spec != nil {
+		if spec.Table != "" {
+			ct.Table = spec.Table
+		}
+		if spec.AppLabel != "" {
+			ct.AppLabelColumn = spec.AppLabel
+		}
+		if spec.Model != "" {
+			ct.ModelColumn = spec.Model
+		}
+	}
+	t := s.Table(ct.Table)
+	if t == nil {
+		if explicit {
+			return nil, []error{fmt.Errorf("keys file: content type table %s does not exist", ct.Table)}
+		}
+		return nil, nil
+	}
+	ct.Table = t.QName()
+	var errs []error
+	for _, c := range []string{ct.AppLabelColumn, ct.ModelColumn} {
+		if t.Column(c) == nil {
+			errs = append(errs, fmt.Errorf("content type table %s has no column %s", t.Display(), c))
+		}
+	}
+	if t.SurrogateID() == "" {
+		errs = append(errs, fmt.Errorf("content type table %s has no integer id", t.Display()))
+	}
+	if spec != nil && len(spec.Models) > 0 {
+		ct.Models = map[string]string{}
+		for model, table := range spec.Models {
+			if !strings.Contains(model, ".") {
+				errs = append(errs, fmt.Errorf("keys file: content type %q must be app_label.model", model))
+				continue
+			}
+			tt := s.Table(table)
+			if tt == nil {
+				errs = append(errs, fmt.Errorf("keys file: content type %s maps to table %s, which does not exist", model, table))
+				continue
+			}
+			ct.Models[model] = tt.QName()
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	return ct, nil
+}
+
+func resolveGenericFKs(s *schema.Schema, f *File, ct *ContentTypes) ([]GenericFK, []error) {
+	var (
+		out      []GenericFK
+		errs     []error
+		declared = map[string]bool{}
+	)
+	for _, spec := range f.GenericForeignKeys {
+		t := s.Table(spec.Table)
+		if t == nil {
+			errs = append(errs, fmt.Errorf("keys file: generic foreign key on table %s, which does not exist", spec.Table))
+			continue
+		}
+		if ct == nil {
+			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s needs a content type table", t.Display()))
+			continue
+		}
+		if t.Column(spec.ContentType) == nil {
+			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ContentType))
+			continue
+		}
+		if t.Column(spec.ObjectID) == nil {
+			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ObjectID))
+			continue
+		}
+		declared[t.QName()] = true
+		out = append(out, GenericFK{Table: t.QName(), ContentTypeColumn: spec.ContentType, ObjectIDColumn: spec.ObjectID})
+	}
+	if ct == nil {
+		return out, errs
+	}
+	// Django's pattern, detected: an FK to the content type table plus an integer object_id.
+	for _, t := range s.Tables {
+		if declared[t.QName()] {
+			continue
+		}
+		oid := t.Column("object_id")
+		if oid == nil || !schema.IsInteger(oid.Type) {
+			continue
+		}
+		var ctCols []string
+		for _, fk := range t.ForeignKeys {
+			if fk.RefQName() == ct.Table && len(fk.Columns) == 1 {
+				ctCols = append(ctCols, fk.Columns[0])
+			}
+		}
+		col := ""
+		switch {
+		case len(ctCols) == 1:
+			col = ctCols[0]
+		case containsString(ctCols, "content_type_id"):
+			col = "content_type_id"
+		}
+		if col != "" {
+			out = append(out, GenericFK{Table: t.QName(), ContentTypeColumn: col, ObjectIDColumn: "object_id"})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Table < out[j].Table })
+	return out, errs
+}
+
+// Validate checks the plan against s: every table and column exists, natural keys hold no
+// surrogate ids, natural keys that run through foreign keys form no cycle (a self-reference — a
+// tree — is allowed once per key), and generic foreign keys name real columns.
+func (p *Plan) Validate(s *schema.Schema) []error {
+	var errs []error
+	domains, derrs := schema.ComputeDomains(s)
+	errs = append(errs, derrs...)
+	deps := map[string][]string{}
+	names := make([]string, 0, len(p.Tables))
+	for q := range p.Tables {
+		names = append(names, q)
+	}
+	sort.Strings(names)
+	for _, q := range names {
+		tp := p.Tables[q]
+		t := s.Table(q)
+		if tp == nil {
+			errs = append(errs, fmt.Errorf("key plan: table %s has an empty entry", schema.DisplayName(q)))
+			continue
+		}
+		if t == nil {
+			errs = append(errs, fmt.Errorf("key plan: table %s does not exist", schema.DisplayName(q)))
+			continue
+		}
+		self := 0
+		for _, c := range tp.NaturalKey {
+			col := t.Column(c)
+			if col == nil {
+				errs = append(errs, fmt.Errorf("key plan: table %s: natural key column %s does not exist", t.Display(), c))
+				continue
+			}
+			if c == t.SurrogateID() {
+				errs = append(errs, fmt.Errorf("key plan: table %s: natural key column %s is the surrogate id", t.Display(), c))
+			}
+			d := domains.Of(q, c)
+			switch {
+			case d == q:
+				self++
+			case d != "":
+				deps[q] = append(deps[q], d)
+			}
+		}
+		if self > 1 {
+			errs = append(errs, fmt.Errorf("key plan: table %s: natural key runs through the self-reference more than once", t.Display()))
+		}
+	}
+	// Natural keys referencing each other in a cycle can never be matched.
+	state := map[string]int{}
+	var visit func(q string, path []string)
+	visit = func(q string, path []string) {
+		switch state[q] {
+		case 1:
+			errs = append(errs, fmt.Errorf("key plan: natural keys form a cycle: %s", strings.Join(displayAll(append(path, q)), " -> ")))
+			return
+		case 2:
+			return
+		}
+		state[q] = 1
+		for _, d := range deps[q] {
+			visit(d, append(path, q))
+		}
+		state[q] = 2
+	}
+	for _, q := range names {
+		visit(q, nil)
+	}
+	for _, g := range p.GenericFKs {
+		t := s.Table(g.Table)
+		if t == nil {
+			errs = append(errs, fmt.Errorf("key plan: generic foreign key on unknown table %s", schema.DisplayName(g.Table)))
+			continue
+		}
+		if t.Column(g.ContentTypeColumn) == nil || t.Column(g.ObjectIDColumn) == nil {
+			errs = append(errs, fmt.Errorf("key plan: generic foreign key on %s names unknown columns", t.Display()))
+		}
+		if p.ContentTypes == nil {
+			errs = append(errs, fmt.Errorf("key plan: generic foreign key on %s without a content type table", t.Display()))
+		}
+	}
+	if p.ContentTypes != nil && s.Table(p.ContentTypes.Table) == nil {
+		errs = append(errs, fmt.Errorf("key plan: content type table %s does not exist", schema.DisplayName(p.ContentTypes.Table)))
+	}
+	return errs
+}
+
+func displayAll(q []string) []string {
+	out := make([]string, len(q))
+	for i, x := range q {
+		out[i] = schema.DisplayName(x)
+	}
+	return out
+}
+
+// Describe renders the plan for people: one line per table.
+func (p *Plan) Describe(s *schema.Schema) string {
+	var b strings.Builder
+	for _, t := range s.Tables {
+		tp := p.Tables[t.QName()]
+		if tp == nil {
+			continue
+		}
+		key := "(keyless)"
+		if len(tp.NaturalKey) > 0 {
+			key = "(" + strings.Join(tp.NaturalKey, ", ") + ")"
+		}
+		fmt.Fprintf(&b, "%-40s %-50s %s\n", t.Display(), key, tp.Source)
+	}
+	for _, g := range p.GenericFKs {
+		fmt.Fprintf(&b, "generic foreign key %s (%s, %s)\n", schema.DisplayName(g.Table), g.ContentTypeColumn, g.ObjectIDColumn)
+	}
+	return b.String()
+}
+
+// Equal reports whether two plans key every table the same way.
+func (p *Plan) Equal(o *Plan) bool {
+	if p == nil || o == nil {
+		return p == o
+	}
+	if len(p.Tables) != len(o.Tables) || len(p.GenericFKs) != len(o.GenericFKs) {
+		return false
+	}
+	for q, tp := range p.Tables {
+		otp, ok := o.Tables[q]
+		if !ok {
+			return false
+		}
+		if tp == nil || otp == nil {
+			if tp != otp {
+				return false
+			}
+			continue
+		}
+		if strings.Join(tp.NaturalKey, "\x00") != strings.Join(otp.NaturalKey, "\x00") {
+			return false
+		}
+	}
+	for i := range p.GenericFKs {
+		if p.GenericFKs[i] != o.GenericFKs[i] {
+			return false
+		}
+	}
+	return true
+}

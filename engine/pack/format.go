@@ -1,0 +1,117 @@
+// Package pack owns the package format: a tar stream, zstd-compressed, holding a header entry,
+// one or more COPY-text entries per table and a manifest written last (counts, sizes, SHA-256 of
+// every entry, schema snapshot, key plan, logical digest). Writers produce NAME.partial, fsync it
+// and rename it, so a package exists whole or not at all. Readers verify every checksum while
+// streaming, bound every size, accept only their own entry names and refuse unknown versions.
+package pack
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// FormatVersion is the package format this build writes. Readers dispatch on the version found;
+// every version ever written stays readable.
+const FormatVersion = 1
+
+// Entry names.
+const (
+	HeaderName   = "header.json"
+	ManifestName = "manifest.json"
+)
+
+var dataName = regexp.MustCompile(`^data/([0-9]{6})\.([0-9]{6})\.copy$`)
+
+// DataName is the entry name of chunk chunk of table index table.
+func DataName(table, chunk int) string { return fmt.Sprintf("data/%06d.%06d.copy", table, chunk) }
+
+// ParseDataName parses a data entry name.
+func ParseDataName(name string) (table, chunk int, ok bool) {
+	m := dataName.FindStringSubmatch(name)
+	if m == nil {
+		return 0, 0, false
+	}
+	t, _ := strconv.Atoi(m[1])
+	c, _ := strconv.Atoi(m[2])
+	return t, c, true
+}
+
+// Header is the first entry: enough to stage the data before the manifest arrives.
+type Header struct {
+	Format int           `json:"format"`
+	Tool   string        `json:"tool"`
+	Tables []TableLayout `json:"tables"`
+}
+
+// TableLayout says which table an entry index holds and the order of its COPY columns.
+type TableLayout struct {
+	Index   int      `json:"index"`
+	Table   string   `json:"table"` // qualified name
+	Columns []string `json:"columns"`
+}
+
+// Manifest is the last entry: everything needed to verify the package and reconcile it.
+type Manifest struct {
+	Format        int            `json:"format"`
+	Tool          string         `json:"tool"`
+	CreatedAt     time.Time      `json:"created_at"`
+	ServerVersion int            `json:"server_version"` // server_version_num of the source
+	Database      string         `json:"database"`
+	HeaderSHA256  string         `json:"header_sha256"`
+	Schema        *schema.Schema `json:"schema"`
+	Plan          *keys.Plan     `json:"plan"`
+	Tables        []TableEntry   `json:"tables"`
+	Digest        digest.Summary `json:"digest"`
+}
+
+// TableEntry lists one table's chunks.
+type TableEntry struct {
+	Index  int     `json:"index"`
+	Table  string  `json:"table"`
+	Rows   int64   `json:"rows"`
+	Bytes  int64   `json:"bytes"`
+	Chunks []Chunk `json:"chunks"`
+}
+
+// Chunk is one data entry.
+type Chunk struct {
+	Name   string `json:"name"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Limits bound what a reader accepts, so that a hostile package cannot exhaust memory or disk.
+type Limits struct {
+	MaxHeaderBytes   int64 // default 16 MiB
+	MaxManifestBytes int64 // default 64 MiB
+	MaxEntryBytes    int64 // one data entry, default 1 GiB
+	MaxTotalBytes    int64 // all entries, default 1 TiB
+	// MaxRatio bounds uncompressed/compressed bytes once past 64 MiB uncompressed; default 1000.
+	MaxRatio int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxHeaderBytes <= 0 {
+		l.MaxHeaderBytes = 16 << 20
+	}
+	if l.MaxManifestBytes <= 0 {
+		l.MaxManifestBytes = 64 << 20
+	}
+	if l.MaxEntryBytes <= 0 {
+		l.MaxEntryBytes = 1 << 30
+	}
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = 1 << 40
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 1000
+	}
+	return l
+}

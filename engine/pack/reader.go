@@ -1,0 +1,568 @@
+package pack
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sort"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// zstdMagic starts every zstd frame.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+// Sniff classifies the first bytes of a file: "package" for a zstd stream, "json" for a Django
+// fixture, "age" for an encrypted package, "gzip", or "".
+func Sniff(head []byte) string {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
+	switch {
+	case bytes.HasPrefix(head, zstdMagic):
+		return "package"
+	case bytes.HasPrefix(head, []byte("age-encryption.org/")):
+		return "age"
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return "gzip"
+	case len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{'):
+		return "json"
+	}
+	return ""
+}
+
+func corrupt(format string, args ...any) error {
+	return &finding.Refused{Op: "read package", Findings: finding.List{{Kind: finding.Corrupt, Severity: finding.Error, Message: fmt.Sprintf(format, args...)}}}
+}
+
+func unsupported(format string, args ...any) error {
+	return &finding.Refused{Op: "read package", Findings: finding.List{{Kind: finding.Unsupported, Severity: finding.Error, Message: fmt.Sprintf(format, args...)}}}
+}
+
+// Reader streams a package: the header first, then every data entry, then the manifest, which
+// it checks against everything seen.
+type Reader struct {
+	limits     Limits
+	compressed *countingReader
+	plain      *countingReader // the decompressed stream, as the tar reader consumes it
+	zr         *zstd.Decoder
+	tr         *tar.Reader
+	header     Header
+	headerSHA  string
+	manifest   *Manifest
+	cur        *Entry
+	seen       map[string]Chunk
+	lastTable  int
+	lastChunk  int
+	total      int64
+	findings   finding.List
+	finished   bool
+	layout     map[int]TableLayout
+	tableOrder []int
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// NewReader starts reading a package from r (the bytes of a .edmsdr file, decrypted if it was
+// encrypted) and reads its header. Unknown format versions are refused here, before any data.
+func NewReader(r io.Reader, limits Limits) (*Reader, error) {
+	limits = limits.withDefaults()
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(32)
+	switch Sniff(head) {
+	case "package":
+	case "":
+		if len(head) == 0 {
+			return nil, corrupt("empty file")
+		}
+		return nil, corrupt("not an edmsdr package (unknown file signature)")
+	case "age":
+		return nil, unsupported("package is encrypted: give the identity or passphrase to decrypt it")
+	default:
+		return nil, unsupported("not an edmsdr package (looks like %s)", Sniff(head))
+	}
+	cr := &countingReader{r: br}
+	zr, err := zstd.NewReader(cr, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20), zstd.WithDecoderMaxMemory(uint64(limits.MaxEntryBytes)+(256<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("open package: %w", err)
+	}
+	plain := &countingReader{r: zr}
+	rd := &Reader{limits: limits, compressed: cr, plain: plain, zr: zr, tr: tar.NewReader(plain), seen: map[string]Chunk{}, lastTable: -1, lastChunk: -1}
+	if err := rd.readHeader(); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	return rd, nil
+}
+
+// Close releases the decompressor.
+func (r *Reader) Close() { r.zr.Close() }
+
+// Header returns the package header.
+func (r *Reader) Header() Header { return r.header }
+
+// Manifest returns the manifest, once Next has returned io.EOF.
+func (r *Reader) Manifest() *Manifest { return r.manifest }
+
+func (r *Reader) nextHeader() (*tar.Header, error) {
+	h, err := r.tr.Next()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, corrupt("package ends before its manifest (truncated or incomplete)")
+		}
+		return nil, corrupt("unreadable archive: %v", err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return nil, corrupt("entry %q is not a regular file (type %q): refused", h.Name, h.Typeflag)
+	}
+	if h.Size < 0 {
+		return nil, corrupt("entry %q has a negative size", h.Name)
+	}
+	return h, nil
+}
+
+func (r *Reader) readSmall(h *tar.Header, max int64) ([]byte, error) {
+	if h.Size > max {
+		return nil, corrupt("entry %s is %d bytes, more than the %d allowed", h.Name, h.Size, max)
+	}
+	data, err := io.ReadAll(io.LimitReader(r.tr, max+1))
+	if err != nil {
+		return nil, corrupt("entry %s unreadable: %v", h.Name, err)
+	}
+	if int64(len(data)) != h.Size {
+		return nil, corrupt("entry %s is truncated", h.Name)
+	}
+	return data, nil
+}
+
+func (r *Reader) readHeader() error {
+	h, err := r.nextHeader()
+	if err != nil {
+		return err
+	}
+	if h.Name != HeaderName {
+		return corrupt("first entry is %q, expected %s", h.Name, HeaderName)
+	}
+	data, err := r.readSmall(h, r.limits.MaxHeaderBytes)
+	if err != nil {
+		return err
+	}
+	var probe struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return corrupt("header is not valid JSON: %v", err)
+	}
+	switch probe.Format {
+	case 1:
+		// Version 1 is the only version written so far.
+	default:
+		return unsupported("package format version %d is not supported by this build (it reads version 1); use a newer edmsdr", probe.Format)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r.header); err != nil {
+		return corrupt("header: %v", err)
+	}
+	sum := sha256.Sum256(data)
+	r.headerSHA = hex.EncodeToString(sum[:])
+	r.layout = map[int]TableLayout{}
+	names := map[string]bool{}
+	for _, t := range r.header.Tables {
+		if _, dup := r.layout[t.Index]; dup {
+			return corrupt("header lists table index %d twice", t.Index)
+		}
+		if t.Table == "" || names[t.Table] {
+			return corrupt("header lists table %q twice or empty", t.Table)
+		}
+		if len(t.Columns) == 0 {
+			return corrupt("header: table %s has no columns", t.Table)
+		}
+		cols := map[string]bool{}
+		for _, c := range t.Columns {
+			if c == "" || cols[c] {
+				return corrupt("header: table %s lists column %q twice or empty", t.Table, c)
+			}
+			cols[c] = true
+		}
+		names[t.Table] = true
+		r.layout[t.Index] = t
+		r.tableOrder = append(r.tableOrder, t.Index)
+	}
+	sort.Ints(r.tableOrder)
+	return nil
+}
+
+// Next returns the next data entry. After the last one it reads and verifies the manifest and
+// returns io.EOF when the package is whole and correct, or a *finding.Refused listing every problem.
+func (r *Reader) Next() (*Entry, error) {
+	if r.finished {
+		return nil, io.EOF
+	}
+	if r.cur != nil {
+		if err := r.cur.drain(); err != nil {
+			return nil, err
+		}
+		r.cur = nil
+	}
+	h, err := r.nextHeader()
+	if err != nil {
+		return nil, err
+	}
+	if h.Name == ManifestName {
+		if err := r.readManifest(h); err != nil {
+			return nil, err
+		}
+		r.finished = true
+		if len(r.findings) > 0 {
+			return nil, &finding.Refused{Op: "verify package", Findings: r.findings}
+		}
+		return nil, io.EOF
+	}
+	ti, ci, ok := ParseDataName(h.Name)
+	if !ok {
+		return nil, corrupt("unexpected entry %q: not a name this format uses (refused)", h.Name)
+	}
+	lay, ok := r.layout[ti]
+	if !ok {
+		return nil, corrupt("entry %s belongs to table index %d, which the header does not list", h.Name, ti)
+	}
+	if _, dup := r.seen[h.Name]; dup {
+		return nil, corrupt("entry %s appears twice", h.Name)
+	}
+	switch {
+	case ti < r.lastTable, ti == r.lastTable && ci != r.lastChunk+1, ti > r.lastTable && ci != 0:
+		return nil, corrupt("entry %s is out of order (entries removed, duplicated or reordered)", h.Name)
+	}
+	r.lastTable, r.lastChunk = ti, ci
+	if h.Size > r.limits.MaxEntryBytes {
+		return nil, corrupt("entry %s is %d bytes, more than the %d allowed", h.Name, h.Size, r.limits.MaxEntryBytes)
+	}
+	r.total += h.Size
+	if r.total > r.limits.MaxTotalBytes {
+		return nil, corrupt("package holds more than the %d bytes allowed", r.limits.MaxTotalBytes)
+	}
+	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Size: h.Size, r: r, h: sha256.New(), fields: 1, line: 1}
+	return r.cur, nil
+}
+
+func (r *Reader) checkRatio() error {
+	const floor = 64 << 20
+	if r.total > floor && r.total > r.limits.MaxRatio*max(r.compressed.n, 1) {
+		return corrupt("decompression ratio above %d:1 (a decompression bomb?)", r.limits.MaxRatio)
+	}
+	return nil
+}
+
+func (r *Reader) addFinding(f finding.Finding) {
+	f.Severity = finding.Error
+	r.findings = append(r.findings, f)
+}
+
+func (r *Reader) readManifest(h *tar.Header) error {
+	if r.cur != nil {
+		if err := r.cur.drain(); err != nil {
+			return err
+		}
+	}
+	data, err := r.readSmall(h, r.limits.MaxManifestBytes)
+	if err != nil {
+		return err
+	}
+	m := &Manifest{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(m); err != nil {
+		return corrupt("manifest: %v", err)
+	}
+	// Nothing may follow the manifest: not another entry, not trailing bytes.
+	end := (r.plain.n+511)/512*512 + 1024 // the manifest's padding, then the two end-of-archive blocks
+	if _, err := r.tr.Next(); !errors.Is(err, io.EOF) {
+		return corrupt("data after the manifest (appended or reordered entries)")
+	}
+	// archive/tar also reports io.EOF when the stream stops short of the end marker.
+	if r.plain.n != end {
+		return corrupt("archive ends without its end-of-archive marker (truncated)")
+	}
+	if n, err := io.Copy(io.Discard, io.LimitReader(r.zr, 1<<20)); err != nil {
+		return corrupt("damaged data after the archive end: %v", err)
+	} else if n > 0 {
+		return corrupt("%d bytes of trailing data after the archive end", n)
+	}
+	r.manifest = m
+	r.verifyManifest(m)
+	return nil
+}
+
+func (r *Reader) verifyManifest(m *Manifest) {
+	bad := func(table, format string, args ...any) {
+		r.addFinding(finding.Finding{Kind: finding.Corrupt, Table: table, Message: fmt.Sprintf(format, args...)})
+	}
+	if m.Format != r.header.Format {
+		bad("", "manifest says format %d, header says %d", m.Format, r.header.Format)
+	}
+	if m.HeaderSHA256 != r.headerSHA {
+		bad("", "header checksum mismatch")
+	}
+	if m.Schema == nil {
+		bad("", "manifest has no schema snapshot")
+	} else {
+		m.Schema.Index()
+		for _, err := range m.Schema.Validate() {
+			bad("", "manifest schema: %v", err)
+		}
+	}
+	if m.Plan == nil {
+		bad("", "manifest has no key plan")
+	}
+	listed := map[int]bool{}
+	for _, te := range m.Tables {
+		lay, ok := r.layout[te.Index]
+		if !ok || lay.Table != te.Table {
+			bad(te.Table, "manifest lists table %s at index %d, which the header does not", te.Table, te.Index)
+			continue
+		}
+		if listed[te.Index] {
+			bad(te.Table, "manifest lists table %s twice", te.Table)
+		}
+		listed[te.Index] = true
+		var rows, size int64
+		for i, c := range te.Chunks {
+			if c.Name != DataName(te.Index, i) {
+				bad(te.Table, "manifest lists entry %s out of order", c.Name)
+			}
+			rows += c.Rows
+			size += c.Bytes
+			got, ok := r.seen[c.Name]
+			switch {
+			case !ok:
+				r.addFinding(finding.Finding{Kind: finding.Corrupt, Table: te.Table, Count: c.Rows, Message: fmt.Sprintf("entry %s is missing from the package", c.Name)})
+			case got.SHA256 != c.SHA256:
+				bad(te.Table, "entry %s: checksum mismatch", c.Name)
+			case got.Bytes != c.Bytes:
+				bad(te.Table, "entry %s: %d bytes, manifest says %d", c.Name, got.Bytes, c.Bytes)
+			case got.Rows != c.Rows:
+				bad(te.Table, "entry %s: %d rows, manifest says %d", c.Name, got.Rows, c.Rows)
+			}
+		}
+		if rows != te.Rows || size != te.Bytes {
+			bad(te.Table, "table %s: manifest totals (%d rows, %d bytes) disagree with its entries (%d rows, %d bytes)", te.Table, te.Rows, te.Bytes, rows, size)
+		}
+		if d, ok := m.Digest.Tables[te.Table]; !ok {
+			bad(te.Table, "manifest digest lacks table %s", te.Table)
+		} else if d.Rows != te.Rows {
+			bad(te.Table, "table %s: digest covers %d rows, manifest lists %d", te.Table, d.Rows, te.Rows)
+		}
+		if m.Schema != nil {
+			st := m.Schema.Table(te.Table)
+			if st == nil {
+				bad(te.Table, "table %s is missing from the schema snapshot", te.Table)
+			} else if fmt.Sprint(st.DataColumns()) != fmt.Sprint(lay.Columns) {
+				bad(te.Table, "table %s: header columns %v differ from the schema snapshot %v", te.Table, lay.Columns, st.DataColumns())
+			}
+		}
+	}
+	for _, idx := range r.tableOrder {
+		if !listed[idx] {
+			bad(r.layout[idx].Table, "table %s is in the header but not in the manifest", r.layout[idx].Table)
+		}
+	}
+	for name := range r.seen {
+		found := false
+		for _, te := range m.Tables {
+			for _, c := range te.Chunks {
+				if c.Name == name {
+					found = true
+				}
+			}
+		}
+		if !found {
+			bad("", "entry %s is not listed in the manifest", name)
+		}
+	}
+	if len(m.Digest.Tables) != len(r.layout) {
+		bad("", "manifest digest covers %d tables, the header lists %d", len(m.Digest.Tables), len(r.layout))
+	}
+}
+
+// Entry is one data entry being read: COPY text rows of Layout.Table. Reading it verifies the row
+// shape (every row has exactly one field per column) and computes its checksum.
+type Entry struct {
+	Name   string
+	Layout TableLayout
+	Chunk  int
+	Size   int64
+
+	r      *Reader
+	h      hash.Hash
+	n      int64
+	rows   int64
+	fields int
+	line   int64
+	err    error
+	shape  bool // err is a row-shape error: the stream itself is intact
+	done   bool
+}
+
+// Read implements io.Reader.
+func (e *Entry) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.done {
+		return 0, io.EOF
+	}
+	n, err := e.r.tr.Read(p)
+	if n > 0 {
+		e.h.Write(p[:n])
+		e.n += int64(n)
+		if verr := e.scan(p[:n]); verr != nil {
+			e.err = verr
+			return 0, verr
+		}
+		if rerr := e.r.checkRatio(); rerr != nil {
+			e.err = rerr
+			return 0, rerr
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		if ferr := e.finish(); ferr != nil {
+			e.err = ferr
+			return n, ferr
+		}
+		return n, io.EOF
+	}
+	if err != nil {
+		e.err = corrupt("entry %s unreadable: %v", e.Name, err)
+		return n, e.err
+	}
+	return n, nil
+}
+
+func (e *Entry) scan(p []byte) error {
+	want := len(e.Layout.Columns)
+	for len(p) > 0 {
+		i := bytes.IndexAny(p, "\t\n")
+		if i < 0 {
+			return nil
+		}
+		if p[i] == '\t' {
+			e.fields++
+		} else {
+			if e.fields != want {
+				return e.shapeError(fmt.Sprintf("row %d has %d fields, table %s has %d columns", e.line, e.fields, e.Layout.Table, want))
+			}
+			e.rows++
+			e.line++
+			e.fields = 1
+		}
+		p = p[i+1:]
+	}
+	return nil
+}
+
+func (e *Entry) shapeError(msg string) error {
+	f := finding.Finding{Kind: finding.Corrupt, Severity: finding.Error, Table: e.Layout.Table, Message: fmt.Sprintf("entry %s: %s", e.Name, msg)}
+	e.r.addFinding(f)
+	e.shape = true
+	return &finding.Refused{Op: "read package", Findings: finding.List{f}}
+}
+
+func (e *Entry) finish() error {
+	if e.done {
+		return nil
+	}
+	e.done = true
+	if e.n != e.Size {
+		return corrupt("entry %s is truncated", e.Name)
+	}
+	if e.n > 0 && e.fields != 1 {
+		return e.shapeError("last row is not terminated")
+	}
+	e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: e.rows, Bytes: e.n, SHA256: hex.EncodeToString(e.h.Sum(nil))}
+	return nil
+}
+
+// Rows is the number of rows read so far.
+func (e *Entry) Rows() int64 { return e.rows }
+
+func (e *Entry) drain() error {
+	var buf []byte // allocated only when something is left to read
+	for !e.done {
+		if e.err != nil {
+			if !e.shape {
+				return e.err
+			}
+			// The entry failed its shape check but the stream is intact: skip the rest so the
+			// reader stays in step; the finding stands.
+			if _, err := io.Copy(io.Discard, e.r.tr); err != nil {
+				return corrupt("entry %s unreadable: %v", e.Name, err)
+			}
+			e.done = true
+			e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: -1, Bytes: -1, SHA256: "unverifiable"}
+			return nil
+		}
+		if buf == nil {
+			buf = make([]byte, 256<<10)
+		}
+		if _, err := e.Read(buf); errors.Is(err, io.EOF) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Verify reads a whole package from r and returns its manifest, or a *finding.Refused that lists
+// every problem found (checksums, counts, sizes, names, order, row shapes, format).
+func Verify(r io.Reader, limits Limits) (*Manifest, error) {
+	rd, err := NewReader(r, limits)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Close()
+	for {
+		e, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return rd.manifest, nil
+		}
+		if err != nil {
+			var fe *finding.Refused
+			if errors.As(err, &fe) {
+				return rd.manifest, &finding.Refused{Op: "verify package", Findings: dedupe(append(rd.findings, fe.Findings...))}
+			}
+			return rd.manifest, err
+		}
+		if _, err := io.Copy(io.Discard, e); err != nil && !e.shape {
+			return nil, &finding.Refused{Op: "verify package", Findings: dedupe(append(rd.findings, finding.FindingsOf(err)...))}
+		}
+	}
+}
+
+func dedupe(l finding.List) finding.List {
+	seen := map[string]bool{}
+	var out finding.List
+	for _, f := range l {
+		k := f.String()
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}

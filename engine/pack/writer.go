@@ -1,0 +1,252 @@
+package pack
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// DefaultChunkBytes is the size at which a table's COPY stream is cut into a new entry (at a row
+// boundary). The writer's memory is bounded by it, whatever the size of the data.
+const DefaultChunkBytes = 8 << 20
+
+// WriterOptions tune a Writer.
+type WriterOptions struct {
+	// ChunkBytes is the entry size; 0 means DefaultChunkBytes.
+	ChunkBytes int
+	// Level is the zstd level; 0 means zstd.SpeedDefault.
+	Level zstd.EncoderLevel
+	// Overwrite allows replacing an existing package at the destination.
+	Overwrite bool
+	// Wrap, if set, wraps the file before compression (encryption); it must return a WriteCloser
+	// whose Close flushes without closing the file.
+	Wrap func(io.Writer) (io.WriteCloser, error)
+}
+
+// Writer writes a package to PATH.partial and renames it to PATH on Close.
+type Writer struct {
+	path, partial string
+	f             *os.File
+	wrap          io.WriteCloser
+	zw            *zstd.Encoder
+	tw            *tar.Writer
+	opts          WriterOptions
+	headerSHA     string
+	tables        []TableEntry
+	done          bool
+}
+
+// Create opens PATH.partial for writing. It refuses an existing PATH (unless opts.Overwrite) and a
+// PATH.partial that another live writer holds; a stale PATH.partial left by a crash is replaced.
+func Create(path string, opts WriterOptions) (*Writer, error) {
+	if opts.ChunkBytes <= 0 {
+		opts.ChunkBytes = DefaultChunkBytes
+	}
+	if opts.Level == 0 {
+		opts.Level = zstd.SpeedDefault
+	}
+	if !opts.Overwrite {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("create package %s: file exists (choose another name or remove it)", path)
+		}
+	}
+	partial := path + ".partial"
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create package %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create package %s: %s is held by another running backup", path, partial)
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create package %s: %w", path, err)
+	}
+	w := &Writer{path: path, partial: partial, f: f, opts: opts}
+	var dst io.Writer = f
+	if opts.Wrap != nil {
+		wc, err := opts.Wrap(f)
+		if err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("create package %s: %w", path, err)
+		}
+		w.wrap = wc
+		dst = wc
+	}
+	zw, err := zstd.NewWriter(dst, zstd.WithEncoderLevel(opts.Level), zstd.WithEncoderConcurrency(2))
+	if err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("create package %s: %w", path, err)
+	}
+	w.zw = zw
+	w.tw = tar.NewWriter(zw)
+	return w, nil
+}
+
+// Partial is the path being written.
+func (w *Writer) Partial() string { return w.partial }
+
+func (w *Writer) entry(name string, data []byte) error {
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: int64(len(data)), Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write entry %s: %w", name, err)
+	}
+	if _, err := w.tw.Write(data); err != nil {
+		return fmt.Errorf("write entry %s: %w", name, err)
+	}
+	return nil
+}
+
+// WriteHeader writes the header entry; it must come first.
+func (w *Writer) WriteHeader(h Header) error {
+	h.Format = FormatVersion
+	data, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("encode header: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	w.headerSHA = hex.EncodeToString(sum[:])
+	return w.entry(HeaderName, data)
+}
+
+// Table starts the COPY stream of table index: write COPY text rows to it, then Close it.
+func (w *Writer) Table(index int, qname string) *TableStream {
+	return &TableStream{w: w, entry: TableEntry{Index: index, Table: qname}, buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+}
+
+// TableStream cuts one table's COPY text into chunk entries at row boundaries.
+type TableStream struct {
+	w     *Writer
+	entry TableEntry
+	buf   []byte
+	err   error
+}
+
+// Write buffers COPY text and emits an entry whenever the buffer is full.
+func (t *TableStream) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	t.buf = append(t.buf, p...)
+	for len(t.buf) >= t.w.opts.ChunkBytes {
+		i := bytes.LastIndexByte(t.buf, '\n')
+		if i < 0 {
+			break // a single row larger than a chunk: keep buffering until its end
+		}
+		if err := t.flush(t.buf[:i+1]); err != nil {
+			t.err = err
+			return 0, err
+		}
+		n := copy(t.buf, t.buf[i+1:])
+		t.buf = t.buf[:n]
+	}
+	return len(p), nil
+}
+
+func (t *TableStream) flush(data []byte) error {
+	name := DataName(t.entry.Index, len(t.entry.Chunks))
+	if err := t.w.entry(name, data); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	rows := int64(bytes.Count(data, []byte{'\n'}))
+	t.entry.Chunks = append(t.entry.Chunks, Chunk{Name: name, Rows: rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	t.entry.Rows += rows
+	t.entry.Bytes += int64(len(data))
+	return nil
+}
+
+// Close flushes the last chunk and records the table in the manifest.
+func (t *TableStream) Close() (TableEntry, error) {
+	if t.err != nil {
+		return TableEntry{}, t.err
+	}
+	if len(t.buf) > 0 {
+		if t.buf[len(t.buf)-1] != '\n' {
+			return TableEntry{}, fmt.Errorf("table %s: COPY stream ends inside a row", t.entry.Table)
+		}
+		if err := t.flush(t.buf); err != nil {
+			return TableEntry{}, err
+		}
+	}
+	t.buf = nil
+	t.w.tables = append(t.w.tables, t.entry)
+	return t.entry, nil
+}
+
+// Close writes the manifest, flushes, fsyncs and renames PATH.partial to PATH. The manifest's
+// Tables and HeaderSHA256 are filled in from what was written.
+func (w *Writer) Close(m *Manifest) error {
+	if w.done {
+		return errors.New("package already closed")
+	}
+	m.Format = FormatVersion
+	m.HeaderSHA256 = w.headerSHA
+	m.Tables = w.tables
+	data, err := json.Marshal(m)
+	if err != nil {
+		w.Abort()
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := w.entry(ManifestName, data); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.finish(); err != nil {
+		w.Abort()
+		return fmt.Errorf("write package %s: %w", w.path, err)
+	}
+	return nil
+}
+
+func (w *Writer) finish() error {
+	if err := w.tw.Close(); err != nil {
+		return err
+	}
+	if err := w.zw.Close(); err != nil {
+		return err
+	}
+	if w.wrap != nil {
+		if err := w.wrap.Close(); err != nil {
+			return err
+		}
+	}
+	if err := w.f.Sync(); err != nil {
+		return err
+	}
+	if err := os.Rename(w.partial, w.path); err != nil {
+		return err
+	}
+	w.done = true
+	err := w.f.Close() // releases the lock
+	if d, derr := os.Open(filepath.Dir(w.path)); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return err
+}
+
+// Abort discards the partial file. It is safe to call after Close.
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.zw != nil {
+		_ = w.zw.Close()
+	}
+	_ = os.Remove(w.partial)
+	_ = w.f.Close()
+}

@@ -1,0 +1,56 @@
+// Package pgerr maps PostgreSQL errors (by SQLSTATE) to findings: the one place that knows which
+// server error means a conflict, an orphan, a refused value or a schema mismatch.
+package pgerr
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// Code returns the SQLSTATE of err, or "".
+func Code(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// Finding turns a server error into a finding about table (the table being written, used when the
+// server does not name one). ok is false for errors that are not about the data (connection loss,
+// cancellation, server shutdown): those stay errors.
+func Finding(err error, table string) (f finding.Finding, ok bool) {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return finding.Finding{}, false
+	}
+	f = finding.Finding{Severity: finding.Error, Table: table, Constraint: pe.ConstraintName, Column: pe.ColumnName}
+	if pe.TableName != "" && !strings.HasPrefix(pe.TableName, "_edmsdr") {
+		f.Table = pe.TableName
+	}
+	msg := pe.Message
+	if pe.Detail != "" {
+		msg += " (" + pe.Detail + ")"
+	}
+	f.Message = fmt.Sprintf("%s [SQLSTATE %s]", msg, pe.Code)
+	switch {
+	case pe.Code == "23505", pe.Code == "23P01":
+		f.Kind = finding.Conflict
+	case pe.Code == "23503":
+		f.Kind = finding.Orphaned
+	case strings.HasPrefix(pe.Code, "23"), strings.HasPrefix(pe.Code, "22"):
+		f.Kind = finding.Constraint
+	case pe.Code == "42P01", pe.Code == "42703", pe.Code == "42804", pe.Code == "42846":
+		f.Kind = finding.SchemaMismatch
+	case pe.Code == "42501":
+		f.Kind = finding.Privilege
+	default:
+		return finding.Finding{}, false
+	}
+	return f, true
+}

@@ -1,0 +1,310 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// projection renders the staged row (alias s) of st in target terms: one expression per package
+// column, every reference rewritten through the maps (the surrogate id as m.tgt, which the caller
+// joins), plus the LEFT JOINs the expressions need. nullDeferred puts NULL in cycle columns.
+func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, []string) {
+	exprs := map[string]string{}
+	var joins []string
+	for i, c := range st.cols {
+		qc := digest.QuoteIdent(c)
+		switch {
+		case c == st.sid:
+			exprs[c] = "m.tgt"
+		case nullDeferred && st.deferredCols[c]:
+			exprs[c] = "NULL"
+		default:
+			if g := r.gmaps[st.qname+"."+c]; g != "" {
+				var ctCol string
+				for _, gf := range st.gfks {
+					if gf.ObjectIDColumn == c {
+						ctCol = gf.ContentTypeColumn
+					}
+				}
+				alias := fmt.Sprintf("g%d", i)
+				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = s.%s AND %s.src = s.%s", g, alias, alias, digest.QuoteIdent(ctCol), alias, qc))
+				exprs[c] = alias + ".tgt"
+				continue
+			}
+			if d := r.domains.Of(st.qname, c); d != "" {
+				if p := r.byName[d]; p != nil && p.mapT != "" {
+					alias := fmt.Sprintf("j%d", i)
+					joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.src = s.%s", p.mapT, alias, alias, qc))
+					exprs[c] = alias + ".tgt"
+					continue
+				}
+			}
+			exprs[c] = "s." + qc
+		}
+	}
+	return exprs, joins
+}
+
+// checkReferences finds staged rows whose references resolve to nothing: foreign keys to rows
+// the package lacks, tree rows whose ancestors are missing or circular, generic foreign keys to
+// unknown objects or content types.
+func (r *run) checkReferences(ctx context.Context) error {
+	for _, st := range r.tables {
+		for _, fk := range st.t.ForeignKeys {
+			p := r.byName[fk.RefQName()]
+			if p == nil {
+				continue
+			}
+			var notNull, match []string
+			ok := true
+			for i, c := range fk.Columns {
+				if !st.colSet[c] || !p.colSet[fk.RefColumns[i]] {
+					ok = false
+					break
+				}
+				notNull = append(notNull, fmt.Sprintf("s.%s IS NOT NULL", digest.QuoteIdent(c)))
+				match = append(match, fmt.Sprintf("p.%s = s.%s", digest.QuoteIdent(fk.RefColumns[i]), digest.QuoteIdent(c)))
+			}
+			if !ok {
+				continue
+			}
+			from := fmt.Sprintf("%s s WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)",
+				st.stg, strings.Join(notNull, " AND "), p.stg, strings.Join(match, " AND "))
+			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, strings.Join(fk.Columns, ", "), fk.Name, from,
+				fmt.Sprintf("references rows of %s that the package does not contain", p.display)); err != nil {
+				return err
+			}
+		}
+		if st.mapT != "" {
+			from := fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
+				st.stg, digest.QuoteIdent(st.sid), st.mapT, digest.QuoteIdent(st.sid))
+			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,
+				"rows whose ancestors are missing or circular could not be mapped"); err != nil {
+				return err
+			}
+		}
+		for _, g := range st.gfks {
+			gm := r.gmaps[st.qname+"."+g.ObjectIDColumn]
+			if gm == "" {
+				continue
+			}
+			ct, obj := digest.QuoteIdent(g.ContentTypeColumn), digest.QuoteIdent(g.ObjectIDColumn)
+			from := fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s g WHERE g.ct = s.%s AND g.src = s.%s)",
+				st.stg, ct, obj, gm, ct, obj)
+			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, g.ObjectIDColumn, "", from,
+				"generic foreign key to an object the package does not contain (or of a content type that names no table)"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// matchedFrom renders the FROM of matched staged rows joined to their target rows (alias t).
+func (r *run) matchedFrom(st *tableState) string {
+	if st.mapT != "" {
+		return fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND m.matched JOIN %s t ON t.%s = m.tgt",
+			st.stg, st.mapT, digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), digest.QuoteIdent(st.sid))
+	}
+	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, digest.QuoteTable(st.qname))
+}
+
+// checkDiverged finds matched rows whose content differs from the package's.
+func (r *run) checkDiverged(ctx context.Context) error {
+	for _, st := range r.tables {
+		if _, err := r.exec(ctx, st.display, fmt.Sprintf("CREATE TEMP TABLE %s (h bigint PRIMARY KEY) ON COMMIT DROP", st.div)); err != nil {
+			return err
+		}
+		if st.matched == 0 {
+			continue
+		}
+		exprs, joins := r.projection(st, false)
+		var diffs []string
+		for _, c := range st.cols {
+			if c == st.sid {
+				continue
+			}
+			diffs = append(diffs, fmt.Sprintf("(%s)::text IS DISTINCT FROM t.%s::text", exprs[c], digest.QuoteIdent(c)))
+		}
+		if len(diffs) == 0 {
+			continue
+		}
+		sql := fmt.Sprintf("INSERT INTO %s (h) SELECT s.%s FROM %s %s WHERE %s",
+			st.div, st.rowHandle(), r.matchedFrom(st), strings.Join(joins, " "), strings.Join(diffs, " OR "))
+		tag, err := r.exec(ctx, st.display, sql)
+		if err != nil {
+			return err
+		}
+		st.diverged = tag.RowsAffected()
+		if st.diverged == 0 {
+			continue
+		}
+		sev, msg := finding.Warning, "matched by natural key, but the target's content differs: the target's row was kept (--on-existing reuse)"
+		switch r.opts.OnExisting {
+		case Update:
+			sev, msg = finding.Info, "matched by natural key with different content: the target's row is overwritten (--on-existing update)"
+		case Fail:
+			sev, msg = finding.Error, "matched by natural key, but the target's content differs (--on-existing fail)"
+		}
+		n, keys, err := r.sample(ctx, st, fmt.Sprintf("%s s JOIN %s d ON d.h = s.%s", st.stg, st.div, st.rowHandle()))
+		if err != nil {
+			return err
+		}
+		r.findings.Add(finding.Finding{Kind: finding.Diverged, Severity: sev, Table: st.display, Count: n, Keys: keys, Message: msg})
+	}
+	return nil
+}
+
+func (r *run) sample(ctx context.Context, st *tableState, from string) (int64, []string, error) {
+	var n int64
+	var keys []string
+	rows, err := r.tx.Query(ctx, fmt.Sprintf(`SELECT count(*) OVER (), %s FROM %s LIMIT %d`, r.locator(st, "s", 2), from, sampleKeys))
+	if err != nil {
+		return 0, nil, r.sqlError(st.display, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&n, &k); err != nil {
+			return 0, nil, r.sqlError(st.display, err)
+		}
+		keys = append(keys, k)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, nil, r.sqlError(st.display, err)
+	}
+	return n, keys, nil
+}
+
+// checkKeyless finds keyless rows that already exist in the target. All of a package present
+// (every keyed row matched, every keyless row present) means it was restored before: a no-op.
+// Some present means restoring would duplicate them: refused unless AppendKeyless.
+func (r *run) checkKeyless(ctx context.Context) error {
+	overlap := map[*tableState]int64{}
+	for _, st := range r.tables {
+		if len(st.nk) > 0 || !st.targetHasRows || st.staged == 0 {
+			continue
+		}
+		exprs, joins := r.projection(st, false)
+		var mine, theirs []string
+		for _, c := range st.cols {
+			if c == st.sid {
+				continue
+			}
+			if d := r.domains.Of(st.qname, c); d != "" {
+				if p := r.byName[d]; p != nil && len(p.nk) == 0 {
+					continue // references to keyless rows carry fresh ids: not comparable
+				}
+			}
+			mine = append(mine, exprs[c])
+			theirs = append(theirs, "t."+digest.QuoteIdent(c))
+		}
+		from := st.stg + " s"
+		if st.mapT != "" {
+			from += fmt.Sprintf(" JOIN %s m ON m.src = s.%s", st.mapT, digest.QuoteIdent(st.sid))
+		}
+		sql := fmt.Sprintf("SELECT count(*) FROM %s %s WHERE ROW(%s)::text IN (SELECT ROW(%s)::text FROM %s t)",
+			from, strings.Join(joins, " "), strings.Join(mine, ", "), strings.Join(theirs, ", "), digest.QuoteTable(st.qname))
+		var n int64
+		if err := r.tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+			return r.sqlError(st.display, err)
+		}
+		if n > 0 {
+			overlap[st] = n
+		}
+	}
+	if len(overlap) == 0 {
+		return nil
+	}
+	allPresent := true
+	for _, st := range r.tables {
+		if len(st.nk) > 0 && st.staged-st.matched > 0 {
+			allPresent = false
+		}
+		if len(st.nk) == 0 && st.staged > 0 && overlap[st] != st.staged {
+			allPresent = false
+		}
+	}
+	if allPresent {
+		for st, n := range overlap {
+			st.exist = n
+		}
+		return nil
+	}
+	for st, n := range overlap {
+		if r.opts.AppendKeyless {
+			r.findings.Add(finding.Finding{Kind: finding.Duplicated, Severity: finding.Warning, Table: st.display, Count: n,
+				Message: "keyless rows equal to rows already in the target are inserted again (--append-keyless)"})
+			continue
+		}
+		r.findings.Add(finding.Finding{Kind: finding.Duplicated, Table: st.display, Count: n,
+			Message: fmt.Sprintf("%d of %d keyless rows already exist in the target: restoring would duplicate them (a partial earlier restore? use --append-keyless to insert them anyway)", n, st.staged)})
+	}
+	return nil
+}
+
+// checkConflicts finds rows to insert that would violate a unique constraint other than their
+// natural key (for example a second unique column matching an existing row).
+func (r *run) checkConflicts(ctx context.Context) error {
+	for _, st := range r.tables {
+		if !st.targetHasRows || st.toInsert() == 0 {
+			continue
+		}
+		exprs, joins := r.projection(st, false)
+		for _, u := range st.t.Uniques {
+			if u.Predicate != "" || sameSet(u.Columns, st.nk) || (len(u.Columns) == 1 && u.Columns[0] == st.sid) {
+				continue
+			}
+			covered := true
+			var on []string
+			for _, c := range u.Columns {
+				if !st.colSet[c] {
+					covered = false
+					break
+				}
+				op := "="
+				if u.NullsNotDistinct {
+					op = "IS NOT DISTINCT FROM"
+				}
+				on = append(on, fmt.Sprintf("t.%s %s %s", digest.QuoteIdent(c), op, exprs[c]))
+			}
+			if !covered {
+				continue
+			}
+			from := st.stg + " s "
+			if st.mapT != "" {
+				from += fmt.Sprintf("JOIN %s m ON m.src = s.%s AND NOT m.matched ", st.mapT, digest.QuoteIdent(st.sid))
+			}
+			from += strings.Join(joins, " ")
+			where := fmt.Sprintf("EXISTS (SELECT 1 FROM %s t WHERE %s)", digest.QuoteTable(st.qname), strings.Join(on, " AND "))
+			if st.mapT == "" {
+				where += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Conflict, strings.Join(u.Columns, ", "), u.Name, from+" WHERE "+where,
+				fmt.Sprintf("rows to insert collide with existing rows on unique (%s)", strings.Join(u.Columns, ", "))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	m := map[string]bool{}
+	for _, x := range a {
+		m[x] = true
+	}
+	for _, x := range b {
+		if !m[x] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,21 @@
+// Package restore reconciles a package into a target database inside one transaction, set-based
+// in PostgreSQL:
+//
+//  1. check the package's tables and columns against the target's catalog;
+//  2. stream every entry into a temporary staging table (COPY FROM STDIN), verifying checksums;
+//  3. build an id map per table, in dependency order: a row whose natural key matches an existing
+//     target row takes that row's id (foreign-key columns of the key compared through the maps,
+//     trees matched level by level from the roots); the others get fresh ids past the target's
+//     highest id and sequence;
+//  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
+//     rows matched with different content (diverged), keyless rows already present; every finding
+//     is collected before anything is written;
+//  5. INSERT … SELECT every table with every reference rewritten through the maps; references
+//     inside a cycle go in NULL and are set by UPDATE (or wait on deferrable constraints);
+//     generic foreign keys are rewritten through the map of the content type's table;
+//  6. move sequences past every id, check constraints, counts, sequences and the logical digest of
+//     the restored rows against the package's;
+//  7. commit — or roll back and return every finding.
+//
+// Nothing is written row by row from Go, so memory does not grow with the data.
+package restore

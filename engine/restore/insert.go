@@ -1,0 +1,158 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// insertAll inserts every table's new rows in dependency order, then sets the references that
+// were held back to get through cycles.
+func (r *run) insertAll(ctx context.Context) error {
+	var deferred []string
+	for _, st := range r.tables {
+		for _, c := range st.deferConstraints {
+			deferred = append(deferred, digest.QuoteIdent(st.t.Schema)+"."+digest.QuoteIdent(c))
+		}
+	}
+	if len(deferred) > 0 {
+		if _, err := r.exec(ctx, "", "SET CONSTRAINTS "+strings.Join(deferred, ", ")+" DEFERRED"); err != nil {
+			return err
+		}
+	}
+	for _, st := range r.tables {
+		if st.toInsert() <= 0 {
+			continue
+		}
+		if err := r.insertTable(ctx, st); err != nil {
+			return err
+		}
+	}
+	for _, st := range r.tables {
+		if len(st.deferredCols) == 0 || st.inserted == 0 {
+			continue
+		}
+		if err := r.setDeferred(ctx, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) overriding(st *tableState) string {
+	for _, c := range st.cols {
+		if col := st.t.Column(c); col != nil && col.Identity == "a" {
+			return "OVERRIDING SYSTEM VALUE "
+		}
+	}
+	return ""
+}
+
+func (r *run) insertTable(ctx context.Context, st *tableState) error {
+	exprs, joins := r.projection(st, true)
+	sel := make([]string, len(st.cols))
+	for i, c := range st.cols {
+		sel[i] = exprs[c]
+	}
+	var from string
+	switch {
+	case st.mapT != "":
+		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND NOT m.matched", st.stg, st.mapT, digest.QuoteIdent(st.sid))
+	default:
+		from = st.stg + " s"
+	}
+	where := ""
+	if st.mapT == "" && len(st.nk) > 0 {
+		where = fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+	}
+	sql := fmt.Sprintf("INSERT INTO %s (%s) %sSELECT %s FROM %s %s%s",
+		digest.QuoteTable(st.qname), quoteCols(st.cols), r.overriding(st), strings.Join(sel, ", "), from, strings.Join(joins, " "), where)
+	tag, err := r.exec(ctx, st.display, sql)
+	if err != nil {
+		return err
+	}
+	st.inserted = tag.RowsAffected()
+	r.log.Debug("inserted", "table", st.display, "rows", st.inserted)
+	return nil
+}
+
+// setDeferred sets the cycle references that went in NULL.
+func (r *run) setDeferred(ctx context.Context, st *tableState) error {
+	exprs, joins := r.projection(st, false)
+	var sets, any []string
+	for _, c := range st.cols {
+		if !st.deferredCols[c] {
+			continue
+		}
+		sets = append(sets, fmt.Sprintf("%s = %s", digest.QuoteIdent(c), exprs[c]))
+		any = append(any, fmt.Sprintf("s.%s IS NOT NULL", digest.QuoteIdent(c)))
+	}
+	sid := digest.QuoteIdent(st.sid)
+	sql := fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s AND NOT m.matched %s WHERE t.%s = m.tgt AND (%s)",
+		digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, strings.Join(joins, " "), sid, strings.Join(any, " OR "))
+	_, err := r.exec(ctx, st.display, sql)
+	return err
+}
+
+// updateDiverged overwrites matched rows that differ, under --on-existing update.
+func (r *run) updateDiverged(ctx context.Context) error {
+	if r.opts.OnExisting != Update {
+		return nil
+	}
+	for _, st := range r.tables {
+		if st.diverged == 0 {
+			continue
+		}
+		exprs, joins := r.projection(st, false)
+		var sets []string
+		for _, c := range st.cols {
+			if c == st.sid {
+				continue
+			}
+			sets = append(sets, fmt.Sprintf("%s = %s", digest.QuoteIdent(c), exprs[c]))
+		}
+		var sql string
+		if st.mapT != "" {
+			sid := digest.QuoteIdent(st.sid)
+			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s %s WHERE t.%s = m.tgt",
+				digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, st.div, sid, strings.Join(joins, " "), sid)
+		} else {
+			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s d ON d.h = s._edmsdr_r %s WHERE t.ctid = k.tid",
+				digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.keep, st.div, strings.Join(joins, " "))
+		}
+		tag, err := r.exec(ctx, st.display, sql)
+		if err != nil {
+			return err
+		}
+		st.updated = tag.RowsAffected()
+		if st.updated != st.diverged {
+			r.findings.Add(finding.Finding{Kind: finding.CountMismatch, Table: st.display,
+				Message: fmt.Sprintf("updated %d diverged rows of %d", st.updated, st.diverged)})
+		}
+	}
+	return nil
+}
+
+// moveSequences moves every sequence of a written table past the highest value in its column.
+func (r *run) moveSequences(ctx context.Context) error {
+	for _, st := range r.tables {
+		if st.inserted == 0 && st.updated == 0 {
+			continue
+		}
+		for _, col := range st.t.Columns {
+			if col.Sequence == "" {
+				continue
+			}
+			seq := quoteLiteral(col.Sequence)
+			sql := fmt.Sprintf(`SELECT setval(%s::regclass, x.m) FROM (SELECT max(%s) AS m FROM %s) x
+WHERE x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(%s::regclass), 0)`, seq, digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname), seq)
+			if _, err := r.exec(ctx, st.display, sql); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

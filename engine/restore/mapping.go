@@ -1,0 +1,262 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// maxNullPatterns bounds the split of a natural-key match by which nullable columns are NULL
+// (each pattern is one hash-joinable statement); beyond it, IS NOT DISTINCT FROM is used.
+const maxNullableSplit = 3
+
+// buildMaps builds every id map in natural-key dependency order, then the match sets of tables
+// without surrogate ids and the generic foreign-key maps.
+func (r *run) buildMaps(ctx context.Context) error {
+	for _, st := range r.mapOrder() {
+		if st.sid == "" {
+			continue
+		}
+		if err := r.buildMap(ctx, st); err != nil {
+			return err
+		}
+	}
+	for _, st := range r.tables {
+		if st.sid == "" {
+			if err := r.buildKeep(ctx, st); err != nil {
+				return err
+			}
+		}
+	}
+	return r.buildGenericMaps(ctx)
+}
+
+// keyJoin renders the join of staged rows (alias s) to target rows (alias t) on the natural key,
+// for one null pattern (the columns in isNull are NULL on both sides). References are compared
+// through the maps; the self-reference of a tree through the map's earlier levels (lvl < $level).
+// It returns the join clauses and the WHERE conditions on s.
+func (r *run) keyJoin(st *tableState, isNull map[string]bool, nullSafe bool, targetAlias string) (joins []string, conds []string, on []string) {
+	for i, c := range st.nk {
+		qc := digest.QuoteIdent(c)
+		if isNull[c] {
+			conds = append(conds, fmt.Sprintf("s.%s IS NULL", qc))
+			on = append(on, fmt.Sprintf("%s.%s IS NULL", targetAlias, qc))
+			continue
+		}
+		val := "s." + qc
+		if d := r.domains.Of(st.qname, c); d != "" {
+			p := r.byName[d]
+			alias := fmt.Sprintf("k%d", i)
+			lvl := ""
+			if d == st.qname {
+				lvl = fmt.Sprintf(" AND %s.lvl < $1", alias)
+			}
+			if nullSafe {
+				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.src = s.%s%s", p.mapT, alias, alias, qc, lvl))
+			} else {
+				joins = append(joins, fmt.Sprintf("JOIN %s %s ON %s.src = s.%s%s", p.mapT, alias, alias, qc, lvl))
+			}
+			val = alias + ".tgt"
+		}
+		if nullSafe {
+			on = append(on, fmt.Sprintf("%s.%s IS NOT DISTINCT FROM %s", targetAlias, qc, val))
+		} else {
+			conds = append(conds, fmt.Sprintf("s.%s IS NOT NULL", qc))
+			on = append(on, fmt.Sprintf("%s.%s = %s", targetAlias, qc, val))
+		}
+	}
+	return joins, conds, on
+}
+
+// nullPatterns lists the subsets of the key's nullable columns (each subset = the columns NULL).
+func (r *run) nullPatterns(st *tableState) ([]map[string]bool, bool) {
+	var nullable []string
+	for _, c := range st.nk {
+		if col := st.t.Column(c); col != nil && !col.NotNull {
+			nullable = append(nullable, c)
+		}
+	}
+	if len(nullable) > maxNullableSplit {
+		return []map[string]bool{{}}, true
+	}
+	out := make([]map[string]bool, 0, 1<<len(nullable))
+	for mask := 0; mask < 1<<len(nullable); mask++ {
+		p := map[string]bool{}
+		for i, c := range nullable {
+			if mask&(1<<i) != 0 {
+				p[c] = true
+			}
+		}
+		out = append(out, p)
+	}
+	return out, false
+}
+
+func (r *run) selfColumn(st *tableState) string {
+	for _, c := range st.nk {
+		if r.domains.Of(st.qname, c) == st.qname {
+			return c
+		}
+	}
+	return ""
+}
+
+// nextIDBase is the highest id the target uses or its sequence has handed out.
+func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
+	seqPart := "0"
+	if col := st.t.Column(st.sid); col != nil && col.Sequence != "" {
+		seqPart = fmt.Sprintf("coalesce(pg_sequence_last_value(%s::regclass), 0)", quoteLiteral(col.Sequence))
+	}
+	var base int64
+	sql := fmt.Sprintf("SELECT greatest((SELECT coalesce(max(%s), 0) FROM %s), %s)", digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), seqPart)
+	if err := r.tx.QueryRow(ctx, sql).Scan(&base); err != nil {
+		return 0, r.sqlError(st.display, err)
+	}
+	return base, nil
+}
+
+// buildMap maps every staged id of st to a target id: matched by natural key, else fresh.
+func (r *run) buildMap(ctx context.Context, st *tableState) error {
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (src bigint PRIMARY KEY, tgt bigint NOT NULL, matched boolean NOT NULL, lvl int NOT NULL) ON COMMIT DROP", st.mapT)
+	if _, err := r.exec(ctx, st.display, sql); err != nil {
+		return err
+	}
+	base, err := r.nextIDBase(ctx, st)
+	if err != nil {
+		return err
+	}
+	sid := digest.QuoteIdent(st.sid)
+	self := r.selfColumn(st)
+	frontier := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.mapT, sid)
+	if self != "" {
+		qs := digest.QuoteIdent(self)
+		frontier += fmt.Sprintf(" AND (s.%s IS NULL OR EXISTS (SELECT 1 FROM %s p WHERE p.src = s.%s AND p.lvl < $1))", qs, st.mapT, qs)
+	}
+	patterns, nullSafe := r.nullPatterns(st)
+	for level := 0; ; level++ {
+		var added int64
+		if len(st.nk) > 0 && st.targetHasRows {
+			for _, pat := range patterns {
+				joins, conds, on := r.keyJoin(st, pat, nullSafe, "t")
+				where := append([]string{frontier}, conds...)
+				sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, t.%s, true, $1 FROM %s s %s JOIN %s t ON %s WHERE %s",
+					st.mapT, sid, sid, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), strings.Join(where, " AND "))
+				tag, err := r.exec(ctx, st.display, sql, level)
+				if err != nil {
+					return err
+				}
+				added += tag.RowsAffected()
+				st.matched += tag.RowsAffected()
+			}
+		}
+		sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, $2::bigint + row_number() OVER (ORDER BY s.%s), false, $1 FROM %s s WHERE %s",
+			st.mapT, sid, sid, st.stg, frontier)
+		tag, err := r.exec(ctx, st.display, sql, level, base)
+		if err != nil {
+			return err
+		}
+		base += tag.RowsAffected()
+		added += tag.RowsAffected()
+		if self == "" || added == 0 {
+			break
+		}
+	}
+	if _, err := r.exec(ctx, st.display, "ANALYZE "+st.mapT); err != nil {
+		return err
+	}
+	return nil
+}
+
+// buildKeep records, for a table without surrogate id, which staged rows already exist in the
+// target (by natural key, references compared through the maps) and where.
+func (r *run) buildKeep(ctx context.Context, st *tableState) error {
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (r bigint PRIMARY KEY, tid tid NOT NULL) ON COMMIT DROP", st.keep)
+	if _, err := r.exec(ctx, st.display, sql); err != nil {
+		return err
+	}
+	if len(st.nk) == 0 || !st.targetHasRows {
+		return nil
+	}
+	patterns, nullSafe := r.nullPatterns(st)
+	for _, pat := range patterns {
+		joins, conds, on := r.keyJoin(st, pat, nullSafe, "t")
+		where := "true"
+		if len(conds) > 0 {
+			where = strings.Join(conds, " AND ")
+		}
+		sql := fmt.Sprintf("INSERT INTO %s (r, tid) SELECT s._edmsdr_r, t.ctid FROM %s s %s JOIN %s t ON %s WHERE %s",
+			st.keep, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), where)
+		tag, err := r.exec(ctx, st.display, sql)
+		if err != nil {
+			return err
+		}
+		st.matched += tag.RowsAffected()
+	}
+	return nil
+}
+
+// buildGenericMaps maps (content type, object id) of every generic foreign key to target ids, through
+// the id map of the table each staged content type names.
+func (r *run) buildGenericMaps(ctx context.Context) error {
+	r.gmaps = map[string]string{}
+	ctPlan := r.manifest.Plan.ContentTypes
+	for _, st := range r.tables {
+		for gi, g := range st.gfks {
+			name := fmt.Sprintf("_edmsdr_g%d_%d", st.layout.Index, gi)
+			r.gmaps[st.qname+"."+g.ObjectIDColumn] = name
+			if _, err := r.exec(ctx, st.display, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, src bigint NOT NULL, tgt bigint NOT NULL, PRIMARY KEY (ct, src)) ON COMMIT DROP", name)); err != nil {
+				return err
+			}
+			if ctPlan == nil {
+				continue
+			}
+			ctSt := r.byName[ctPlan.Table]
+			if ctSt == nil || ctSt.sid == "" {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: st.display, Column: g.ObjectIDColumn,
+					Message: "generic foreign key needs the content type table, which the package does not contain"})
+				continue
+			}
+			sql := fmt.Sprintf("SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s)",
+				digest.QuoteIdent(ctSt.sid), digest.QuoteIdent(ctPlan.AppLabelColumn), digest.QuoteIdent(ctPlan.ModelColumn), ctSt.stg,
+				digest.QuoteIdent(ctSt.sid), digest.QuoteIdent(g.ContentTypeColumn), st.stg)
+			rows, err := r.tx.Query(ctx, sql)
+			if err != nil {
+				return r.sqlError(st.display, err)
+			}
+			type ct struct {
+				id           int64
+				label, model string
+			}
+			var cts []ct
+			for rows.Next() {
+				var c ct
+				if err := rows.Scan(&c.id, &c.label, &c.model); err != nil {
+					rows.Close()
+					return r.sqlError(st.display, err)
+				}
+				cts = append(cts, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return r.sqlError(st.display, err)
+			}
+			for _, c := range cts {
+				target := ctPlan.TableForContentType(r.target, c.label, c.model)
+				tst := r.byName[target]
+				if tst == nil || tst.mapT == "" {
+					continue // its rows stay unresolved and are reported as orphaned
+				}
+				if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (ct, src, tgt) SELECT $1, src, tgt FROM %s", name, tst.mapT), c.id); err != nil {
+					return err
+				}
+			}
+			if _, err := r.exec(ctx, st.display, "ANALYZE "+name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

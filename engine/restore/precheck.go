@@ -1,0 +1,153 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// sampleKeys is how many row locators a finding carries.
+const sampleKeys = 5
+
+// locator renders a SQL expression describing staged row alias of st for people: its natural key
+// (references described through the referenced row's own key, a few levels deep), else its
+// source id, else its position in the package.
+func (r *run) locator(st *tableState, alias string, depth int) string {
+	if len(st.nk) == 0 {
+		if st.sid != "" {
+			return fmt.Sprintf("('%s=' || coalesce(%s.%s::text, 'NULL'))", st.sid, alias, digest.QuoteIdent(st.sid))
+		}
+		return fmt.Sprintf("('row ' || %s._edmsdr_r)", alias)
+	}
+	parts := make([]string, 0, len(st.nk))
+	for _, c := range st.nk {
+		qc := alias + "." + digest.QuoteIdent(c)
+		val := fmt.Sprintf("coalesce(quote_literal(%s::text), 'NULL')", qc)
+		if d := r.domains.Of(st.qname, c); d != "" && depth > 0 {
+			if p := r.byName[d]; p != nil && p.sid != "" {
+				inner := fmt.Sprintf("p%d", depth)
+				val = fmt.Sprintf("coalesce((SELECT '(' || %s || ')' FROM %s %s WHERE %s.%s = %s LIMIT 1), 'missing ' || coalesce(%s::text, 'NULL'))",
+					r.locator(p, inner, depth-1), p.stg, inner, inner, digest.QuoteIdent(p.sid), qc, qc)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("'%s=' || %s", strings.ReplaceAll(c, "'", "''"), val))
+	}
+	return "(" + strings.Join(parts, " || ', ' || ") + ")"
+}
+
+// rowsFinding runs a query over staged rows (alias s, FROM/WHERE given) and adds a finding with the
+// count and a few locators when it matches any.
+func (r *run) rowsFinding(ctx context.Context, st *tableState, kind finding.Kind, column, constraint, from, msg string) (int64, error) {
+	var n int64
+	var keys []string
+	sql := fmt.Sprintf(`SELECT count(*) OVER (), %s FROM %s LIMIT %d`, r.locator(st, "s", 2), from, sampleKeys)
+	rows, err := r.tx.Query(ctx, sql)
+	if err != nil {
+		return 0, r.sqlError(st.display, err)
+	}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&n, &k); err != nil {
+			rows.Close()
+			return 0, r.sqlError(st.display, err)
+		}
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, r.sqlError(st.display, err)
+	}
+	if n > 0 {
+		r.findings.Add(finding.Finding{Kind: kind, Table: st.display, Column: column, Constraint: constraint, Count: n, Keys: keys, Message: msg})
+	}
+	return n, nil
+}
+
+// precheckStaging looks at the staged data alone: ids present and unique, natural keys unique,
+// NOT NULL columns filled.
+func (r *run) precheckStaging(ctx context.Context) error {
+	for _, st := range r.tables {
+		if st.sid != "" {
+			sid := digest.QuoteIdent(st.sid)
+			if _, err := r.rowsFinding(ctx, st, finding.Corrupt, st.sid, "",
+				fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, sid), "rows without an id"); err != nil {
+				return err
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Duplicated, st.sid, "",
+				fmt.Sprintf("%s s WHERE s.%s IN (SELECT %s FROM %s GROUP BY 1 HAVING count(*) > 1)", st.stg, sid, sid, st.stg),
+				"the package holds several rows with the same id"); err != nil {
+				return err
+			}
+		}
+		if len(st.nk) > 0 {
+			cols := quoteCols(st.nk)
+			sAlias := make([]string, len(st.nk))
+			for i, c := range st.nk {
+				sAlias[i] = "s." + digest.QuoteIdent(c)
+			}
+			from := fmt.Sprintf("%s s WHERE (%s) IN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1)",
+				st.stg, strings.Join(sAlias, ", "), cols, st.stg, cols)
+			if hasNullable(st) {
+				// IN does not match NULLs; compare with NULLs equal.
+				from = fmt.Sprintf("%s s WHERE EXISTS (SELECT 1 FROM %s o WHERE %s AND o.%s IS DISTINCT FROM s.%s)",
+					st.stg, st.stg, nullSafeEq("o", "s", st.nk), st.rowHandle(), st.rowHandle())
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Duplicated, "", "", from,
+				fmt.Sprintf("natural key (%s) is not unique in the package", strings.Join(st.nk, ", "))); err != nil {
+				return err
+			}
+		}
+		for _, c := range st.cols {
+			col := st.t.Column(c)
+			if col == nil || !col.NotNull {
+				continue
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
+				fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, digest.QuoteIdent(c)),
+				"NULL in a NOT NULL column"); err != nil {
+				return err
+			}
+		}
+	}
+	// A natural key from a keys file may not be unique in the target: matching would be ambiguous.
+	for _, st := range r.tables {
+		if len(st.nk) == 0 || !st.targetHasRows {
+			continue
+		}
+		if tp := r.match.Tables[st.qname]; tp == nil || !strings.HasPrefix(tp.Source, "keys file") {
+			continue
+		}
+		var groups int64
+		cols := quoteCols(st.nk)
+		sql := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) d", digest.QuoteTable(st.qname), cols)
+		if err := r.tx.QueryRow(ctx, sql).Scan(&groups); err != nil {
+			return r.sqlError(st.display, err)
+		}
+		if groups > 0 {
+			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Table: st.display, Count: groups,
+				Message: fmt.Sprintf("natural key (%s) is not unique in the target (%d keys are shared): matching would be ambiguous", strings.Join(st.nk, ", "), groups)})
+		}
+	}
+	return nil
+}
+
+func hasNullable(st *tableState) bool {
+	for _, c := range st.nk {
+		if col := st.t.Column(c); col != nil && !col.NotNull {
+			return true
+		}
+	}
+	return false
+}
+
+func nullSafeEq(a, b string, cols []string) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		q := digest.QuoteIdent(c)
+		parts[i] = fmt.Sprintf("%s.%s IS NOT DISTINCT FROM %s.%s", a, q, b, q)
+	}
+	return strings.Join(parts, " AND ")
+}

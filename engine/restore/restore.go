@@ -1,0 +1,381 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/introspect"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// OnExisting says what to do with a row matched by natural key whose content differs.
+type OnExisting string
+
+// Policies for matched rows that differ from the backup.
+const (
+	Reuse  OnExisting = "reuse"  // keep the target's row, report it as diverged
+	Update OnExisting = "update" // overwrite the target's row with the backup's
+	Fail   OnExisting = "fail"   // refuse the restore
+)
+
+// ParseOnExisting validates a policy name.
+func ParseOnExisting(s string) (OnExisting, error) {
+	switch OnExisting(s) {
+	case Reuse, Update, Fail:
+		return OnExisting(s), nil
+	case "":
+		return Reuse, nil
+	}
+	return "", fmt.Errorf("--on-existing must be reuse, update or fail, not %q", s)
+}
+
+// Options tune a restore.
+type Options struct {
+	// Keys overrides the package's key plan for matching rows (validated against the target).
+	Keys *keys.File
+	// OnExisting is the policy for matched rows whose content differs (default Reuse).
+	OnExisting OnExisting
+	// DryRun does everything, then rolls back.
+	DryRun bool
+	// AppendKeyless inserts keyless rows even when equal rows already exist in the target
+	// (by default that is refused: it would duplicate them).
+	AppendKeyless bool
+	// IDMap, if set, receives the id map (table, source id, target id, matched|inserted) as TSV
+	// before the commit.
+	IDMap io.Writer
+	// LockTimeout bounds the wait for the target's tables (default 30s).
+	LockTimeout time.Duration
+	// Limits bound what the package reader accepts.
+	Limits pack.Limits
+	// Log receives progress; nil discards.
+	Log *slog.Logger
+}
+
+// TableResult is what happened to one table.
+type TableResult struct {
+	Table    string `json:"table"`
+	Staged   int64  `json:"staged"`
+	Matched  int64  `json:"matched"`
+	Inserted int64  `json:"inserted"`
+	// Present counts keyless rows found already in the target (a package restored before).
+	Present  int64           `json:"present"`
+	Diverged int64           `json:"diverged"`
+	Updated  int64           `json:"updated"`
+	Verdict  finding.Verdict `json:"verdict"`
+}
+
+// Result describes a restore, successful or not.
+type Result struct {
+	Tables          []TableResult   `json:"tables"`
+	Findings        finding.List    `json:"findings"`
+	Checks          []finding.Check `json:"checks"`
+	Verdict         finding.Verdict `json:"verdict"`
+	Committed       bool            `json:"committed"`
+	DryRun          bool            `json:"dry_run"`
+	AlreadyRestored bool            `json:"already_restored"`
+	PackageDigest   string          `json:"package_digest"`
+	RestoredDigest  string          `json:"restored_digest"`
+	Phases          []Phase         `json:"phases"`
+	Elapsed         time.Duration   `json:"elapsed_ns"`
+}
+
+// Phase is the time one step took.
+type Phase struct {
+	Name    string        `json:"name"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Run restores the package read from src into the database conn is connected to. It returns the
+// result and, when the restore was refused or failed, an error (a *finding.Refused when the
+// reason is findings). The target is changed only when the returned error is nil and the result
+// says Committed.
+func Run(ctx context.Context, conn *pgx.Conn, src io.Reader, opts Options) (*Result, error) {
+	r := &run{conn: conn, opts: opts, res: &Result{DryRun: opts.DryRun}, start: time.Now()}
+	if r.opts.OnExisting == "" {
+		r.opts.OnExisting = Reuse
+	}
+	if r.opts.LockTimeout <= 0 {
+		r.opts.LockTimeout = 30 * time.Second
+	}
+	r.log = opts.Log
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	err := r.do(ctx, src)
+	r.res.Elapsed = time.Since(r.start)
+	r.res.Findings = r.findings
+	if err != nil {
+		if r.res.Verdict == "" || r.res.Verdict == finding.Pass {
+			r.res.Verdict = finding.Fail
+		}
+		return r.res, err
+	}
+	return r.res, nil
+}
+
+type run struct {
+	conn     *pgx.Conn
+	tx       pgx.Tx
+	opts     Options
+	res      *Result
+	log      *slog.Logger
+	start    time.Time
+	phase    time.Time
+	findings finding.List
+
+	target   *schema.Schema
+	domains  schema.Domains
+	graph    *schema.Graph
+	reader   *pack.Reader
+	manifest *pack.Manifest
+	match    *keys.Plan // plan used to match rows
+	tables   []*tableState
+	byName   map[string]*tableState
+	gmaps    map[string]string // generic FK table -> temp (ct, src, tgt)
+}
+
+func (r *run) mark(name string) {
+	now := time.Now()
+	if !r.phase.IsZero() {
+		r.res.Phases = append(r.res.Phases, Phase{Name: name, Elapsed: now.Sub(r.phase)})
+	}
+	r.phase = now
+	r.log.Debug("phase done", "phase", name)
+}
+
+func (r *run) refuse() error {
+	return &finding.Refused{Op: "restore", Findings: r.findings}
+}
+
+// exec runs a statement, turning data errors into findings about table.
+func (r *run) exec(ctx context.Context, table, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := r.tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return tag, r.sqlError(table, err)
+	}
+	return tag, nil
+}
+
+// sqlError converts a server error about data into a finding (and a refusal); other errors
+// (connection lost, cancelled) pass through with context.
+func (r *run) sqlError(table string, err error) error {
+	if f, ok := pgerr.Finding(err, table); ok {
+		if st := r.byStaging(f.Table); st != nil {
+			f.Table = st.display
+		}
+		r.findings.Add(f)
+		return r.refuse()
+	}
+	if table != "" {
+		return fmt.Errorf("restore %s: %w", table, err)
+	}
+	return fmt.Errorf("restore: %w", err)
+}
+
+func (r *run) byStaging(name string) *tableState {
+	for _, t := range r.tables {
+		if t.stg == name || t.mapT == name {
+			return t
+		}
+	}
+	return nil
+}
+
+func (r *run) do(ctx context.Context, src io.Reader) (err error) {
+	rd, err := pack.NewReader(src, r.opts.Limits)
+	if err != nil {
+		if fl := finding.FindingsOf(err); fl != nil {
+			r.findings = append(r.findings, fl...)
+		}
+		return err
+	}
+	defer rd.Close()
+	r.reader = rd
+	r.tx, err = r.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("restore: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = r.tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if _, err := r.tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", r.opts.LockTimeout.Milliseconds())); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := digest.ApplySettings(ctx, r.tx, true); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	r.target, err = introspect.Read(ctx, r.tx, introspect.Options{})
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	var derrs []error
+	r.domains, derrs = schema.ComputeDomains(r.target)
+	for _, e := range derrs {
+		r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Message: e.Error()})
+	}
+	r.graph = schema.BuildGraph(r.target)
+	r.mark("")
+	r.prepareLayout()
+	if r.findings.HasErrors() {
+		return r.refuse()
+	}
+	if err := r.lockTargets(ctx); err != nil {
+		return err
+	}
+	if err := r.stage(ctx); err != nil {
+		return err
+	}
+	r.mark("stage")
+	if err := r.checkManifest(); err != nil {
+		return err
+	}
+	if r.findings.HasErrors() {
+		return r.refuse()
+	}
+	if err := r.precheckStaging(ctx); err != nil {
+		return err
+	}
+	if r.findings.HasErrors() {
+		return r.refuse()
+	}
+	if err := r.buildMaps(ctx); err != nil {
+		return err
+	}
+	r.mark("map")
+	if err := r.checkReferences(ctx); err != nil {
+		return err
+	}
+	if err := r.checkDiverged(ctx); err != nil {
+		return err
+	}
+	if err := r.checkKeyless(ctx); err != nil {
+		return err
+	}
+	if err := r.checkConflicts(ctx); err != nil {
+		return err
+	}
+	r.mark("preflight")
+	if r.findings.HasErrors() {
+		return r.refuse()
+	}
+	if r.nothingToDo() {
+		r.res.AlreadyRestored = true
+		r.findings.Add(finding.Finding{Kind: finding.AlreadyRestored, Severity: finding.Info,
+			Message: "every row of the package is already in the target: nothing to restore"})
+	} else {
+		if err := r.insertAll(ctx); err != nil {
+			return err
+		}
+		r.mark("insert")
+		if err := r.updateDiverged(ctx); err != nil {
+			return err
+		}
+	}
+	if err := r.validate(ctx); err != nil {
+		return err
+	}
+	if r.res.Verdict != finding.Pass {
+		r.mark("validate")
+		return r.refuse()
+	}
+	// Sequences are not transactional: they move only once everything else has passed, and
+	// never in a dry run (which only checks where they would go).
+	move := !r.opts.DryRun && !r.res.AlreadyRestored
+	if move {
+		if err := r.moveSequences(ctx); err != nil {
+			return err
+		}
+	}
+	sv, err := r.checkSequences(ctx, move || r.res.AlreadyRestored)
+	if err != nil {
+		return err
+	}
+	r.res.Verdict = finding.Combine(append(sv, r.res.Verdict)...)
+	r.tableVerdicts()
+	r.mark("validate")
+	if r.res.Verdict != finding.Pass {
+		return r.refuse()
+	}
+	if r.opts.IDMap != nil {
+		if err := r.writeIDMap(ctx, r.opts.IDMap); err != nil {
+			return err
+		}
+	}
+	if r.opts.DryRun || r.res.AlreadyRestored {
+		return nil
+	}
+	if err := r.tx.Commit(ctx); err != nil {
+		if f, ok := pgerr.Finding(err, ""); ok {
+			r.findings.Add(f)
+			return r.refuse()
+		}
+		return fmt.Errorf("restore: commit: %w", err)
+	}
+	committed = true
+	r.res.Committed = true
+	r.mark("commit")
+	return nil
+}
+
+func (r *run) lockTargets(ctx context.Context) error {
+	if len(r.tables) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(r.tables))
+	for _, t := range r.tables {
+		names = append(names, digest.QuoteTable(t.qname))
+	}
+	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+		if pgerr.Code(err) == "55P03" {
+			return fmt.Errorf("restore: the target's tables are locked by another session (waited %s): %w", r.opts.LockTimeout, err)
+		}
+		return r.sqlError("", err)
+	}
+	return nil
+}
+
+func (r *run) nothingToDo() bool {
+	for _, t := range r.tables {
+		if t.toInsert() > 0 {
+			return false
+		}
+		if t.diverged > 0 && r.opts.OnExisting == Update {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) writeIDMap(ctx context.Context, w io.Writer) error {
+	if _, err := io.WriteString(w, "table\tsource_id\ttarget_id\tstatus\n"); err != nil {
+		return fmt.Errorf("write id map: %w", err)
+	}
+	for _, t := range r.tables {
+		if t.mapT == "" {
+			continue
+		}
+		sql := fmt.Sprintf("COPY (SELECT %s, src, tgt, CASE WHEN matched THEN 'matched' ELSE 'inserted' END FROM %s ORDER BY src) TO STDOUT",
+			quoteLiteral(t.display), t.mapT)
+		if _, err := r.tx.Conn().PgConn().CopyTo(ctx, w, sql); err != nil {
+			return fmt.Errorf("write id map of %s: %w", t.display, err)
+		}
+	}
+	return nil
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -1,0 +1,123 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgerr"
+)
+
+// quoteCols quotes a column list.
+func quoteCols(cols []string) string {
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = digest.QuoteIdent(c)
+	}
+	return strings.Join(q, ", ")
+}
+
+// createStaging creates one temporary staging table per package table: the package's columns
+// with the target's types, all nullable (so that bad data is reported by our checks, by row), plus
+// a row handle for tables without a surrogate id.
+func (r *run) createStaging(ctx context.Context) error {
+	for _, st := range r.tables {
+		defs := make([]string, 0, len(st.cols)+1)
+		for _, c := range st.cols {
+			col := st.t.Column(c)
+			defs = append(defs, digest.QuoteIdent(c)+" "+col.Type)
+		}
+		if st.sid == "" {
+			defs = append(defs, "_edmsdr_r bigint GENERATED ALWAYS AS IDENTITY")
+		}
+		sql := fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", st.stg, strings.Join(defs, ", "))
+		if _, err := r.exec(ctx, st.display, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var copyWhere = regexp.MustCompile(`COPY (_edmsdr_s\d+), line (\d+)(?:, column ([^:]+))?`)
+
+// stage streams every data entry into its staging table, then reads and verifies the manifest.
+func (r *run) stage(ctx context.Context) error {
+	if err := r.createStaging(ctx); err != nil {
+		return err
+	}
+	byIndex := map[int]*tableState{}
+	for _, st := range r.tables {
+		byIndex[st.layout.Index] = st
+	}
+	for {
+		e, err := r.reader.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if fl := finding.FindingsOf(err); fl != nil {
+				r.findings = append(r.findings, fl...)
+				return r.refuse()
+			}
+			return fmt.Errorf("restore: read package: %w", err)
+		}
+		st := byIndex[e.Layout.Index]
+		if st == nil {
+			continue // a table the target lacks: already reported
+		}
+		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, quoteCols(st.cols))
+		tag, err := r.tx.Conn().PgConn().CopyFrom(ctx, e, sql)
+		if err != nil {
+			if fl := finding.FindingsOf(err); fl != nil {
+				r.findings = append(r.findings, fl...)
+				return r.refuse()
+			}
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				f, _ := pgerr.Finding(err, st.display)
+				if m := copyWhere.FindStringSubmatch(pe.Where); m != nil {
+					f.Message = fmt.Sprintf("%s (entry %s, row %s)", f.Message, e.Name, m[2])
+					if m[3] != "" {
+						f.Column = m[3]
+					}
+				}
+				if f.Kind == "" {
+					f.Kind = finding.Corrupt
+				}
+				r.findings.Add(f)
+				return r.refuse()
+			}
+			return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
+		}
+		st.staged += tag.RowsAffected()
+	}
+	r.manifest = r.reader.Manifest()
+	// Counts: what the server took must be what the manifest lists.
+	for _, te := range r.manifest.Tables {
+		st := r.byName[te.Table]
+		if st == nil {
+			continue
+		}
+		if st.staged != te.Rows {
+			r.findings.Add(finding.Finding{Kind: finding.CountMismatch, Table: st.display, Count: te.Rows,
+				Message: fmt.Sprintf("staged %d rows, the manifest lists %d", st.staged, te.Rows)})
+		}
+	}
+	r.res.PackageDigest = r.manifest.Digest.Total
+	for _, st := range r.tables {
+		if _, err := r.exec(ctx, st.display, "ANALYZE "+st.stg); err != nil {
+			return err
+		}
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", digest.QuoteTable(st.qname))).Scan(&st.targetHasRows); err != nil {
+			return r.sqlError(st.display, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,305 @@
+package restore
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/schema"
+)
+
+// tableState is one package table on its way into the target.
+type tableState struct {
+	layout  pack.TableLayout
+	t       *schema.Table // the target's table
+	qname   string
+	display string
+	stg     string   // staging table (source values, target types)
+	mapT    string   // id map (src, tgt, matched, lvl); "" without a surrogate id
+	keep    string   // matched row handles of a table without surrogate id (r, tid)
+	div     string   // diverged rows (src or r)
+	cols    []string // package columns, staging order
+	colSet  map[string]bool
+	sid     string // surrogate id column ("" if none)
+	nk      []string
+	gfks    []keys.GenericFK
+	// deferredCols are references inside a cycle, inserted NULL and set afterwards.
+	deferredCols map[string]bool
+	// deferConstraints are deferrable constraints inside a cycle, deferred for the insert.
+	deferConstraints []string
+
+	targetHasRows                                       bool // the target had rows before the restore
+	staged, matched, inserted, diverged, updated, exist int64
+}
+
+func (t *tableState) toInsert() int64 { return t.staged - t.matched - t.exist }
+
+func (t *tableState) rowHandle() string {
+	if t.sid != "" {
+		return digest.QuoteIdent(t.sid)
+	}
+	return "_edmsdr_r"
+}
+
+// prepare checks the package's layout against the target's catalog and sets up table states.
+func (r *run) prepareLayout() {
+	r.byName = map[string]*tableState{}
+	hdr := r.reader.Header()
+	for _, lay := range hdr.Tables {
+		t := r.target.Table(lay.Table)
+		if t == nil {
+			r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: schema.DisplayName(lay.Table),
+				Message: "table is in the package but not in the target"})
+			continue
+		}
+		st := &tableState{
+			layout: lay, t: t, qname: t.QName(), display: t.Display(),
+			stg:  fmt.Sprintf("_edmsdr_s%d", lay.Index),
+			cols: lay.Columns, colSet: map[string]bool{}, sid: t.SurrogateID(),
+			deferredCols: map[string]bool{},
+		}
+		for _, c := range lay.Columns {
+			st.colSet[c] = true
+			col := t.Column(c)
+			switch {
+			case col == nil:
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: t.Display(), Column: c,
+					Message: "column is in the package but not in the target"})
+			case col.Generated:
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: t.Display(), Column: c,
+					Message: "column is generated in the target and cannot be restored"})
+			}
+		}
+		for _, col := range t.Columns {
+			if st.colSet[col.Name] || col.Generated {
+				continue
+			}
+			if col.NotNull && !col.HasDefault {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: t.Display(), Column: col.Name,
+					Message: "target column is NOT NULL without a default and the package has no values for it"})
+			} else {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Severity: finding.Warning, Table: t.Display(), Column: col.Name,
+					Message: "target column is not in the package: restored rows get its default"})
+			}
+		}
+		if st.sid != "" {
+			if !st.colSet[st.sid] {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: t.Display(), Column: st.sid,
+					Message: "the package lacks the table's id column"})
+			}
+			st.mapT = fmt.Sprintf("_edmsdr_m%d", lay.Index)
+		} else {
+			st.keep = fmt.Sprintf("_edmsdr_k%d", lay.Index)
+		}
+		st.div = fmt.Sprintf("_edmsdr_d%d", lay.Index)
+		r.tables = append(r.tables, st)
+		r.byName[st.qname] = st
+	}
+	// Process tables in the target's dependency order.
+	pos := map[string]int{}
+	for i, t := range r.graph.Order {
+		pos[t.QName()] = i
+	}
+	sort.SliceStable(r.tables, func(i, j int) bool { return pos[r.tables[i].qname] < pos[r.tables[j].qname] })
+}
+
+// checkManifest compares the package's schema snapshot and key plan with the target, and settles
+// the plan used for matching.
+func (r *run) checkManifest() error {
+	m := r.manifest
+	srcDomains, _ := schema.ComputeDomains(m.Schema)
+	for _, st := range r.tables {
+		for _, c := range st.cols {
+			if st.t.Column(c) == nil {
+				continue
+			}
+			sd, td := srcDomains.Of(st.qname, c), r.domains.Of(st.qname, c)
+			if sd != td {
+				describe := func(d string) string {
+					if d == "" {
+						return "plain values"
+					}
+					return "ids of " + schema.DisplayName(d)
+				}
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: st.display, Column: c,
+					Message: fmt.Sprintf("the package's column holds %s, the target's holds %s", describe(sd), describe(td))})
+				continue
+			}
+			if td != "" && td != st.qname && r.byName[td] == nil {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: st.display, Column: c,
+					Message: fmt.Sprintf("references %s, which the package does not contain", schema.DisplayName(td))})
+			}
+			if sc, tc := m.Schema.Table(st.qname).Column(c), st.t.Column(c); sc != nil && tc != nil && sc.Type != tc.Type {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Severity: finding.Info, Table: st.display, Column: c,
+					Message: fmt.Sprintf("type differs: package %s, target %s (values are converted by the server)", sc.Type, tc.Type)})
+			}
+		}
+	}
+	// The package's plan defines identities (its digest was computed with it); matching may use
+	// a keys file given at restore time instead.
+	if m.Plan == nil {
+		r.findings.Errorf(finding.KeyPlan, "", "package has no key plan")
+		return nil
+	}
+	for _, e := range m.Plan.Validate(r.target) {
+		r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "package key plan does not fit the target: " + e.Error()})
+	}
+	r.match = m.Plan
+	if r.opts.Keys != nil {
+		p, err := keys.Build(r.target, r.opts.Keys)
+		if err != nil {
+			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: err.Error()})
+			return nil
+		}
+		r.match = p
+	}
+	for _, st := range r.tables {
+		st.nk = r.match.NaturalKey(st.qname)
+		for _, c := range st.nk {
+			if !st.colSet[c] {
+				r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Table: st.display, Column: c,
+					Message: "natural key column is not in the package"})
+			}
+		}
+		st.gfks = m.Plan.GenericFKsOf(st.qname)
+	}
+	r.planCycles()
+	return nil
+}
+
+// planCycles decides, for every foreign key inside a strongly connected component, how the insert
+// gets past it: self-references need nothing (one INSERT checks at its end), deferrable
+// constraints are deferred, nullable columns go in NULL and are set afterwards; what remains must
+// be orderable.
+func (r *run) planCycles() {
+	for _, st := range r.tables {
+		for _, fk := range st.t.ForeignKeys {
+			ref := fk.RefQName()
+			if ref == st.qname || !r.graph.SameComponent(ref, st.qname) {
+				continue
+			}
+			if fk.Deferrable {
+				st.deferConstraints = append(st.deferConstraints, fk.Name)
+				continue
+			}
+			nullable := true
+			for _, c := range fk.Columns {
+				if col := st.t.Column(c); col == nil || col.NotNull {
+					nullable = false
+				}
+			}
+			if nullable && st.sid != "" {
+				for _, c := range fk.Columns {
+					st.deferredCols[c] = true
+				}
+			}
+		}
+	}
+	// Order each component by the constraints that still bind at insert time.
+	pos := map[string]int{}
+	var ordered []*tableState
+	for _, comp := range r.graph.Components {
+		var members []*tableState
+		for _, t := range comp {
+			if st := r.byName[t.QName()]; st != nil {
+				members = append(members, st)
+			}
+		}
+		sorted, ok := r.orderComponent(members)
+		if !ok {
+			names := make([]string, len(members))
+			for i, m := range members {
+				names[i] = m.display
+			}
+			r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: names[0],
+				Message: fmt.Sprintf("tables %s reference each other through NOT NULL, non-deferrable foreign keys: no insert order exists", strings.Join(names, ", "))})
+			sorted = members
+		}
+		ordered = append(ordered, sorted...)
+	}
+	for i, st := range ordered {
+		pos[st.qname] = i
+	}
+	r.tables = ordered
+}
+
+func (r *run) orderComponent(members []*tableState) ([]*tableState, bool) {
+	if len(members) <= 1 {
+		return members, true
+	}
+	in := map[string]*tableState{}
+	for _, m := range members {
+		in[m.qname] = m
+	}
+	deps := map[string]map[string]bool{}
+	for _, m := range members {
+		deps[m.qname] = map[string]bool{}
+		for _, fk := range m.t.ForeignKeys {
+			ref := fk.RefQName()
+			if ref == m.qname || in[ref] == nil || fk.Deferrable {
+				continue
+			}
+			if m.deferredCols[fk.Columns[0]] {
+				continue
+			}
+			deps[m.qname][ref] = true
+		}
+	}
+	var out []*tableState
+	done := map[string]bool{}
+	for len(out) < len(members) {
+		progress := false
+		for _, m := range members {
+			if done[m.qname] {
+				continue
+			}
+			ready := true
+			for d := range deps[m.qname] {
+				if !done[d] {
+					ready = false
+				}
+			}
+			if ready {
+				done[m.qname] = true
+				out = append(out, m)
+				progress = true
+			}
+		}
+		if !progress {
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// mapOrder returns the tables with surrogate ids in an order where every table comes after the
+// tables its natural key references (its id map needs theirs).
+func (r *run) mapOrder() []*tableState {
+	var out []*tableState
+	done := map[string]bool{}
+	var visit func(st *tableState, depth int)
+	visit = func(st *tableState, depth int) {
+		if done[st.qname] || depth > len(r.tables) {
+			return
+		}
+		for _, c := range st.nk {
+			if d := r.domains.Of(st.qname, c); d != "" && d != st.qname {
+				if dep := r.byName[d]; dep != nil {
+					visit(dep, depth+1)
+				}
+			}
+		}
+		if !done[st.qname] {
+			done[st.qname] = true
+			out = append(out, st)
+		}
+	}
+	for _, st := range r.tables {
+		visit(st, 0)
+	}
+	return out
+}

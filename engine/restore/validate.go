@@ -1,0 +1,232 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgerr"
+)
+
+func (r *run) check(name, table string, v finding.Verdict, evidence string) {
+	r.res.Checks = append(r.res.Checks, finding.Check{Name: name, Table: table, Verdict: v, Evidence: evidence})
+}
+
+// validate checks, inside the transaction, that the restore is complete and correct: every
+// deferred constraint holds, counts add up, sequences stand past every id, and the digest of the
+// restored rows equals the package's. Each check needs positive evidence to PASS.
+func (r *run) validate(ctx context.Context) error {
+	var verdicts []finding.Verdict
+	if _, err := r.tx.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+		f, ok := pgerr.Finding(err, "")
+		if !ok {
+			return fmt.Errorf("restore: check constraints: %w", err)
+		}
+		r.findings.Add(f)
+		r.check("constraints", f.Table, finding.Fail, f.Message)
+		r.res.Verdict = finding.Fail
+		return nil
+	}
+	r.check("constraints", "", finding.Pass, "every deferred constraint holds")
+	verdicts = append(verdicts, finding.Pass)
+
+	for _, st := range r.tables {
+		v := finding.Pass
+		if st.staged != st.matched+st.inserted+st.exist {
+			v = finding.Fail
+			r.findings.Add(finding.Finding{Kind: finding.CountMismatch, Table: st.display, Count: st.staged - st.matched - st.inserted - st.exist,
+				Message: fmt.Sprintf("staged %d rows, but matched %d + inserted %d + already present %d", st.staged, st.matched, st.inserted, st.exist)})
+		}
+		r.check("counts", st.display, v, fmt.Sprintf("staged %d = matched %d + inserted %d + present %d", st.staged, st.matched, st.inserted, st.exist))
+		verdicts = append(verdicts, v)
+	}
+
+	dv, err := r.checkDigest(ctx)
+	if err != nil {
+		return err
+	}
+	verdicts = append(verdicts, dv...)
+
+	r.res.Verdict = finding.Combine(verdicts...)
+	if r.findings.HasErrors() {
+		r.res.Verdict = finding.Fail
+	}
+	r.tableVerdicts()
+	return nil
+}
+
+// tableVerdicts summarises the checks per table.
+func (r *run) tableVerdicts() {
+	r.res.Tables = r.res.Tables[:0]
+	for _, st := range r.tables {
+		tv := finding.Pass
+		for _, c := range r.res.Checks {
+			if c.Table == st.display && c.Verdict != finding.Pass {
+				tv = finding.Combine(tv, c.Verdict)
+			}
+		}
+		r.res.Tables = append(r.res.Tables, TableResult{Table: st.display, Staged: st.staged, Matched: st.matched,
+			Inserted: st.inserted, Present: st.exist, Diverged: st.diverged, Updated: st.updated, Verdict: tv})
+	}
+	if r.findings.HasErrors() {
+		r.res.Verdict = finding.Fail
+	}
+}
+
+// checkSequences checks that every sequence stands at or past the highest value of its column.
+// Before the sequences were moved (moved=false, a dry run or a no-op) it checks where they would be.
+func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict, error) {
+	var out []finding.Verdict
+	for _, st := range r.tables {
+		for _, col := range st.t.Columns {
+			if col.Sequence == "" || !st.colSet[col.Name] {
+				continue
+			}
+			var maxID, last *int64
+			lastExpr := fmt.Sprintf("pg_sequence_last_value(%s::regclass)", quoteLiteral(col.Sequence))
+			if !moved {
+				lastExpr = fmt.Sprintf("greatest(%s, (SELECT max(%s) FROM %s)::bigint)", lastExpr, digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname))
+			}
+			sql := fmt.Sprintf("SELECT (SELECT max(%s) FROM %s)::bigint, %s",
+				digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname), lastExpr)
+			if err := r.tx.QueryRow(ctx, sql).Scan(&maxID, &last); err != nil {
+				return nil, r.sqlError(st.display, err)
+			}
+			v, ev := finding.Pass, ""
+			switch {
+			case maxID == nil:
+				ev = fmt.Sprintf("%s: table empty", col.Sequence)
+			case last == nil:
+				v, ev = finding.Fail, fmt.Sprintf("%s never used, max(%s) = %d", col.Sequence, col.Name, *maxID)
+			case *last < *maxID:
+				v, ev = finding.Fail, fmt.Sprintf("%s last_value %d < max(%s) %d", col.Sequence, *last, col.Name, *maxID)
+			default:
+				ev = fmt.Sprintf("%s last_value %d >= max(%s) %d", col.Sequence, *last, col.Name, *maxID)
+			}
+			if v == finding.Fail {
+				r.findings.Add(finding.Finding{Kind: finding.Sequence, Table: st.display, Column: col.Name, Message: ev})
+			}
+			r.check("sequence", st.display, v, ev)
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// restoredRelation is a FROM item with the target rows that correspond to the package's rows of st.
+func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
+	tbl := digest.QuoteTable(st.qname)
+	switch {
+	case st.mapT != "":
+		sid := digest.QuoteIdent(st.sid)
+		cond := fmt.Sprintf("t.%s IN (SELECT tgt FROM %s)", sid, st.mapT)
+		if excludeDiverged {
+			cond += fmt.Sprintf(" AND t.%s NOT IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src)", sid, st.mapT, st.div)
+		}
+		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
+	default:
+		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR t.ctid IN (SELECT tid FROM %s))", st.keep)
+		if excludeDiverged {
+			cond += fmt.Sprintf(" AND t.ctid NOT IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r)", st.keep, st.div)
+		}
+		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
+	}
+}
+
+// divergedTarget is a FROM item with the target's version of the diverged rows of st.
+func (r *run) divergedTarget(st *tableState) string {
+	tbl := digest.QuoteTable(st.qname)
+	if st.mapT != "" {
+		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.%s IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src))", tbl, digest.QuoteIdent(st.sid), st.mapT, st.div)
+	}
+	return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.ctid IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r))", tbl, st.keep, st.div)
+}
+
+// divergedProjection is a FROM item with the package's version of the diverged rows of st, in
+// target ids (what they would have been restored as).
+func (r *run) divergedProjection(st *tableState) string {
+	exprs, joins := r.projection(st, false)
+	sel := make([]string, 0, len(st.cols))
+	for _, c := range st.cols {
+		sel = append(sel, fmt.Sprintf("%s AS %s", exprs[c], digest.QuoteIdent(c)))
+	}
+	var from string
+	if st.mapT != "" {
+		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s", st.stg, st.mapT, digest.QuoteIdent(st.sid), st.div, digest.QuoteIdent(st.sid))
+	} else {
+		from = fmt.Sprintf("%s s JOIN %s d ON d.h = s._edmsdr_r", st.stg, st.div)
+	}
+	return fmt.Sprintf("(SELECT %s FROM %s %s)", strings.Join(sel, ", "), from, strings.Join(joins, " "))
+}
+
+// checkDigest compares, per table, the digest of the restored rows with the package's. Diverged
+// rows kept under --on-existing reuse are accounted for: the package's version of them is taken
+// out of the expected digest and the target's is left out of the actual one.
+func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
+	cols := map[string][]string{}
+	for _, st := range r.tables {
+		cols[st.qname] = st.cols
+	}
+	ds, err := digest.NewSession(r.tx, r.target, r.manifest.Plan, digest.Options{Columns: cols, Prefix: "_edmsdr_v"})
+	if err != nil {
+		return nil, fmt.Errorf("restore: digest: %w", err)
+	}
+	defer ds.Close(ctx)
+	var out []finding.Verdict
+	restored := map[string]digest.Table{}
+	for _, st := range r.tables {
+		expected, ok := r.manifest.Digest.Tables[st.qname]
+		if !ok {
+			r.check("digest", st.display, finding.Unknown, "the package has no digest for this table")
+			out = append(out, finding.Unknown)
+			continue
+		}
+		if st.exist > 0 {
+			// Already present keyless rows: the evidence is the row-by-row comparison made before.
+			v := finding.Pass
+			if st.exist != st.staged {
+				v = finding.Fail
+			}
+			r.check("digest", st.display, v, fmt.Sprintf("%d of %d keyless rows found equal in the target", st.exist, st.staged))
+			restored[st.qname] = expected
+			out = append(out, v)
+			continue
+		}
+		excl := st.diverged > 0 && r.opts.OnExisting == Reuse
+		actual, err := ds.Table(ctx, st.qname, r.restoredRelation(st, excl))
+		if err != nil {
+			return nil, r.sqlError(st.display, err)
+		}
+		want := expected
+		if excl {
+			pkgDiv, err := ds.Table(ctx, st.qname, r.divergedProjection(st))
+			if err != nil {
+				return nil, r.sqlError(st.display, err)
+			}
+			want = expected.Sub(pkgDiv)
+			tgtDiv, err := ds.Table(ctx, st.qname, r.divergedTarget(st))
+			if err != nil {
+				return nil, r.sqlError(st.display, err)
+			}
+			restored[st.qname] = actual.Add(tgtDiv)
+		} else {
+			restored[st.qname] = actual
+		}
+		v := finding.Pass
+		ev := fmt.Sprintf("%d rows, digest %s", actual.Rows, actual.Hex(st.qname)[:16])
+		if excl {
+			ev += fmt.Sprintf(" (%d diverged rows kept)", st.diverged)
+		}
+		if !actual.Equal(want) {
+			v = finding.Fail
+			ev = fmt.Sprintf("restored %d rows with digest %s, package has %d rows with digest %s", actual.Rows, actual.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16])
+			r.findings.Add(finding.Finding{Kind: finding.DigestMismatch, Table: st.display, Message: ev})
+		}
+		r.check("digest", st.display, v, ev)
+		out = append(out, v)
+	}
+	r.res.RestoredDigest = digest.NewSummary(restored).Total
+	return out, nil
+}

@@ -1,0 +1,152 @@
+// Package reports holds the reports the harness produces as plain data — a drill's outcome, a
+// suite run's summary — and their writers: JSON for machines, a text table for terminals,
+// Markdown for CI job pages.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
+)
+
+// Drill is the outcome of one backup → reinit → restore → validate cycle.
+type Drill struct {
+	Tool          string          `json:"tool"`
+	Dataset       string          `json:"dataset"`
+	Provider      string          `json:"provider"`
+	SourceVersion int             `json:"source_version"`
+	TargetVersion int             `json:"target_version"`
+	Scale         string          `json:"scale"`
+	Seed          int64           `json:"seed"`
+	StartedAt     time.Time       `json:"started_at"`
+	Elapsed       time.Duration   `json:"elapsed_ns"`
+	Phases        []Phase         `json:"phases"`
+	Tables        []Table         `json:"tables"`
+	DigestBefore  string          `json:"digest_before"`
+	DigestAfter   string          `json:"digest_after"`
+	PackageBytes  int64           `json:"package_bytes"`
+	Rows          int64           `json:"rows"`
+	PeakRSSBytes  int64           `json:"peak_rss_bytes"`
+	Checks        []finding.Check `json:"checks"`
+	Findings      finding.List    `json:"findings,omitempty"`
+	Verdict       finding.Verdict `json:"verdict"`
+	// Replay is the command that replays this drill (same dataset, scale and seed).
+	Replay string `json:"replay"`
+	// Error is set when the drill could not complete.
+	Error string `json:"error,omitempty"`
+}
+
+// Phase is one step's duration.
+type Phase struct {
+	Name    string        `json:"name"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// Table is one table's line in the summary.
+type Table struct {
+	Table    string          `json:"table"`
+	Backup   int64           `json:"rows_in_backup"`
+	Inserted int64           `json:"inserted"`
+	Matched  int64           `json:"matched"`
+	Present  int64           `json:"present"`
+	Diverged int64           `json:"diverged"`
+	Verdict  finding.Verdict `json:"verdict"`
+}
+
+// WriteJSON writes the report as indented JSON.
+func (d *Drill) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}
+
+func short(h string) string {
+	if len(h) > 16 {
+		return h[:16]
+	}
+	if h == "" {
+		return "-"
+	}
+	return h
+}
+
+// WriteText writes the summary table people read in a terminal.
+func (d *Drill) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "drill %s (%s, PostgreSQL %s), scale %s, seed %d\n", d.Dataset, d.Provider, versions(d), d.Scale, d.Seed)
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
+	for _, t := range d.Tables {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Verdict)
+	}
+	tw.Flush()
+	fmt.Fprintf(&b, "digest before %s\ndigest after  %s\n", orDash(d.DigestBefore), orDash(d.DigestAfter))
+	var failed []string
+	for _, c := range d.Checks {
+		if c.Verdict != finding.Pass {
+			failed = append(failed, fmt.Sprintf("  %s %s %s: %s", c.Verdict, c.Name, c.Table, c.Evidence))
+		}
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(&b, "checks not passed:\n%s\n", strings.Join(failed, "\n"))
+	}
+	for _, f := range d.Findings {
+		if f.Severity == finding.Error {
+			fmt.Fprintf(&b, "  %s\n", f)
+		}
+	}
+	var phases []string
+	for _, p := range d.Phases {
+		phases = append(phases, fmt.Sprintf("%s %s", p.Name, p.Elapsed.Round(time.Millisecond)))
+	}
+	fmt.Fprintf(&b, "phases: %s\n", strings.Join(phases, ", "))
+	if d.Error != "" {
+		fmt.Fprintf(&b, "error: %s\n", d.Error)
+	}
+	fmt.Fprintf(&b, "verdict %s in %s (%d rows, package %d bytes, peak memory %d MiB)\n", d.Verdict, d.Elapsed.Round(time.Millisecond), d.Rows, d.PackageBytes, d.PeakRSSBytes>>20)
+	if d.Verdict != finding.Pass && d.Replay != "" {
+		fmt.Fprintf(&b, "replay: %s\n", d.Replay)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteMarkdown writes the report for a CI job page.
+func (d *Drill) WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	icon := "✅"
+	if d.Verdict != finding.Pass {
+		icon = "❌"
+	}
+	fmt.Fprintf(&b, "## %s Drill %s — %s\n\n", icon, d.Dataset, d.Verdict)
+	fmt.Fprintf(&b, "Provider %s, PostgreSQL %s, scale %s, seed %d, %s.\n\n", d.Provider, versions(d), d.Scale, d.Seed, d.Elapsed.Round(time.Millisecond))
+	b.WriteString("| table | in backup | inserted | matched | diverged | verdict |\n|---|---:|---:|---:|---:|---|\n")
+	for _, t := range d.Tables {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Verdict)
+	}
+	fmt.Fprintf(&b, "\nDigest before `%s`, after `%s`.\n", short(d.DigestBefore), short(d.DigestAfter))
+	if d.Verdict != finding.Pass && d.Replay != "" {
+		fmt.Fprintf(&b, "\nReplay: `%s`\n", d.Replay)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func versions(d *Drill) string {
+	if d.TargetVersion != 0 && d.TargetVersion != d.SourceVersion {
+		return fmt.Sprintf("%d → %d", d.SourceVersion, d.TargetVersion)
+	}
+	return fmt.Sprint(d.SourceVersion)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

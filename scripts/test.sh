@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check and test the way CI does (`make test`): gofmt, go vet, the dependency rules,
+# the plain go tests, then the Ginkgo suites; ends with the line "N passed, M failed, K skipped".
+# Reports land in out/test: gotest.json, ginkgo.json, junit.xml, summary.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${EDMSDR_TEST_OUT:-out/test}
+rm -rf "$out"
+mkdir -p "$out"
+status=0
+
+echo "== static checks"
+unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted"
+	status=1
+fi
+go vet ./... || status=1
+scripts/depcheck.sh || status=1
+
+echo "== go test (packages outside suites/)"
+pkgs=$(go list ./... | grep -v '/suites/')
+go test -json -count=1 -timeout 30m -p 2 $pkgs >"$out/gotest.json" 2>"$out/gotest.stderr" || status=1
+cat "$out/gotest.stderr"
+
+echo "== ginkgo suites"
+# shellcheck disable=SC2086 # label filter and procs are optional words
+go tool ginkgo -r -p --procs="${EDMSDR_PROCS:-2}" --timeout=60m --keep-going --poll-progress-after=120s \
+	${EDMSDR_LABEL_FILTER:+--label-filter="$EDMSDR_LABEL_FILTER"} \
+	--json-report=ginkgo.json --junit-report=junit.xml --output-dir="$out" ./suites || status=1
+
+echo "== summary"
+# shellcheck disable=SC2086 # required labels are words
+go run ./cmd/testsummary ${EDMSDR_REQUIRE_LABELS:-} "$out/gotest.json" "$out/ginkgo.json" >"$out/summary.txt" || status=1
+cat "$out/summary.txt"
+exit $status

@@ -1,0 +1,58 @@
+// Package suitekit is the suites' shared bootstrap: the knobs read from the environment (in this
+// one file), a PostgreSQL server per Ginkgo process, a database per spec, and small steps (backup,
+// restore, digest) that specs compose. Only suites import it.
+package suitekit
+
+import (
+	"cmp"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Knobs are every setting the suites read from the environment.
+type Knobs struct {
+	// DB picks the server: auto, local, container or a DSN (EDMSDR_DB, default auto).
+	DB string
+	// Seeds are the seeds multi-seed specs run (EDMSDR_SEEDS, comma-separated, default 1,2,3).
+	Seeds []int64
+	// Image is the container image (EDMSDR_PG_IMAGE).
+	Image string
+	// KeepArtifacts keeps packages and reports of failed specs (EDMSDR_KEEP_ARTIFACTS=1).
+	KeepArtifacts bool
+	// Artifacts is where kept artifacts go (EDMSDR_ARTIFACTS, default out/artifacts).
+	Artifacts string
+	// Err is the first malformed variable met by LoadKnobs.
+	Err error
+}
+
+// ReadKnobs reads the knobs; a malformed value is an error naming the variable.
+func ReadKnobs() (Knobs, error) {
+	k := Knobs{
+		DB:            cmp.Or(os.Getenv("EDMSDR_DB"), "auto"),
+		Image:         os.Getenv("EDMSDR_PG_IMAGE"),
+		KeepArtifacts: os.Getenv("EDMSDR_KEEP_ARTIFACTS") == "1",
+		Artifacts:     cmp.Or(os.Getenv("EDMSDR_ARTIFACTS"), "out/artifacts"),
+	}
+	seeds := cmp.Or(os.Getenv("EDMSDR_SEEDS"), "1,2,3")
+	for _, s := range strings.Split(seeds, ",") {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			return k, fmt.Errorf("EDMSDR_SEEDS: %q is not a list of integers", seeds)
+		}
+		k.Seeds = append(k.Seeds, n)
+	}
+	return k, nil
+}
+
+// LoadKnobs reads the knobs at suite construction. A malformed value does not stop the tree from
+// being built: defaults stand in, and Err (checked in BeforeSuite) names the variable.
+func LoadKnobs() Knobs {
+	k, err := ReadKnobs()
+	if err != nil {
+		k.Seeds = []int64{1, 2, 3}
+		k.Err = err
+	}
+	return k
+}
