@@ -1,0 +1,38 @@
+// Package cli_test drives the edmsdr binary as users and outside tests do: the DESIGN contract's
+// commands, flags, exit codes (0 success, 1 failed or refused, 2 bad usage) and messages.
+package cli_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/suites/suitekit"
+)
+
+var (
+	knobs = suitekit.LoadKnobs()
+	srv   provider.Server
+	bin   string
+)
+
+func TestCLI(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "CLI suite")
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(path)
+}, func(ctx SpecContext, path []byte) {
+	Expect(knobs.Err).NotTo(HaveOccurred())
+	bin = string(path)
+	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+}, NodeTimeout(3*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })

@@ -1,0 +1,254 @@
+package cli_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/fixtures/edms"
+	"github.com/edmsdr/edmsdr/generators/edmsgen"
+	"github.com/edmsdr/edmsdr/suites/suitekit"
+)
+
+// edmsdr runs the binary and waits for it; env entries are added to a clean environment.
+func edmsdr(env []string, args ...string) *gexec.Session {
+	GinkgoHelper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit())
+	return s
+}
+
+func source(ctx context.Context, seed int64) string {
+	GinkgoHelper()
+	db := suitekit.NewDatabase(ctx, srv, "src")
+	u := srv.DSN(db)
+	Expect(edms.Install(ctx, u, edms.SeedOptions{})).To(Succeed())
+	p, err := edmsgen.ProfileByName("tiny")
+	Expect(err).NotTo(HaveOccurred())
+	conn := suitekit.Connect(ctx, u)
+	_, err = edmsgen.Generate(ctx, conn, seed, p)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(conn.Close(ctx)).To(Succeed())
+	return u
+}
+
+func reinitTarget(ctx context.Context) string {
+	GinkgoHelper()
+	db := suitekit.NewDatabase(ctx, srv, "tgt")
+	u := srv.DSN(db)
+	Expect(edms.Install(ctx, u, edms.SeedOptions{Reinit: true})).To(Succeed())
+	return u
+}
+
+var hexLine = regexp.MustCompile(`^total [0-9a-f]{64}$`)
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return lines[len(lines)-1]
+}
+
+var _ = Describe("edmsdr usage", Label("cli"), func() {
+	It("documents every command and flag in --help, exiting 0", func() {
+		s := edmsdr(nil, "--help")
+		Expect(s.ExitCode()).To(Equal(0))
+		for _, c := range []string{"backup", "restore", "verify", "digest", "drill"} {
+			Expect(string(s.Out.Contents())).To(MatchRegexp(`(?m)^\s+`+c+`\s`))
+		}
+		for cmd, flags := range map[string][]string{
+			"backup":  {"--dsn", "--out", "--keys"},
+			"restore": {"--dsn", "--in", "--keys", "--on-existing", "--dry-run", "--report"},
+			"verify":  {"--in"},
+			"digest":  {"--dsn", "--keys"},
+			"drill":   {"--db", "--scale", "--report", "--seed"},
+		} {
+			s := edmsdr(nil, cmd, "--help")
+			Expect(s.ExitCode()).To(Equal(0), cmd)
+			for _, f := range flags {
+				Expect(string(s.Out.Contents())).To(ContainSubstring(f), "%s --help lacks %s", cmd, f)
+			}
+		}
+	})
+
+	DescribeTable("exits 2 on bad usage, saying what is wrong",
+		func(want string, args ...string) {
+			s := edmsdr(nil, args...)
+			Expect(s.ExitCode()).To(Equal(2), string(s.Err.Contents()))
+			Expect(string(s.Err.Contents())).To(ContainSubstring(want))
+		},
+		Entry("unknown command", "unknown command", "explode"),
+		Entry("unknown flag", "unknown flag", "backup", "--frobnicate"),
+		Entry("missing --out", "--out is required", "backup", "--dsn", "postgres://x@127.0.0.1:1/db"),
+		Entry("missing --in", "--in is required", "restore", "--dsn", "postgres://x@127.0.0.1:1/db"),
+		Entry("bad --on-existing", "--on-existing", "restore", "--in", "x", "--on-existing", "sometimes"),
+		Entry("stray argument", "takes no arguments", "verify", "--in", "x", "extra"),
+		Entry("unknown dataset", "unknown dataset", "drill", "--dataset", "nope"),
+		Entry("malformed DSN", "parse connection string", "backup", "--dsn", "postgres://x@[bad", "--out", "x"),
+	)
+})
+
+var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"), func() {
+	It("round-trips through a re-initialised database with exit code 0 and equal digests", func(ctx SpecContext) {
+		src := source(ctx, 31)
+		dir := GinkgoT().TempDir()
+		pkg := filepath.Join(dir, "b.edmsdr")
+
+		s := edmsdr(nil, "backup", "--dsn", src, "--out", pkg)
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		Expect(s.Out).To(gbytes.Say(`backup written: .*b\.edmsdr`))
+		Expect(pkg + ".partial").NotTo(BeAnExistingFile())
+
+		s = edmsdr(nil, "verify", "--in", pkg)
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		Expect(lastLine(s.Out.Contents())).To(Equal("OK"))
+
+		srcDigest := edmsdr(nil, "digest", "--dsn", src)
+		Expect(srcDigest.ExitCode()).To(Equal(0))
+		Expect(lastLine(srcDigest.Out.Contents())).To(MatchRegexp(hexLine.String()))
+		Expect(string(srcDigest.Out.Contents())).To(MatchRegexp(`(?m)^documents_document 40 [0-9a-f]{64}$`))
+
+		tgt := reinitTarget(ctx)
+		report := filepath.Join(dir, "report")
+		s = edmsdr(nil, "restore", "--dsn", tgt, "--in", pkg, "--report", report)
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		out := string(s.Out.Contents())
+		Expect(out).To(MatchRegexp(`auth_permission\s+52\s+0\s+52\s+0\s+PASS`))
+		Expect(out).To(ContainSubstring("verdict PASS: committed"))
+		Expect(filepath.Join(report, "restore.json")).To(BeAnExistingFile())
+		idmap, err := os.ReadFile(filepath.Join(report, "idmap.tsv"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(idmap)).To(HavePrefix("table\tsource_id\ttarget_id\tstatus\n"))
+		Expect(string(idmap)).To(MatchRegexp(`(?m)^auth_user\t\d+\t\d+\tmatched$`))
+		var res struct{ Verdict string }
+		data, err := os.ReadFile(filepath.Join(report, "restore.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(data, &res)).To(Succeed())
+		Expect(res.Verdict).To(Equal("PASS"))
+
+		tgtDigest := edmsdr(nil, "digest", "--dsn", tgt)
+		Expect(tgtDigest.ExitCode()).To(Equal(0))
+		Expect(tgtDigest.Out.Contents()).To(Equal(srcDigest.Out.Contents()))
+	}, SpecTimeout(3*time.Minute))
+
+	It("takes the connection from PG* environment variables, as psql does", func(ctx SpecContext) {
+		src := source(ctx, 32)
+		u, err := url.Parse(src)
+		Expect(err).NotTo(HaveOccurred())
+		env := []string{"PGHOST=" + u.Hostname(), "PGPORT=" + u.Port(), "PGUSER=" + u.User.Username(), "PGDATABASE=" + strings.TrimPrefix(u.Path, "/"), "PGSSLMODE=disable"}
+		s := edmsdr(env, "digest")
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		Expect(s.Out.Contents()).To(Equal(edmsdr(nil, "digest", "--dsn", src).Out.Contents()))
+		kw := fmt.Sprintf("host=%s port=%s user=%s dbname=%s sslmode=disable", u.Hostname(), u.Port(), u.User.Username(), strings.TrimPrefix(u.Path, "/"))
+		Expect(edmsdr(nil, "digest", "--dsn", kw).Out.Contents()).To(Equal(s.Out.Contents()))
+	}, SpecTimeout(2*time.Minute))
+
+	It("leaves no file behind when a backup fails, and never prints the password", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		pkg := filepath.Join(dir, "never.edmsdr")
+		secret := "pa55-Sup3r-s3cret"
+		for _, dsn := range []string{
+			fmt.Sprintf("postgres://edms:%s@127.0.0.1:1/edms?connect_timeout=3", secret),
+			fmt.Sprintf("host=127.0.0.1 port=1 user=edms password=%s dbname=edms connect_timeout=3", secret),
+			strings.Replace(srv.DSN("no_such_database_here"), "postgres://postgres@", "postgres://postgres:"+secret+"@", 1),
+		} {
+			s := edmsdr(nil, "backup", "--dsn", dsn, "--out", pkg)
+			Expect(s.ExitCode()).To(Equal(1), string(s.Err.Contents()))
+			Expect(string(s.Out.Contents()) + string(s.Err.Contents())).NotTo(ContainSubstring(secret))
+			Expect(pkg).NotTo(BeAnExistingFile())
+			Expect(pkg + ".partial").NotTo(BeAnExistingFile())
+		}
+		s := edmsdr([]string{"PGPASSWORD=" + secret, "PGHOST=127.0.0.1", "PGPORT=1", "PGCONNECT_TIMEOUT=3"}, "digest")
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(string(s.Err.Contents())).NotTo(ContainSubstring(secret))
+	}, SpecTimeout(2*time.Minute))
+
+	It("refuses to overwrite an existing package unless told to", func(ctx SpecContext) {
+		src := source(ctx, 33)
+		pkg := filepath.Join(GinkgoT().TempDir(), "b.edmsdr")
+		Expect(os.WriteFile(pkg, []byte("precious"), 0o600)).To(Succeed())
+		s := edmsdr(nil, "backup", "--dsn", src, "--out", pkg)
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("exists"))
+		Expect(os.ReadFile(pkg)).To(Equal([]byte("precious")))
+		Expect(edmsdr(nil, "backup", "--dsn", src, "--out", pkg, "--overwrite").ExitCode()).To(Equal(0))
+		Expect(edmsdr(nil, "verify", "--in", pkg).ExitCode()).To(Equal(0))
+	}, SpecTimeout(2*time.Minute))
+
+	It("exits 1 on a refused restore, naming table, constraint and natural key, target unchanged", func(ctx SpecContext) {
+		src := source(ctx, 34)
+		dir := GinkgoT().TempDir()
+		pkg := filepath.Join(dir, "b.edmsdr")
+		Expect(edmsdr(nil, "backup", "--dsn", src, "--out", pkg).ExitCode()).To(Equal(0))
+		damaged := filepath.Join(dir, "damaged.edmsdr")
+		Expect(corrupt.Rewrite(pkg, damaged, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+			if table == "public.documents_documenttype" {
+				return rows[1:], nil
+			}
+			return rows, nil
+		})).To(Succeed())
+		tgt := reinitTarget(ctx)
+		before := edmsdr(nil, "digest", "--dsn", tgt).Out.Contents()
+		s := edmsdr(nil, "restore", "--dsn", tgt, "--in", damaged)
+		Expect(s.ExitCode()).To(Equal(1))
+		errOut := string(s.Err.Contents())
+		Expect(errOut).To(ContainSubstring("orphaned"))
+		Expect(errOut).To(ContainSubstring("table documents_document"))
+		Expect(errOut).To(ContainSubstring("column document_type_id"))
+		Expect(errOut).To(MatchRegexp(`constraint documents_document_document_type_id_\w+`))
+		Expect(errOut).To(ContainSubstring("document_number="))
+		Expect(errOut).To(ContainSubstring("the target is unchanged"))
+		Expect(edmsdr(nil, "digest", "--dsn", tgt).Out.Contents()).To(Equal(before))
+	}, SpecTimeout(2*time.Minute))
+
+	It("exits 1 when verify finds damage, listing it", func() {
+		dir := GinkgoT().TempDir()
+		bad := filepath.Join(dir, "bad.edmsdr")
+		Expect(os.WriteFile(bad, []byte("this is not a package"), 0o600)).To(Succeed())
+		s := edmsdr(nil, "verify", "--in", bad)
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("corrupt"))
+		s = edmsdr(nil, "verify", "--in", filepath.Join(dir, "missing.edmsdr"))
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("no such file"))
+	})
+})
+
+var _ = Describe("edmsdr drill", Label("cli", "drill"), func() {
+	It("runs a drill against a server given by DSN, prints the summary and writes report.json", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		db := fmt.Sprintf("cli_drill_%d", GinkgoParallelProcess())
+		s := edmsdr(nil, "drill", "--db", srv.DSN("postgres"), "--database", db, "--report", dir, "--seed", "4")
+		Expect(s.ExitCode()).To(Equal(0), string(s.Out.Contents())+string(s.Err.Contents()))
+		out := string(s.Out.Contents())
+		Expect(out).To(ContainSubstring("verdict PASS"))
+		Expect(out).To(MatchRegexp(`digest before ([0-9a-f]{64})\ndigest after  ([0-9a-f]{64})`))
+		m := regexp.MustCompile(`digest before ([0-9a-f]{64})\ndigest after  ([0-9a-f]{64})`).FindStringSubmatch(out)
+		Expect(m[1]).To(Equal(m[2]))
+		var rep struct {
+			Verdict string
+			Tables  []struct{ Table string }
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(data, &rep)).To(Succeed())
+		Expect(rep.Verdict).To(Equal("PASS"))
+		Expect(rep.Tables).NotTo(BeEmpty())
+		Expect(filepath.Join(dir, "report.md")).To(BeAnExistingFile())
+		Expect(suitekit.Count(ctx, srv.DSN("postgres"), `SELECT count(*) FROM pg_database WHERE datname = $1`, db)).To(BeZero(), "the drill drops its database")
+	}, SpecTimeout(3*time.Minute))
+})
