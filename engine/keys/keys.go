@@ -198,13 +198,26 @@ func Build(s *schema.Schema, f *File) (*Plan, error) {
 	var errs []error
 	p := &Plan{Tables: map[string]*TablePlan{}}
 	specs := map[string]TableSpec{}
-	for name, spec := range f.Tables {
+	// In name order, so that errors come out the same every time; one table named twice
+	// ("auth_user" and "public.auth_user") is an error, not a coin toss between two keys.
+	names := make([]string, 0, len(f.Tables))
+	for name := range f.Tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	namedAs := map[string]string{}
+	for _, name := range names {
 		t := s.Table(name)
 		if t == nil {
 			errs = append(errs, fmt.Errorf("keys file: table %s does not exist", name))
 			continue
 		}
-		specs[t.QName()] = spec
+		if first, dup := namedAs[t.QName()]; dup {
+			errs = append(errs, fmt.Errorf("keys file: table %s is listed twice (as %s and %s)", t.Display(), first, name))
+			continue
+		}
+		namedAs[t.QName()] = name
+		specs[t.QName()] = f.Tables[name]
 	}
 	for _, t := range s.Tables {
 		if spec, ok := specs[t.QName()]; ok && spec.NaturalKey != nil {

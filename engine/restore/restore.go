@@ -20,6 +20,9 @@ import (
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
+// MinServerVersion is the oldest PostgreSQL a restore runs against (server_version_num).
+const MinServerVersion = 130000
+
 // OnExisting says what to do with a row matched by natural key whose content differs.
 type OnExisting string
 
@@ -218,6 +221,16 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	}
 	if err := digest.ApplySettings(ctx, r.tx, true); err != nil {
 		return fmt.Errorf("restore: %w", err)
+	}
+	version, err := introspect.ServerVersion(ctx, r.tx)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if version < MinServerVersion {
+		r.findings.Add(finding.Finding{Kind: finding.Unsupported, Message: fmt.Sprintf(
+			"the target runs PostgreSQL %d.%d; restore needs %d or newer (it relies on pg_current_xact_id and xid8, added in 13)",
+			version/10000, version%10000, MinServerVersion/10000)})
+		return r.refuse()
 	}
 	r.target, err = introspect.Read(ctx, r.tx, introspect.Options{})
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package cycle_test proves the backup → reinit → restore cycle: every row back, digests equal,
-// seeded rows reused, refusals with the right findings and the target untouched.
+// seeded rows reused, refusals with the right findings and the target untouched — on a local
+// cluster, and (label container) on container servers, across PostgreSQL versions.
 package cycle_test
 
 import (
@@ -15,7 +16,10 @@ import (
 
 var (
 	knobs = suitekit.LoadKnobs()
-	srv   provider.Server
+	// srv is this process's server named by EDMSDR_DB (a local cluster by default).
+	srv provider.Server
+	// csrv is this process's container server, when specs labelled container are selected.
+	csrv provider.Server
 )
 
 func TestCycle(t *testing.T) {
@@ -26,4 +30,5 @@ func TestCycle(t *testing.T) {
 var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(knobs.Err).NotTo(HaveOccurred())
 	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
-}, NodeTimeout(3*time.Minute))
+	csrv = suitekit.StartContainerIfSelected(ctx, knobs.Image)
+}, NodeTimeout(5*time.Minute))

@@ -23,6 +23,10 @@ type Knobs struct {
 	KeepArtifacts bool
 	// Artifacts is where kept artifacts go (EDMSDR_ARTIFACTS, default out/artifacts).
 	Artifacts string
+	// BenchScale is the data size of the bench suite (EDMSDR_BENCH_SCALE, default tiny).
+	BenchScale string
+	// BenchSamples is how many times the bench suite measures each path (EDMSDR_BENCH_SAMPLES, default 3).
+	BenchSamples int
 	// Err is the first malformed variable met by LoadKnobs.
 	Err error
 }
@@ -35,6 +39,13 @@ func ReadKnobs() (Knobs, error) {
 		KeepArtifacts: os.Getenv("EDMSDR_KEEP_ARTIFACTS") == "1",
 		Artifacts:     cmp.Or(os.Getenv("EDMSDR_ARTIFACTS"), "out/artifacts"),
 	}
+	k.BenchScale = cmp.Or(os.Getenv("EDMSDR_BENCH_SCALE"), "tiny")
+	samples := cmp.Or(os.Getenv("EDMSDR_BENCH_SAMPLES"), "3")
+	n, err := strconv.Atoi(samples)
+	if err != nil || n < 1 {
+		return k, fmt.Errorf("EDMSDR_BENCH_SAMPLES: %q is not a positive integer", samples)
+	}
+	k.BenchSamples = n
 	seeds := cmp.Or(os.Getenv("EDMSDR_SEEDS"), "1,2,3")
 	for _, s := range strings.Split(seeds, ",") {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -52,6 +63,7 @@ func LoadKnobs() Knobs {
 	k, err := ReadKnobs()
 	if err != nil {
 		k.Seeds = []int64{1, 2, 3}
+		k.BenchSamples = 1
 		k.Err = err
 	}
 	return k

@@ -2,6 +2,7 @@ package suitekit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -20,6 +21,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/fixtures/containerpg"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 )
 
@@ -147,4 +149,46 @@ func TableResult(res *restore.Result, table string) restore.TableResult {
 	}
 	Fail("restore result has no table " + table)
 	return restore.TableResult{}
+}
+
+// containerSkip is why container specs are skipped in this process ("" when they run).
+var containerSkip string
+
+// StartContainerIfSelected starts this process's container server when the label filter selects
+// specs labelled container. When Docker does not answer or the image is missing, it records why
+// and returns nil: SkipUnlessContainer then skips those specs with that reason (CI refuses such
+// skips where Docker answers).
+func StartContainerIfSelected(ctx context.Context, image string) provider.Server {
+	GinkgoHelper()
+	if !Label("container").MatchesLabelFilter(GinkgoLabelFilter()) {
+		containerSkip = "specs labelled container are not selected"
+		return nil
+	}
+	srv, err := provider.Open(ctx, "container", provider.Options{Image: image, Log: GinkgoWriter})
+	if errors.Is(err, containerpg.ErrDockerUnavailable) || errors.Is(err, containerpg.ErrImageMissing) {
+		containerSkip = err.Error()
+		return nil
+	}
+	Expect(err).NotTo(HaveOccurred(), "start container server")
+	DeferCleanup(func(ctx SpecContext) error { return srv.Close(ctx) }, NodeTimeout(2*time.Minute))
+	return srv
+}
+
+// SkipUnlessContainer skips a container spec when this process has no container server, saying why.
+func SkipUnlessContainer(srv provider.Server) {
+	if srv == nil {
+		Skip("no container server: " + containerSkip)
+	}
+}
+
+// StartContainer starts an extra container server from image for the current spec.
+func StartContainer(ctx context.Context, image string) provider.Server {
+	GinkgoHelper()
+	srv, err := provider.Open(ctx, "container", provider.Options{Image: image, Log: GinkgoWriter})
+	if errors.Is(err, containerpg.ErrDockerUnavailable) || errors.Is(err, containerpg.ErrImageMissing) {
+		Skip("no container server: " + err.Error())
+	}
+	Expect(err).NotTo(HaveOccurred(), "start container server %s", image)
+	DeferCleanup(func(ctx SpecContext) error { return srv.Close(ctx) }, NodeTimeout(2*time.Minute))
+	return srv
 }

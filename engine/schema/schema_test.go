@@ -1,0 +1,178 @@
+package schema
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// col returns a NOT NULL column of type typ.
+func col(name, typ string) Column { return Column{Name: name, Type: typ, NotNull: true} }
+
+// idTable returns table public.name with a surrogate integer id and the given extra columns.
+func idTable(name string, cols ...Column) *Table {
+	return &Table{Schema: "public", Name: name, Columns: append([]Column{col("id", "integer")}, cols...), PrimaryKey: []string{"id"}}
+}
+
+// fk returns a foreign key from cols to public.ref(refCols).
+func fk(name string, cols []string, ref string, refCols ...string) ForeignKey {
+	return ForeignKey{Name: name, Columns: cols, RefSchema: "public", RefTable: ref, RefColumns: refCols}
+}
+
+func TestNewSortsAndIndexes(t *testing.T) {
+	s := New([]*Table{
+		{Schema: "public", Name: "b"},
+		{Schema: "audit", Name: "z"},
+		{Schema: "public", Name: "a"},
+	})
+	var got []string
+	for _, tb := range s.Tables {
+		got = append(got, tb.QName())
+	}
+	if want := "audit.z public.a public.b"; strings.Join(got, " ") != want {
+		t.Fatalf("table order = %v, want %s", got, want)
+	}
+	if s.Table("a") == nil || s.Table("public.a") == nil {
+		t.Error("bare and qualified lookups of public.a must both succeed")
+	}
+	if s.Table("z") != nil {
+		t.Error("a bare name must only look in schema public")
+	}
+	if s.Lookup("audit", "z") == nil || s.Table("audit.z") == nil {
+		t.Error("audit.z must be found")
+	}
+	if s.Table("nope.a") != nil {
+		t.Error("unknown schema must not be found")
+	}
+}
+
+func TestTableLookupAfterJSONDecode(t *testing.T) {
+	data, err := json.Marshal(New([]*Table{idTable("a"), idTable("b")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s Schema
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	// No Index() call: Table must build the index itself.
+	if s.Table("b") == nil {
+		t.Fatal("lookup on a decoded schema without Index() failed")
+	}
+}
+
+func TestDisplayNames(t *testing.T) {
+	if got := (&Table{Schema: "public", Name: "x"}).Display(); got != "x" {
+		t.Errorf("Display = %q", got)
+	}
+	if got := (&Table{Schema: "audit", Name: "x"}).Display(); got != "audit.x" {
+		t.Errorf("Display = %q", got)
+	}
+	if got := (ColumnRef{Table: "public.t", Column: "c"}).String(); got != "t.c" {
+		t.Errorf("ColumnRef.String = %q", got)
+	}
+}
+
+func TestSurrogateID(t *testing.T) {
+	cases := []struct {
+		name  string
+		table *Table
+		want  string
+	}{
+		{"integer", idTable("t"), "id"},
+		{"bigint", &Table{Columns: []Column{col("pk", "bigint")}, PrimaryKey: []string{"pk"}}, "pk"},
+		{"smallint", &Table{Columns: []Column{col("pk", "smallint")}, PrimaryKey: []string{"pk"}}, "pk"},
+		{"text", &Table{Columns: []Column{col("key", "text")}, PrimaryKey: []string{"key"}}, ""},
+		{"uuid", &Table{Columns: []Column{col("id", "uuid")}, PrimaryKey: []string{"id"}}, ""},
+		{"numeric", &Table{Columns: []Column{col("id", "numeric")}, PrimaryKey: []string{"id"}}, ""},
+		{"composite integer", &Table{Columns: []Column{col("a", "integer"), col("b", "integer")}, PrimaryKey: []string{"a", "b"}}, ""},
+		{"none", &Table{Columns: []Column{col("id", "integer")}}, ""},
+		{"pk names missing column", &Table{Columns: []Column{col("id", "integer")}, PrimaryKey: []string{"nope"}}, ""},
+	}
+	for _, c := range cases {
+		if got := c.table.SurrogateID(); got != c.want {
+			t.Errorf("%s: SurrogateID = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDataColumnsSkipsGenerated(t *testing.T) {
+	tb := idTable("t", col("a", "text"), Column{Name: "g", Type: "text", Generated: true}, col("b", "text"))
+	if got := strings.Join(tb.DataColumns(), ","); got != "id,a,b" {
+		t.Errorf("DataColumns = %s", got)
+	}
+}
+
+func TestFKFor(t *testing.T) {
+	tb := idTable("t", col("a", "integer"), col("b", "integer"))
+	tb.ForeignKeys = []ForeignKey{
+		fk("t_a", []string{"a"}, "x", "id"),
+		fk("t_ab", []string{"a", "b"}, "y", "a", "b"),
+	}
+	if got := tb.FKFor("a"); len(got) != 2 {
+		t.Errorf("FKFor(a) = %d keys, want 2", len(got))
+	}
+	if got := tb.FKFor("b"); len(got) != 1 || got[0].Name != "t_ab" {
+		t.Errorf("FKFor(b) = %v", got)
+	}
+	if got := tb.FKFor("id"); len(got) != 0 {
+		t.Errorf("FKFor(id) = %v", got)
+	}
+}
+
+func TestValidateAcceptsConsistentSchema(t *testing.T) {
+	parent := idTable("parent", col("name", "text"))
+	parent.Uniques = []Unique{{Name: "parent_name", Columns: []string{"name"}, Constraint: true}}
+	child := idTable("child", col("parent_id", "integer"))
+	child.ForeignKeys = []ForeignKey{fk("child_parent", []string{"parent_id"}, "parent", "id")}
+	if errs := New([]*Table{parent, child}).Validate(); len(errs) != 0 {
+		t.Fatalf("Validate = %v, want no errors", errs)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	bad := &Table{Schema: "public", Name: "bad",
+		Columns:    []Column{col("id", "integer"), col("id", "integer"), col("", "text")},
+		PrimaryKey: []string{"nokey"},
+		Uniques:    []Unique{{Name: "u", Columns: []string{"nouniq"}}},
+		ForeignKeys: []ForeignKey{
+			fk("to_missing_table", []string{"id"}, "ghost", "id"),
+			fk("to_missing_col", []string{"id"}, "other", "nocol"),
+			fk("bad_arity", []string{"id"}, "other", "id", "id"),
+			fk("empty", nil, "other"),
+			fk("from_missing_col", []string{"nofk"}, "other", "id"),
+		},
+	}
+	other := idTable("other")
+	s := &Schema{Tables: []*Table{bad, other, idTable("other"), nil, {Schema: "public"}}}
+	errs := s.Validate()
+	joined := make([]string, len(errs))
+	for i, e := range errs {
+		joined[i] = e.Error()
+	}
+	all := strings.Join(joined, "\n")
+	for _, want := range []string{
+		"null table",
+		"empty name",
+		"other listed twice",
+		"column id listed twice",
+		"column with an empty name",
+		"primary key names unknown column nokey",
+		"unique u names unknown column nouniq",
+		"foreign key from_missing_col names unknown column nofk",
+		"foreign key to_missing_table references unknown table ghost",
+		"foreign key to_missing_col references unknown column other.nocol",
+		"foreign key bad_arity has 1 columns referencing 2",
+		"foreign key empty has 0 columns referencing 0",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("Validate did not report %q; got:\n%s", want, all)
+		}
+	}
+}
+
+func TestValidateEmptySchema(t *testing.T) {
+	if errs := New(nil).Validate(); len(errs) != 0 {
+		t.Errorf("empty schema: %v", errs)
+	}
+}

@@ -1,0 +1,40 @@
+// Package bench_test measures the natural-key path (backup + reconciling restore) against the
+// id-based path on the same data in the same run (COPY out, COPY into empty tables keeping ids),
+// and against pg_dump/pg_restore, and reports ratios and peak memory — never bare times as a
+// verdict. Scale and samples: EDMSDR_BENCH_SCALE, EDMSDR_BENCH_SAMPLES.
+package bench_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/suites/suitekit"
+)
+
+var (
+	knobs = suitekit.LoadKnobs()
+	srv   provider.Server
+	bin   string
+)
+
+func TestBench(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Bench suite")
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(path)
+}, func(ctx SpecContext, path []byte) {
+	Expect(knobs.Err).NotTo(HaveOccurred())
+	bin = string(path)
+	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+}, NodeTimeout(3*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
