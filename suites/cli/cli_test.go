@@ -68,7 +68,7 @@ var _ = Describe("edmsdr usage", Label("cli"), func() {
 		s := edmsdr(nil, "--help")
 		Expect(s.ExitCode()).To(Equal(0))
 		for _, c := range []string{"backup", "restore", "verify", "digest", "drill"} {
-			Expect(string(s.Out.Contents())).To(MatchRegexp(`(?m)^\s+`+c+`\s`))
+			Expect(string(s.Out.Contents())).To(MatchRegexp(`(?m)^\s+` + c + `\s`))
 		}
 		for cmd, flags := range map[string][]string{
 			"backup":  {"--dsn", "--out", "--keys"},
