@@ -48,6 +48,7 @@ type Session struct {
 	graph   *schema.Graph
 	columns map[string][]string
 	prefix  string
+	source  func(string) string
 
 	idents   map[string]string // qualified table -> temp table (id bigint, h uuid)
 	building map[string]bool
@@ -64,6 +65,9 @@ type Options struct {
 	Columns map[string][]string
 	// Prefix names the session's temporary tables; default "_edmsdr_dg".
 	Prefix string
+	// Source, if set, names the FROM item holding each table's rows (a staging table with the
+	// package's own ids, say); identities are built from it. Default: the table itself.
+	Source func(qname string) string
 }
 
 // NewSession prepares digests of the tables of s under plan.
@@ -77,7 +81,7 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	}
 	return &Session{
 		q: q, s: s, plan: plan, domains: domains, graph: schema.BuildGraph(s), columns: opts.Columns,
-		prefix: opts.Prefix, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
+		prefix: opts.Prefix, source: opts.Source, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
 	}, nil
 }
 
@@ -87,6 +91,16 @@ func (d *Session) Close(ctx context.Context) {
 		_, _ = d.q.Exec(ctx, "DROP TABLE IF EXISTS "+t)
 	}
 	d.temps = nil
+}
+
+// from is the FROM item holding the rows of qname.
+func (d *Session) from(qname string) string {
+	if d.source != nil {
+		if f := d.source(qname); f != "" {
+			return f
+		}
+	}
+	return QuoteTable(qname)
 }
 
 // QuoteTable quotes a qualified table name.
@@ -210,7 +224,7 @@ func (d *Session) ident(ctx context.Context, qname string) (string, error) {
 
 	d.seq++
 	name := fmt.Sprintf("%s_i%d", d.prefix, d.seq)
-	src := QuoteTable(qname)
+	src := d.from(qname)
 	qsid := QuoteIdent(sid)
 	nk := d.plan.NaturalKey(qname)
 	var sql string
@@ -300,8 +314,8 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		d.gident = name
 	}
 	rows, err := d.q.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT %s FROM %s)`,
-		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(ct.AppLabelColumn), QuoteIdent(ct.ModelColumn), QuoteTable(ct.Table),
-		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(g.ContentTypeColumn), QuoteTable(t.QName())))
+		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(ct.AppLabelColumn), QuoteIdent(ct.ModelColumn), d.from(ct.Table),
+		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(g.ContentTypeColumn), d.from(t.QName())))
 	if err != nil {
 		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
 	}
@@ -354,7 +368,7 @@ func (d *Session) Table(ctx context.Context, qname, relation string) (Table, err
 		return Table{}, err
 	}
 	if relation == "" {
-		relation = QuoteTable(qname)
+		relation = d.from(qname)
 	}
 	ex, joins, err := d.exprs(ctx, t, "t", d.contentColumns(t), nil)
 	if err != nil {

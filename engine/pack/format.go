@@ -22,24 +22,33 @@ const FormatVersion = 1
 
 // Entry names.
 const (
-	HeaderName   = "header.json"
-	ManifestName = "manifest.json"
+	HeaderName    = "header.json"
+	ManifestName  = "manifest.json"
+	SignatureName = "manifest.sig"
 )
 
-var dataName = regexp.MustCompile(`^data/([0-9]{6})\.([0-9]{6})\.copy$`)
+var dataName = regexp.MustCompile(`^(data|refs)/([0-9]{6})\.([0-9]{6})\.copy$`)
 
 // DataName is the entry name of chunk chunk of table index table.
 func DataName(table, chunk int) string { return fmt.Sprintf("data/%06d.%06d.copy", table, chunk) }
 
-// ParseDataName parses a data entry name.
+// RefName is the entry name of chunk chunk of the reference rows of table index table.
+func RefName(table, chunk int) string { return fmt.Sprintf("refs/%06d.%06d.copy", table, chunk) }
+
+// ParseDataName parses a data or reference entry name.
 func ParseDataName(name string) (table, chunk int, ok bool) {
+	table, chunk, _, ok = parseEntryName(name)
+	return table, chunk, ok
+}
+
+func parseEntryName(name string) (table, chunk int, ref, ok bool) {
 	m := dataName.FindStringSubmatch(name)
 	if m == nil {
-		return 0, 0, false
+		return 0, 0, false, false
 	}
-	t, _ := strconv.Atoi(m[1])
-	c, _ := strconv.Atoi(m[2])
-	return t, c, true
+	t, _ := strconv.Atoi(m[2])
+	c, _ := strconv.Atoi(m[3])
+	return t, c, m[1] == "refs", true
 }
 
 // Header is the first entry: enough to stage the data before the manifest arrives.
@@ -56,9 +65,19 @@ type TableLayout struct {
 	Columns []string `json:"columns"`
 }
 
+// Origins of a package.
+const (
+	// OriginDatabase is a backup of a database (the default).
+	OriginDatabase = ""
+	// OriginDjangoFixture is a package converted from a Django dumpdata fixture.
+	OriginDjangoFixture = "django-fixture"
+)
+
 // Manifest is the last entry: everything needed to verify the package and reconcile it.
 type Manifest struct {
-	Format        int            `json:"format"`
+	Format int `json:"format"`
+	// Origin says what the package was made from (OriginDatabase or OriginDjangoFixture).
+	Origin        string         `json:"origin,omitempty"`
 	Tool          string         `json:"tool"`
 	CreatedAt     time.Time      `json:"created_at"`
 	ServerVersion int            `json:"server_version"` // server_version_num of the source
@@ -77,6 +96,12 @@ type TableEntry struct {
 	Rows   int64   `json:"rows"`
 	Bytes  int64   `json:"bytes"`
 	Chunks []Chunk `json:"chunks"`
+	// Refs are reference rows: rows the package's data points at but does not carry (a Django
+	// fixture's natural-key reference to a row it does not contain). A restore must match each
+	// to an existing target row by natural key; they are never inserted. Only the natural-key
+	// columns are filled.
+	Refs    []Chunk `json:"refs,omitempty"`
+	RefRows int64   `json:"ref_rows,omitempty"`
 }
 
 // Chunk is one data entry.

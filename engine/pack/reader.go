@@ -66,6 +66,9 @@ type Reader struct {
 	finished   bool
 	layout     map[int]TableLayout
 	tableOrder []int
+
+	manifestBytes []byte
+	signature     []byte
 }
 
 type countingReader struct {
@@ -119,6 +122,12 @@ func (r *Reader) Header() Header { return r.header }
 
 // Manifest returns the manifest, once Next has returned io.EOF.
 func (r *Reader) Manifest() *Manifest { return r.manifest }
+
+// ManifestBytes returns the manifest exactly as stored (what a signature covers).
+func (r *Reader) ManifestBytes() []byte { return r.manifestBytes }
+
+// Signature returns the manifest.sig entry, or nil when the package is not signed.
+func (r *Reader) Signature() []byte { return r.signature }
 
 func (r *Reader) nextHeader() (*tar.Header, error) {
 	h, err := r.tr.Next()
@@ -235,7 +244,7 @@ func (r *Reader) Next() (*Entry, error) {
 		}
 		return nil, io.EOF
 	}
-	ti, ci, ok := ParseDataName(h.Name)
+	ti, ci, ref, ok := parseEntryName(h.Name)
 	if !ok {
 		return nil, corrupt("unexpected entry %q: not a name this format uses (refused)", h.Name)
 	}
@@ -246,11 +255,16 @@ func (r *Reader) Next() (*Entry, error) {
 	if _, dup := r.seen[h.Name]; dup {
 		return nil, corrupt("entry %s appears twice", h.Name)
 	}
+	// Entries come by table index, a table's data before its reference rows, chunks from 0 up.
+	key := 2 * ti
+	if ref {
+		key++
+	}
 	switch {
-	case ti < r.lastTable, ti == r.lastTable && ci != r.lastChunk+1, ti > r.lastTable && ci != 0:
+	case key < r.lastTable, key == r.lastTable && ci != r.lastChunk+1, key > r.lastTable && ci != 0:
 		return nil, corrupt("entry %s is out of order (entries removed, duplicated or reordered)", h.Name)
 	}
-	r.lastTable, r.lastChunk = ti, ci
+	r.lastTable, r.lastChunk = key, ci
 	if h.Size > r.limits.MaxEntryBytes {
 		return nil, corrupt("entry %s is %d bytes, more than the %d allowed", h.Name, h.Size, r.limits.MaxEntryBytes)
 	}
@@ -258,7 +272,7 @@ func (r *Reader) Next() (*Entry, error) {
 	if r.total > r.limits.MaxTotalBytes {
 		return nil, corrupt("package holds more than the %d bytes allowed", r.limits.MaxTotalBytes)
 	}
-	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Size: h.Size, r: r, h: sha256.New(), fields: 1, line: 1}
+	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Ref: ref, Size: h.Size, r: r, h: sha256.New(), fields: 1, line: 1}
 	return r.cur, nil
 }
 
@@ -291,9 +305,21 @@ func (r *Reader) readManifest(h *tar.Header) error {
 	if err := dec.Decode(m); err != nil {
 		return corrupt("manifest: %v", err)
 	}
-	// Nothing may follow the manifest: not another entry, not trailing bytes.
+	r.manifestBytes = data
+	// Nothing may follow the manifest but its signature: not another entry, not trailing bytes.
 	end := (r.plain.n+511)/512*512 + 1024 // the manifest's padding, then the two end-of-archive blocks
-	if _, err := r.tr.Next(); !errors.Is(err, io.EOF) {
+	next, err := r.tr.Next()
+	if err == nil && next.Name == SignatureName && next.Typeflag == tar.TypeReg {
+		sig, err := r.readSmall(next, 64<<10)
+		if err != nil {
+			return err
+		}
+		r.signature = sig
+		end = (r.plain.n+511)/512*512 + 1024
+		if _, err := r.tr.Next(); !errors.Is(err, io.EOF) {
+			return corrupt("data after the manifest signature (appended or reordered entries)")
+		}
+	} else if !errors.Is(err, io.EOF) {
 		return corrupt("data after the manifest (appended or reordered entries)")
 	}
 	// archive/tar also reports io.EOF when the stream stops short of the end marker.
@@ -361,6 +387,23 @@ func (r *Reader) verifyManifest(m *Manifest) {
 				bad(te.Table, "entry %s: %d rows, manifest says %d", c.Name, got.Rows, c.Rows)
 			}
 		}
+		var refRows int64
+		for i, c := range te.Refs {
+			if c.Name != RefName(te.Index, i) {
+				bad(te.Table, "manifest lists entry %s out of order", c.Name)
+			}
+			refRows += c.Rows
+			got, ok := r.seen[c.Name]
+			switch {
+			case !ok:
+				r.addFinding(finding.Finding{Kind: finding.Corrupt, Table: te.Table, Count: c.Rows, Message: fmt.Sprintf("entry %s is missing from the package", c.Name)})
+			case got.SHA256 != c.SHA256 || got.Bytes != c.Bytes || got.Rows != c.Rows:
+				bad(te.Table, "entry %s: checksum, size or row count mismatch", c.Name)
+			}
+		}
+		if refRows != te.RefRows {
+			bad(te.Table, "table %s: manifest lists %d reference rows, its entries hold %d", te.Table, te.RefRows, refRows)
+		}
 		if rows != te.Rows || size != te.Bytes {
 			bad(te.Table, "table %s: manifest totals (%d rows, %d bytes) disagree with its entries (%d rows, %d bytes)", te.Table, te.Rows, te.Bytes, rows, size)
 		}
@@ -386,7 +429,7 @@ func (r *Reader) verifyManifest(m *Manifest) {
 	for name := range r.seen {
 		found := false
 		for _, te := range m.Tables {
-			for _, c := range te.Chunks {
+			for _, c := range append(append([]Chunk(nil), te.Chunks...), te.Refs...) {
 				if c.Name == name {
 					found = true
 				}
@@ -407,7 +450,9 @@ type Entry struct {
 	Name   string
 	Layout TableLayout
 	Chunk  int
-	Size   int64
+	// Ref is true for reference rows (see TableEntry.Refs).
+	Ref  bool
+	Size int64
 
 	r      *Reader
 	h      hash.Hash

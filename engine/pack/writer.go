@@ -32,6 +32,8 @@ type WriterOptions struct {
 	// Wrap, if set, wraps the file before compression (encryption); it must return a WriteCloser
 	// whose Close flushes without closing the file.
 	Wrap func(io.Writer) (io.WriteCloser, error)
+	// Sign, if set, signs the manifest's bytes; the signature becomes the manifest.sig entry.
+	Sign func(manifest []byte) ([]byte, error)
 }
 
 // Writer writes a package to PATH.partial and renames it to PATH on Close.
@@ -43,7 +45,8 @@ type Writer struct {
 	tw            *tar.Writer
 	opts          WriterOptions
 	headerSHA     string
-	tables        []TableEntry
+	tables        []*TableEntry
+	byIndex       map[int]*TableEntry
 	done          bool
 }
 
@@ -74,7 +77,7 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("create package %s: %w", path, err)
 	}
-	w := &Writer{path: path, partial: partial, f: f, opts: opts}
+	w := &Writer{path: path, partial: partial, f: f, opts: opts, byIndex: map[int]*TableEntry{}}
 	var dst io.Writer = f
 	if opts.Wrap != nil {
 		wc, err := opts.Wrap(f)
@@ -123,13 +126,30 @@ func (w *Writer) WriteHeader(h Header) error {
 
 // Table starts the COPY stream of table index: write COPY text rows to it, then Close it.
 func (w *Writer) Table(index int, qname string) *TableStream {
-	return &TableStream{w: w, entry: TableEntry{Index: index, Table: qname}, buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+}
+
+// Refs starts the stream of reference rows of table index (after its data): rows that must match
+// existing target rows by natural key. Write them as COPY text in the table's layout.
+func (w *Writer) Refs(index int, qname string) *TableStream {
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+}
+
+func (w *Writer) tableEntry(index int, qname string) *TableEntry {
+	if te, ok := w.byIndex[index]; ok {
+		return te
+	}
+	te := &TableEntry{Index: index, Table: qname}
+	w.byIndex[index] = te
+	w.tables = append(w.tables, te)
+	return te
 }
 
 // TableStream cuts one table's COPY text into chunk entries at row boundaries.
 type TableStream struct {
 	w     *Writer
-	entry TableEntry
+	entry *TableEntry
+	refs  bool
 	buf   []byte
 	err   error
 }
@@ -157,12 +177,21 @@ func (t *TableStream) Write(p []byte) (int, error) {
 
 func (t *TableStream) flush(data []byte) error {
 	name := DataName(t.entry.Index, len(t.entry.Chunks))
+	if t.refs {
+		name = RefName(t.entry.Index, len(t.entry.Refs))
+	}
 	if err := t.w.entry(name, data); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(data)
 	rows := int64(bytes.Count(data, []byte{'\n'}))
-	t.entry.Chunks = append(t.entry.Chunks, Chunk{Name: name, Rows: rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])})
+	c := Chunk{Name: name, Rows: rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	if t.refs {
+		t.entry.Refs = append(t.entry.Refs, c)
+		t.entry.RefRows += rows
+		return nil
+	}
+	t.entry.Chunks = append(t.entry.Chunks, c)
 	t.entry.Rows += rows
 	t.entry.Bytes += int64(len(data))
 	return nil
@@ -182,8 +211,7 @@ func (t *TableStream) Close() (TableEntry, error) {
 		}
 	}
 	t.buf = nil
-	t.w.tables = append(t.w.tables, t.entry)
-	return t.entry, nil
+	return *t.entry, nil
 }
 
 // Close writes the manifest, flushes, fsyncs and renames PATH.partial to PATH. The manifest's
@@ -194,7 +222,13 @@ func (w *Writer) Close(m *Manifest) error {
 	}
 	m.Format = FormatVersion
 	m.HeaderSHA256 = w.headerSHA
-	m.Tables = w.tables
+	m.Tables = make([]TableEntry, 0, len(w.tables))
+	for _, te := range w.tables {
+		if te.Chunks == nil {
+			te.Chunks = []Chunk{}
+		}
+		m.Tables = append(m.Tables, *te)
+	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		w.Abort()
@@ -203,6 +237,17 @@ func (w *Writer) Close(m *Manifest) error {
 	if err := w.entry(ManifestName, data); err != nil {
 		w.Abort()
 		return err
+	}
+	if w.opts.Sign != nil {
+		sig, err := w.opts.Sign(data)
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("sign manifest: %w", err)
+		}
+		if err := w.entry(SignatureName, sig); err != nil {
+			w.Abort()
+			return err
+		}
 	}
 	if err := w.finish(); err != nil {
 		w.Abort()

@@ -79,8 +79,18 @@ func (r *run) checkReferences(ctx context.Context) error {
 				return err
 			}
 		}
+		if st.refs > st.refsMatched {
+			from := fmt.Sprintf("%s s WHERE s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.stg, st.mapT, digest.QuoteIdent(st.sid))
+			if st.mapT == "" {
+				from = fmt.Sprintf("%s s WHERE s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.stg, st.keep)
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, strings.Join(st.nk, ", "), "", from,
+				"the package refers to these rows by natural key, but neither the package nor the target has them"); err != nil {
+				return err
+			}
+		}
 		if st.mapT != "" {
-			from := fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
+			from := fmt.Sprintf("%s s WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
 				st.stg, digest.QuoteIdent(st.sid), st.mapT, digest.QuoteIdent(st.sid))
 			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,
 				"rows whose ancestors are missing or circular could not be mapped"); err != nil {
@@ -107,10 +117,10 @@ func (r *run) checkReferences(ctx context.Context) error {
 // matchedFrom renders the FROM of matched staged rows joined to their target rows (alias t).
 func (r *run) matchedFrom(st *tableState) string {
 	if st.mapT != "" {
-		return fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND m.matched JOIN %s t ON t.%s = m.tgt",
+		return fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND m.matched AND NOT m.ref JOIN %s t ON t.%s = m.tgt",
 			st.stg, st.mapT, digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), digest.QuoteIdent(st.sid))
 	}
-	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, digest.QuoteTable(st.qname))
+	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r AND NOT k.ref JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, digest.QuoteTable(st.qname))
 }
 
 // checkDiverged finds matched rows whose content differs from the package's.
@@ -282,7 +292,7 @@ func (r *run) checkConflicts(ctx context.Context) error {
 			from += strings.Join(joins, " ")
 			where := fmt.Sprintf("EXISTS (SELECT 1 FROM %s t WHERE %s)", digest.QuoteTable(st.qname), strings.Join(on, " AND "))
 			if st.mapT == "" {
-				where += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+				where += fmt.Sprintf(" AND NOT s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
 			}
 			if _, err := r.rowsFinding(ctx, st, finding.Conflict, strings.Join(u.Columns, ", "), u.Name, from+" WHERE "+where,
 				fmt.Sprintf("rows to insert collide with existing rows on unique (%s)", strings.Join(u.Columns, ", "))); err != nil {

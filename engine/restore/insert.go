@@ -65,8 +65,11 @@ func (r *run) insertTable(ctx context.Context, st *tableState) error {
 		from = st.stg + " s"
 	}
 	where := ""
-	if st.mapT == "" && len(st.nk) > 0 {
-		where = fmt.Sprintf(" WHERE NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+	if st.mapT == "" {
+		where = " WHERE NOT s._edmsdr_ref"
+		if len(st.nk) > 0 {
+			where += fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+		}
 	}
 	sql := fmt.Sprintf("INSERT INTO %s (%s) %sSELECT %s FROM %s %s%s",
 		digest.QuoteTable(st.qname), quoteCols(st.cols), r.overriding(st), strings.Join(sel, ", "), from, strings.Join(joins, " "), where)

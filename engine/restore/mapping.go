@@ -120,7 +120,7 @@ func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
 
 // buildMap maps every staged id of st to a target id: matched by natural key, else fresh.
 func (r *run) buildMap(ctx context.Context, st *tableState) error {
-	sql := fmt.Sprintf("CREATE TEMP TABLE %s (src bigint PRIMARY KEY, tgt bigint NOT NULL, matched boolean NOT NULL, lvl int NOT NULL) ON COMMIT DROP", st.mapT)
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (src bigint PRIMARY KEY, tgt bigint NOT NULL, matched boolean NOT NULL, lvl int NOT NULL, ref boolean NOT NULL DEFAULT false) ON COMMIT DROP", st.mapT)
 	if _, err := r.exec(ctx, st.display, sql); err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 			for _, pat := range patterns {
 				joins, conds, on := r.keyJoin(st, pat, nullSafe, "t")
 				where := append([]string{frontier}, conds...)
-				sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, t.%s, true, $1 FROM %s s %s JOIN %s t ON %s WHERE %s",
+				sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl, ref) SELECT s.%s, t.%s, true, $1, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
 					st.mapT, sid, sid, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), strings.Join(where, " AND "))
 				tag, err := r.exec(ctx, st.display, sql, level)
 				if err != nil {
@@ -152,7 +152,8 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 				st.matched += tag.RowsAffected()
 			}
 		}
-		sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, $2::bigint + row_number() OVER (ORDER BY s.%s), false, $1 FROM %s s WHERE %s",
+		// Reference rows are never given ids: unmatched, they stay out of the map and are reported.
+		sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, $2::bigint + row_number() OVER (ORDER BY s.%s), false, $1 FROM %s s WHERE NOT s._edmsdr_ref AND %s",
 			st.mapT, sid, sid, st.stg, frontier)
 		tag, err := r.exec(ctx, st.display, sql, level, base)
 		if err != nil {
@@ -167,13 +168,19 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 	if _, err := r.exec(ctx, st.display, "ANALYZE "+st.mapT); err != nil {
 		return err
 	}
+	if st.refs > 0 {
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ref", st.mapT)).Scan(&st.refsMatched); err != nil {
+			return r.sqlError(st.display, err)
+		}
+		st.matched -= st.refsMatched
+	}
 	return nil
 }
 
 // buildKeep records, for a table without surrogate id, which staged rows already exist in the
 // target (by natural key, references compared through the maps) and where.
 func (r *run) buildKeep(ctx context.Context, st *tableState) error {
-	sql := fmt.Sprintf("CREATE TEMP TABLE %s (r bigint PRIMARY KEY, tid tid NOT NULL) ON COMMIT DROP", st.keep)
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (r bigint PRIMARY KEY, tid tid NOT NULL, ref boolean NOT NULL DEFAULT false) ON COMMIT DROP", st.keep)
 	if _, err := r.exec(ctx, st.display, sql); err != nil {
 		return err
 	}
@@ -187,13 +194,19 @@ func (r *run) buildKeep(ctx context.Context, st *tableState) error {
 		if len(conds) > 0 {
 			where = strings.Join(conds, " AND ")
 		}
-		sql := fmt.Sprintf("INSERT INTO %s (r, tid) SELECT s._edmsdr_r, t.ctid FROM %s s %s JOIN %s t ON %s WHERE %s",
+		sql := fmt.Sprintf("INSERT INTO %s (r, tid, ref) SELECT s._edmsdr_r, t.ctid, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
 			st.keep, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), where)
 		tag, err := r.exec(ctx, st.display, sql)
 		if err != nil {
 			return err
 		}
 		st.matched += tag.RowsAffected()
+	}
+	if st.refs > 0 {
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s WHERE ref", st.keep)).Scan(&st.refsMatched); err != nil {
+			return r.sqlError(st.display, err)
+		}
+		st.matched -= st.refsMatched
 	}
 	return nil
 }

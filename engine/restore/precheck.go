@@ -106,7 +106,7 @@ func (r *run) precheckStaging(ctx context.Context) error {
 				continue
 			}
 			if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
-				fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, digest.QuoteIdent(c)),
+				fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, digest.QuoteIdent(c)),
 				"NULL in a NOT NULL column"); err != nil {
 				return err
 			}

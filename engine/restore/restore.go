@@ -382,7 +382,7 @@ func (r *run) writeIDMap(ctx context.Context, w io.Writer) error {
 		if t.mapT == "" {
 			continue
 		}
-		sql := fmt.Sprintf("COPY (SELECT %s, src, tgt, CASE WHEN matched THEN 'matched' ELSE 'inserted' END FROM %s ORDER BY src) TO STDOUT",
+		sql := fmt.Sprintf("COPY (SELECT %s, src, tgt, CASE WHEN ref THEN 'reference' WHEN matched THEN 'matched' ELSE 'inserted' END FROM %s ORDER BY src) TO STDOUT",
 			quoteLiteral(t.display), t.mapT)
 		if _, err := r.tx.Conn().PgConn().CopyTo(ctx, w, sql); err != nil {
 			return fmt.Errorf("write id map of %s: %w", t.display, err)

@@ -37,6 +37,8 @@ func (r *run) createStaging(ctx context.Context) error {
 		if st.sid == "" {
 			defs = append(defs, "_edmsdr_r bigint GENERATED ALWAYS AS IDENTITY")
 		}
+		// Reference rows (see pack.TableEntry.Refs) are staged beside the data, flagged.
+		defs = append(defs, "_edmsdr_ref boolean NOT NULL DEFAULT false")
 		sql := fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", st.stg, strings.Join(defs, ", "))
 		if _, err := r.exec(ctx, st.display, sql); err != nil {
 			return err
@@ -72,6 +74,12 @@ func (r *run) stage(ctx context.Context) error {
 		if st == nil {
 			continue // a table the target lacks: already reported
 		}
+		if e.Ref && !st.stagingRefs {
+			st.stagingRefs = true
+			if _, err := r.exec(ctx, st.display, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN _edmsdr_ref SET DEFAULT true", st.stg)); err != nil {
+				return err
+			}
+		}
 		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, quoteCols(st.cols))
 		tag, err := r.tx.Conn().PgConn().CopyFrom(ctx, e, sql)
 		if err != nil {
@@ -96,7 +104,11 @@ func (r *run) stage(ctx context.Context) error {
 			}
 			return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
 		}
-		st.staged += tag.RowsAffected()
+		if e.Ref {
+			st.refs += tag.RowsAffected()
+		} else {
+			st.staged += tag.RowsAffected()
+		}
 	}
 	r.manifest = r.reader.Manifest()
 	// Counts: what the server took must be what the manifest lists.
@@ -105,9 +117,9 @@ func (r *run) stage(ctx context.Context) error {
 		if st == nil {
 			continue
 		}
-		if st.staged != te.Rows {
+		if st.staged != te.Rows || st.refs != te.RefRows {
 			r.findings.Add(finding.Finding{Kind: finding.CountMismatch, Table: st.display, Count: te.Rows,
-				Message: fmt.Sprintf("staged %d rows, the manifest lists %d", st.staged, te.Rows)})
+				Message: fmt.Sprintf("staged %d rows and %d reference rows, the manifest lists %d and %d", st.staged, st.refs, te.Rows, te.RefRows)})
 		}
 	}
 	r.res.PackageDigest = r.manifest.Digest.Total

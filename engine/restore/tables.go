@@ -33,6 +33,8 @@ type tableState struct {
 	deferConstraints []string
 
 	targetHasRows                                       bool // the target had rows before the restore
+	refs, refsMatched                                   int64
+	stagingRefs                                         bool
 	staged, matched, inserted, diverged, updated, exist int64
 }
 

@@ -121,13 +121,13 @@ func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 	switch {
 	case st.mapT != "":
 		sid := digest.QuoteIdent(st.sid)
-		cond := fmt.Sprintf("t.%s IN (SELECT tgt FROM %s)", sid, st.mapT)
+		cond := fmt.Sprintf("t.%s IN (SELECT tgt FROM %s WHERE NOT ref)", sid, st.mapT)
 		if excludeDiverged {
 			cond += fmt.Sprintf(" AND t.%s NOT IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src)", sid, st.mapT, st.div)
 		}
 		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
 	default:
-		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR t.ctid IN (SELECT tid FROM %s))", st.keep)
+		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR t.ctid IN (SELECT tid FROM %s WHERE NOT ref))", st.keep)
 		if excludeDiverged {
 			cond += fmt.Sprintf(" AND t.ctid NOT IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r)", st.keep, st.div)
 		}
