@@ -65,7 +65,7 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
-	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newDrillCmd(g))
+	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newConvertCmd(g), newFixtureCmd(g), newDrillCmd(g))
 	return root
 }
 

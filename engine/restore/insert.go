@@ -30,6 +30,9 @@ func (r *run) insertAll(ctx context.Context) error {
 		if err := r.insertTable(ctx, st); err != nil {
 			return err
 		}
+		if err := r.hook(ctx, HookInsertedTable); err != nil {
+			return err
+		}
 	}
 	for _, st := range r.tables {
 		if len(st.deferredCols) == 0 || st.inserted == 0 {

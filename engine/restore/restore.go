@@ -64,7 +64,24 @@ type Options struct {
 	Limits pack.Limits
 	// Log receives progress; nil discards.
 	Log *slog.Logger
+	// Hook, if set, is called at every step boundary with the step's name (HookStaging,
+	// HookStagedEntry, HookMapped, HookPreflight, HookInsertedTable, HookValidated, HookCommit,
+	// HookCommitted). Fault-injection tests use it to act at a precise moment; an error it returns
+	// aborts the restore (rolled back).
+	Hook func(ctx context.Context, step string) error
 }
+
+// Step names passed to Options.Hook.
+const (
+	HookStaging       = "staging"        // the transaction is open, staging is about to start
+	HookStagedEntry   = "staged-entry"   // one package entry has been staged
+	HookMapped        = "mapped"         // every id map is built
+	HookPreflight     = "preflight"      // preflight checks are done, nothing written yet
+	HookInsertedTable = "inserted-table" // one table's rows are inserted
+	HookValidated     = "validated"      // validation passed
+	HookCommit        = "commit"         // COMMIT is about to be sent
+	HookCommitted     = "committed"      // COMMIT returned
+)
 
 // TableResult is what happened to one table.
 type TableResult struct {
@@ -156,6 +173,17 @@ func (r *run) mark(name string) {
 	}
 	r.phase = now
 	r.log.Debug("phase done", "phase", name)
+}
+
+// hook calls Options.Hook.
+func (r *run) hook(ctx context.Context, step string) error {
+	if r.opts.Hook == nil {
+		return nil
+	}
+	if err := r.opts.Hook(ctx, step); err != nil {
+		return fmt.Errorf("restore: aborted at %s: %w", step, err)
+	}
+	return nil
 }
 
 func (r *run) refuse() error {
@@ -250,6 +278,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err := r.lockTargets(ctx); err != nil {
 		return err
 	}
+	if err := r.hook(ctx, HookStaging); err != nil {
+		return err
+	}
 	if err := r.stage(ctx); err != nil {
 		return err
 	}
@@ -270,6 +301,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		return err
 	}
 	r.mark("map")
+	if err := r.hook(ctx, HookMapped); err != nil {
+		return err
+	}
 	if err := r.checkReferences(ctx); err != nil {
 		return err
 	}
@@ -285,6 +319,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	r.mark("preflight")
 	if r.findings.HasErrors() {
 		return r.refuse()
+	}
+	if err := r.hook(ctx, HookPreflight); err != nil {
+		return err
 	}
 	if r.nothingToDo() {
 		r.res.AlreadyRestored = true
@@ -324,6 +361,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if r.res.Verdict != finding.Pass {
 		return r.refuse()
 	}
+	if err := r.hook(ctx, HookValidated); err != nil {
+		return err
+	}
 	if r.opts.IDMap != nil {
 		if err := r.writeIDMap(ctx, r.opts.IDMap); err != nil {
 			return err
@@ -331,6 +371,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	}
 	if r.opts.DryRun || r.res.AlreadyRestored {
 		return nil
+	}
+	if err := r.hook(ctx, HookCommit); err != nil {
+		return err
 	}
 	if err := r.tx.Commit(ctx); err != nil {
 		if f, ok := pgerr.Finding(err, ""); ok {
@@ -342,7 +385,7 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	committed = true
 	r.res.Committed = true
 	r.mark("commit")
-	return nil
+	return r.hook(ctx, HookCommitted)
 }
 
 func (r *run) lockTargets(ctx context.Context) error {

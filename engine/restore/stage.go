@@ -109,6 +109,9 @@ func (r *run) stage(ctx context.Context) error {
 		} else {
 			st.staged += tag.RowsAffected()
 		}
+		if err := r.hook(ctx, HookStagedEntry); err != nil {
+			return err
+		}
 	}
 	r.manifest = r.reader.Manifest()
 	// Counts: what the server took must be what the manifest lists.
