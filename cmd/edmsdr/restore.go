@@ -20,7 +20,7 @@ import (
 func newRestoreCmd(g *globals) *cobra.Command {
 	var (
 		dsnStr, in, keysPath, onExisting, reportDir, idMapPath string
-		dryRun, appendKeyless                                  bool
+		dryRun, appendKeyless, keepConstraints                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "restore --dsn DSN --in FILE [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
@@ -65,7 +65,7 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 				return fmt.Errorf("restore: %w", err)
 			}
 			defer conn.Close(ctx)
-			opts := restore.Options{Keys: kf, OnExisting: policy, DryRun: dryRun, AppendKeyless: appendKeyless, Log: g.log}
+			opts := restore.Options{Keys: kf, OnExisting: policy, DryRun: dryRun, AppendKeyless: appendKeyless, KeepConstraints: keepConstraints, Log: g.log}
 			var idmap *atomicFile
 			if idMapPath != "" {
 				if idmap, err = createAtomic(idMapPath); err != nil {
@@ -103,6 +103,7 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
 	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
+	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
 	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target")
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
 	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")

@@ -18,7 +18,10 @@ func (r *run) insertAll(ctx context.Context) error {
 			deferred = append(deferred, digest.QuoteIdent(st.t.Schema)+"."+digest.QuoteIdent(c))
 		}
 	}
-	if len(deferred) > 0 {
+	if err := r.holdForeignKeys(ctx); err != nil {
+		return err
+	}
+	if len(deferred) > 0 && len(r.held) == 0 {
 		if _, err := r.exec(ctx, "", "SET CONSTRAINTS "+strings.Join(deferred, ", ")+" DEFERRED"); err != nil {
 			return err
 		}
@@ -43,6 +46,11 @@ func (r *run) insertAll(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// finishLoad adds back the foreign keys held during the load (after diverged rows were updated).
+func (r *run) finishLoad(ctx context.Context) error {
+	return r.restoreForeignKeys(ctx)
 }
 
 func (r *run) overriding(st *tableState) string {

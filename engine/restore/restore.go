@@ -64,6 +64,10 @@ type Options struct {
 	Limits pack.Limits
 	// Log receives progress; nil discards.
 	Log *slog.Logger
+	// KeepConstraints keeps the target's foreign keys in place during the load (each row checked
+	// by the server as it goes). By default, when the restoring role owns the tables, foreign keys
+	// are dropped and added back inside the transaction, validated set-based.
+	KeepConstraints bool
 	// Hook, if set, is called at every step boundary with the step's name (HookStaging,
 	// HookStagedEntry, HookMapped, HookPreflight, HookInsertedTable, HookValidated, HookCommit,
 	// HookCommitted). Fault-injection tests use it to act at a precise moment; an error it returns
@@ -164,6 +168,7 @@ type run struct {
 	tables   []*tableState
 	byName   map[string]*tableState
 	gmaps    map[string]string // generic FK table -> temp (ct, src, tgt)
+	held     []heldConstraint  // foreign keys dropped for the load
 }
 
 func (r *run) mark(name string) {
@@ -250,6 +255,10 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err := digest.ApplySettings(ctx, r.tx, true); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// Statistics of the temporary tables only steer join strategies: a small sample is enough.
+	if _, err := r.tx.Exec(ctx, "SET LOCAL default_statistics_target = 10"); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	version, err := introspect.ServerVersion(ctx, r.tx)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -333,6 +342,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		}
 		r.mark("insert")
 		if err := r.updateDiverged(ctx); err != nil {
+			return err
+		}
+		if err := r.finishLoad(ctx); err != nil {
 			return err
 		}
 	}

@@ -119,6 +119,9 @@ func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict
 func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 	tbl := digest.QuoteTable(st.qname)
 	switch {
+	case st.mapT != "" && !st.targetHasRows && !excludeDiverged:
+		// The table was empty before the restore: every row in it is a restored row.
+		return tbl
 	case st.mapT != "":
 		sid := digest.QuoteIdent(st.sid)
 		cond := fmt.Sprintf("t.%s IN (SELECT tgt FROM %s WHERE NOT ref)", sid, st.mapT)
