@@ -51,6 +51,17 @@ func (t *tableState) rowHandle() string {
 func (r *run) prepareLayout() {
 	r.byName = map[string]*tableState{}
 	hdr := r.reader.Header()
+	present := 0
+	for _, lay := range hdr.Tables {
+		if r.target.Table(lay.Table) != nil {
+			present++
+		}
+	}
+	if present == 0 && len(hdr.Tables) > 0 {
+		r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Message: fmt.Sprintf(
+			"the target database has none of the package's %d tables: create the application's schema there first (migrations, or a re-initialised install)", len(hdr.Tables))})
+		return
+	}
 	for _, lay := range hdr.Tables {
 		t := r.target.Table(lay.Table)
 		if t == nil {
