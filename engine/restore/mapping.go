@@ -153,8 +153,12 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 			}
 		}
 		// Reference rows are never given ids: unmatched, they stay out of the map and are reported.
+		where := frontier
+		if self == "" && added == 0 {
+			where = "true" // nothing matched and no tree: every staged row is new
+		}
 		sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, $2::bigint + row_number() OVER (ORDER BY s.%s), false, $1 FROM %s s WHERE NOT s._edmsdr_ref AND %s",
-			st.mapT, sid, sid, st.stg, frontier)
+			st.mapT, sid, sid, st.stg, where)
 		tag, err := r.exec(ctx, st.display, sql, level, base)
 		if err != nil {
 			return err

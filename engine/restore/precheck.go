@@ -18,7 +18,7 @@ const sampleKeys = 5
 func (r *run) locator(st *tableState, alias string, depth int) string {
 	if len(st.nk) == 0 {
 		if st.sid != "" {
-			return fmt.Sprintf("('%s=' || coalesce(%s.%s::text, 'NULL'))", st.sid, alias, digest.QuoteIdent(st.sid))
+			return fmt.Sprintf("(%s || coalesce(%s.%s::text, 'NULL'))", quoteLiteral(st.sid+"="), alias, digest.QuoteIdent(st.sid))
 		}
 		return fmt.Sprintf("('row ' || %s._edmsdr_r)", alias)
 	}
@@ -91,24 +91,44 @@ func (r *run) precheckStaging(ctx context.Context) error {
 			from := fmt.Sprintf("%s s WHERE (%s) IN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1)",
 				st.stg, strings.Join(sAlias, ", "), cols, st.stg, cols)
 			if hasNullable(st) {
-				// IN does not match NULLs; compare with NULLs equal.
-				from = fmt.Sprintf("%s s WHERE EXISTS (SELECT 1 FROM %s o WHERE %s AND o.%s IS DISTINCT FROM s.%s)",
-					st.stg, st.stg, nullSafeEq("o", "s", st.nk), st.rowHandle(), st.rowHandle())
+				// IN does not match NULLs; GROUP BY puts NULLs together, so join the (normally empty)
+				// set of duplicated keys with NULLs equal.
+				from = fmt.Sprintf("%s s JOIN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1) o ON %s",
+					st.stg, cols, st.stg, cols, nullSafeEq("o", "s", st.nk))
 			}
 			if _, err := r.rowsFinding(ctx, st, finding.Duplicated, "", "", from,
 				fmt.Sprintf("natural key (%s) is not unique in the package", strings.Join(st.nk, ", "))); err != nil {
 				return err
 			}
 		}
+		// NOT NULL columns: one scan counts the NULLs of every column; only a column with some is
+		// looked at again for sample rows.
+		var notNull, counts []string
 		for _, c := range st.cols {
-			col := st.t.Column(c)
-			if col == nil || !col.NotNull {
-				continue
+			if col := st.t.Column(c); col != nil && col.NotNull {
+				notNull = append(notNull, c)
+				counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", digest.QuoteIdent(c)))
 			}
-			if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
-				fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, digest.QuoteIdent(c)),
-				"NULL in a NOT NULL column"); err != nil {
-				return err
+		}
+		if len(notNull) > 0 && st.staged > 0 {
+			nulls := make([]int64, len(notNull))
+			dest := make([]any, len(notNull))
+			for i := range nulls {
+				dest[i] = &nulls[i]
+			}
+			sql := fmt.Sprintf("SELECT %s FROM %s s WHERE NOT s._edmsdr_ref", strings.Join(counts, ", "), st.stg)
+			if err := r.tx.QueryRow(ctx, sql).Scan(dest...); err != nil {
+				return r.sqlError(st.display, err)
+			}
+			for i, c := range notNull {
+				if nulls[i] == 0 {
+					continue
+				}
+				if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
+					fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, digest.QuoteIdent(c)),
+					"NULL in a NOT NULL column"); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -312,6 +312,28 @@ var _ = Describe("Packages that must be refused", Label("cycle", "edms"), func()
 		Expect(suitekit.Digest(ctx, tgt).Total).To(Equal(before.Total))
 	}, SpecTimeout(2*time.Minute))
 
+	It("refuses a duplicate natural key that holds a NULL (two root folders of one name)", func(ctx SpecContext) {
+		damaged := rewrite(path, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+			if table != "public.documents_folder" {
+				return rows, nil
+			}
+			for _, row := range rows {
+				if string(corrupt.Field(row, corrupt.Column(cols, "parent_id"))) == `\N` {
+					return append(rows, corrupt.SetField(row, corrupt.Column(cols, "id"), []byte("987654"))), nil
+				}
+			}
+			return nil, fmt.Errorf("no root folder")
+		})
+		before := suitekit.Digest(ctx, tgt)
+		_, err := suitekit.Restore(ctx, tgt, damaged, restore.Options{})
+		Expect(err).To(HaveOccurred())
+		dups := findingsOfKind(err, finding.Duplicated)
+		Expect(dups).To(HaveLen(1), "%v", err)
+		Expect(dups[0].Table).To(Equal("documents_folder"))
+		Expect(dups[0].Count).To(BeEquivalentTo(2))
+		Expect(suitekit.Digest(ctx, tgt).Total).To(Equal(before.Total))
+	}, SpecTimeout(2*time.Minute))
+
 	It("refuses rows that the digest proves changed, even with every checksum right", func(ctx SpecContext) {
 		damaged := rewrite(path, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
 			if table != "public.documents_tag" {
