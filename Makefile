@@ -29,5 +29,10 @@ images:
 sweep:
 	$(GO) run ./cmd/sweep
 
+# Every fuzz target of the repository (discovered), FUZZTIME each; crashers land in testdata/fuzz/.
+FUZZTIME ?= 30s
+fuzz:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
 clean:
 	rm -rf bin out

@@ -1,7 +1,3 @@
-// Package corrupt damages packages on purpose, deterministically, for the suites that prove every
-// corruption is detected. Rewrite is its primitive for semantic damage: it edits a package's rows
-// and writes a new package whose checksums and counts are all correct again, so that only the
-// engine's reconciliation and validation can catch what was changed.
 package corrupt
 
 import (
@@ -21,8 +17,9 @@ type EditFunc func(table string, columns []string, rows [][]byte) ([][]byte, err
 
 // Rewrite reads the package at in (which must verify) and writes a copy to out with every table's
 // rows passed through edit, checksums and counts recomputed. The manifest's schema, key plan and
-// digest sums are kept as they were (the digest still describes the original data); the digest's
-// row counts follow the edit, so that only the engine's reconciliation can catch what changed.
+// per-table digest sums are kept as they were (they still describe the original data); the
+// digest's row counts and its total follow the edit, so that the package verifies and only the
+// engine's reconciliation can catch what changed.
 func Rewrite(in, out string, edit EditFunc) error {
 	f, err := os.Open(in)
 	if err != nil {
@@ -90,6 +87,7 @@ func Rewrite(in, out string, edit EditFunc) error {
 			return err
 		}
 	}
+	nm.Digest.Total = digest.NewSummary(nm.Digest.Tables).Total
 	return w.Close(&nm)
 }
 

@@ -11,6 +11,9 @@
 //   - restore: staging, id maps, foreign-key rewriting, validation, atomic commit
 //   - dsn: connection strings, PG* environment variables, password redaction
 //   - pgerr: PostgreSQL errors (SQLSTATE) turned into findings
+//   - seal: encryption of packages at rest (age) and signatures over their manifest (ed25519)
+//   - legacy: Django dumpdata fixtures in (converted to packages) and out (natural-key fixtures)
+//   - pgcopy: COPY FROM STDIN that never reads its source after returning
 //
 // The engine imports no harness code: no Ginkgo, Gomega, gofakeit or testcontainers.
 package engine

@@ -29,6 +29,8 @@ gofmt_clean() {
 static gofmt gofmt_clean
 static go-vet go vet ./...
 static depcheck scripts/depcheck.sh
+# A short pass of every fuzz target (make fuzz runs them longer).
+static fuzz env FUZZTIME="${EDMSDR_FUZZTIME:-5s}" scripts/fuzz.sh
 
 echo "== go test (packages outside suites/)"
 pkgs=$(go list ./... | grep -v '/suites/')

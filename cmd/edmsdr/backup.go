@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,13 +17,15 @@ func newBackupCmd(g *globals) *cobra.Command {
 		dsnStr, out, keysPath string
 		schemas               []string
 		overwrite             bool
+		timeout               time.Duration
 	)
+	var sf sealFlags
 	cmd := &cobra.Command{
 		Use:   "backup --dsn DSN --out FILE [--keys FILE]",
 		Short: "Back up a database into a package (natural keys, one consistent snapshot)",
 		Long: `Back up every table of the database (one REPEATABLE READ snapshot) into a package: COPY
 entries per table, the schema snapshot, the key plan and the logical digest, zstd-compressed.
-The package is written to FILE.partial, fsynced and renamed: it exists whole or not at all.`,
+The package is written to FILE.partial, fsynced and renamed: it exists whole or not at all.` + backupSealHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -36,19 +39,29 @@ The package is written to FILE.partial, fsynced and renamed: it exists whole or 
 			if err != nil {
 				return err
 			}
-			res, err := backup.Run(cmd.Context(), cfg, out, backup.Options{
-				Keys: kf, Schemas: schemas, Tool: "edmsdr " + version, Log: g.log,
-				Writer: pack.WriterOptions{Overwrite: overwrite},
-			})
+			wopts := pack.WriterOptions{Overwrite: overwrite}
+			sealed, err := sf.writerOptions(g, &wopts)
 			if err != nil {
 				return err
+			}
+			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			res, err := backup.Run(ctx, cfg, out, backup.Options{
+				Keys: kf, Schemas: schemas, Tool: "edmsdr " + version, Log: g.log,
+				Writer: wopts,
+			})
+			if err != nil {
+				return timeoutError(ctx, err)
 			}
 			var rows int64
 			for _, t := range res.Manifest.Tables {
 				rows += t.Rows
 			}
-			fmt.Fprintf(g.stdout, "backup written: %s (%d tables, %d rows, %d bytes, %s)\ndigest %s\n",
-				res.Path, len(res.Manifest.Tables), rows, res.Bytes, res.Elapsed.Round(1e6), res.Manifest.Digest.Total)
+			fmt.Fprintf(g.stdout, "backup written: %s (%d tables, %d rows, %d bytes, %s)\n%sdigest %s\n",
+				res.Path, len(res.Manifest.Tables), rows, res.Bytes, res.Elapsed.Round(1e6), sealLine(sealed), res.Manifest.Digest.Total)
 			return nil
 		},
 	}
@@ -57,5 +70,7 @@ The package is written to FILE.partial, fsynced and renamed: it exists whole or 
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): natural keys, generic foreign keys, exclusions")
 	cmd.Flags().StringSliceVar(&schemas, "schema", nil, "back up only these schemas (default: all non-system schemas)")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package file")
+	addTimeoutFlag(cmd, &timeout)
+	sf.addWriteFlags(cmd)
 	return cmd
 }

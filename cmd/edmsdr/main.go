@@ -66,6 +66,7 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newConvertCmd(g), newFixtureCmd(g), newDrillCmd(g))
+	root.AddCommand(newKeygenCmd(g))
 	return root
 }
 
@@ -85,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	msg := dsn.Redact(err.Error())
 	fmt.Fprintf(stderr, "edmsdr: %s\n", msg)
+	privilegeHint(stderr, err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		fmt.Fprintln(stderr, "Run 'edmsdr --help' for usage.")

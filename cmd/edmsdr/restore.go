@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +23,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		dsnStr, in, keysPath, onExisting, reportDir, idMapPath string
 		dryRun, appendKeyless, keepConstraints                 bool
 	)
+	var timeout time.Duration
+	var sf sealFlags
+	var reportKeys bool
 	cmd := &cobra.Command{
 		Use:   "restore --dsn DSN --in FILE [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
@@ -32,7 +36,9 @@ digest) and commit — or roll back and report every finding. Nothing is ever ha
 
 --on-existing says what to do with rows matched by natural key whose content differs:
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
---report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.`,
+--report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
+restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
+stderr but left out of it unless --report-keys is given (they are row content).` + sealHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -51,7 +57,7 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 			if _, err := dsn.Config(dsnStr); err != nil {
 				return usageError{err}
 			}
-			f, err := os.Open(in)
+			f, err := sf.openInput(in)
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
@@ -59,13 +65,32 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 			if reportDir != "" && idMapPath == "" {
 				idMapPath = filepath.Join(reportDir, "idmap.tsv")
 			}
-			ctx := cmd.Context()
+			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
+			if err != nil {
+				return err
+			}
+			defer cancel()
 			conn, err := dsn.Connect(ctx, dsnStr)
 			if err != nil {
-				return fmt.Errorf("restore: %w", err)
+				return timeoutError(ctx, fmt.Errorf("restore: %w", err))
 			}
 			defer conn.Close(ctx)
+			// A Django fixture (.json, .jsonl, .json.gz) is converted against the target first.
+			src, cleanupFixture, err := fixtureAsPackage(ctx, g, conn, f, in, kf)
+			if err != nil {
+				if fl := finding.FindingsOf(err); fl != nil && reportDir != "" {
+					refused := &restore.Result{Findings: fl, Verdict: finding.Fail}
+					if werr := writeJSON(filepath.Join(reportDir, "restore.json"), reportView(refused, reportKeys)); werr != nil {
+						return werr
+					}
+				}
+				return timeoutError(ctx, err)
+			}
+			defer cleanupFixture()
 			opts := restore.Options{Keys: kf, OnExisting: policy, DryRun: dryRun, AppendKeyless: appendKeyless, KeepConstraints: keepConstraints, Log: g.log}
+			if opts.Authenticate, err = sf.authenticate(); err != nil {
+				return err
+			}
 			var idmap *atomicFile
 			if idMapPath != "" {
 				if idmap, err = createAtomic(idMapPath); err != nil {
@@ -74,10 +99,10 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 				defer idmap.abort()
 				opts.IDMap = idmap
 			}
-			res, rerr := restore.Run(ctx, conn, f, opts)
+			res, rerr := restore.Run(ctx, conn, src, opts)
 			printRestore(g.stdout, res)
 			if reportDir != "" {
-				if err := writeJSON(filepath.Join(reportDir, "restore.json"), res); err != nil {
+				if err := writeJSON(filepath.Join(reportDir, "restore.json"), reportView(res, reportKeys)); err != nil {
 					return err
 				}
 			}
@@ -88,7 +113,10 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 					}
 					return fmt.Errorf("restore refused: %d finding(s); the target is unchanged", len(fl.Errors()))
 				}
-				return fmt.Errorf("%w (the target is unchanged)", rerr)
+				if errors.Is(rerr, restore.ErrCommitUnknown) {
+					return timeoutError(ctx, fmt.Errorf("%w: the target is either unchanged or completely restored; run the same restore again to finish it or to see that it is done", rerr))
+				}
+				return timeoutError(ctx, fmt.Errorf("%w (the target is unchanged)", rerr))
 			}
 			if idmap != nil {
 				if err := idmap.commit(); err != nil {
@@ -99,13 +127,16 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 		},
 	}
 	cmd.Flags().StringVar(&dsnStr, "dsn", "", "target database (URL or keyword DSN; PG* variables apply)")
-	cmd.Flags().StringVar(&in, "in", "", "package file (required)")
+	cmd.Flags().StringVar(&in, "in", "", "package file, or a Django dumpdata fixture (.json, .jsonl, .json.gz: converted against the target first) (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
 	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
 	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
 	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target")
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
+	addTimeoutFlag(cmd, &timeout)
+	sf.addReadFlags(cmd, true)
+	cmd.Flags().BoolVar(&reportKeys, "report-keys", false, "keep the natural keys of failing rows in restore.json (row content; left out by default)")
 	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")
 	return cmd
 }

@@ -37,6 +37,11 @@ type Options struct {
 	Writer pack.WriterOptions
 	// Log receives progress; nil discards.
 	Log *slog.Logger
+	// Snapshot, if set, is called with the id of the backup's exported snapshot before any data is
+	// read. While it runs, another session can import the snapshot (SET TRANSACTION SNAPSHOT) and
+	// see exactly the data the package will hold: tests compare the package with it while writers
+	// keep changing the source. An error aborts the backup.
+	Snapshot func(ctx context.Context, id string) error
 }
 
 // Result describes a finished backup.
@@ -67,6 +72,11 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
 		return nil, fmt.Errorf("backup: export snapshot: %w", err)
+	}
+	if opts.Snapshot != nil {
+		if err := opts.Snapshot(ctx, snapshot); err != nil {
+			return nil, fmt.Errorf("backup: snapshot %s: %w", snapshot, err)
+		}
 	}
 	kf := opts.Keys
 	if kf == nil {

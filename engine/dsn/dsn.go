@@ -1,6 +1,7 @@
 // Package dsn turns a connection string (a postgres:// URL or a keyword/value string, with the
 // usual PG* environment variables filling the gaps, as psql does) into a connection configured the
-// way the engine needs, and keeps passwords out of everything people see.
+// way the engine needs (session settings, dead-peer bounds on TCP), and keeps passwords out of
+// everything people see.
 package dsn
 
 import (
@@ -38,6 +39,8 @@ func Config(dsn string) (*pgx.ConnConfig, error) {
 	}
 	// Statements are generated per table and temporary tables come and go: do not cache plans.
 	cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+	// A vanished server or network ends the connection within minutes (see UserTimeout).
+	cfg.DialFunc = dialer(cfg.ConnectTimeout)
 	return cfg, nil
 }
 

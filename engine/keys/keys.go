@@ -30,12 +30,38 @@ import (
 //	  table: django_content_type
 //	  models: {"legacy.doc": documents_document}
 //	exclude: [django_session]
+//	django:
+//	  models:
+//	    legacy.document: {table: documents_document, fields: {doc_no: document_number}, natural_key: [document_number]}
 type File struct {
 	Tables             map[string]TableSpec `yaml:"tables"`
 	GenericForeignKeys []GenericFKSpec      `yaml:"generic_foreign_keys"`
 	ContentTypes       *ContentTypeSpec     `yaml:"content_types"`
 	// Exclude names tables that are neither backed up nor restored.
 	Exclude []string `yaml:"exclude"`
+	// Django tunes how Django dumpdata fixtures map to tables (edmsdr convert and fixture); nil
+	// means Django's conventions throughout.
+	Django *DjangoSpec `yaml:"django"`
+}
+
+// DjangoSpec overrides Django's naming conventions for fixtures, per model ("app_label.model").
+type DjangoSpec struct {
+	Models map[string]DjangoModelSpec `yaml:"models"`
+}
+
+// DjangoModelSpec describes one Django model whose fixture form does not follow the conventions.
+type DjangoModelSpec struct {
+	// Table is the model's table (default app_label_model).
+	Table string `yaml:"table"`
+	// Fields maps a fixture field to its column (default: the column of the same name, or
+	// field_id for a foreign key).
+	Fields map[string]string `yaml:"fields"`
+	// ManyToMany maps a many-to-many field to its through table (default table_field).
+	ManyToMany map[string]string `yaml:"many_to_many"`
+	// NaturalKey is the model's natural_key(), in order, as columns or fields; a foreign key in it
+	// stands for the natural key of the row it points at. nil means the default; empty means the
+	// model has no natural key.
+	NaturalKey *[]string `yaml:"natural_key"`
 }
 
 // TableSpec overrides inference for one table. A nil NaturalKey means "infer"; an empty one means keyless.

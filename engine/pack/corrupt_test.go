@@ -77,6 +77,21 @@ func entryDamages() []entryDamage {
 			editManifest(tb, es, func(m *Manifest) { delete(m.Digest.Tables, "public.empty") })
 			return es
 		}},
+		{name: "manifest digest total edited", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editManifest(tb, es, func(m *Manifest) { m.Digest.Total = sha([]byte("another total")) })
+			return es
+		}},
+		{name: "table removed everywhere but the digest total", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["tables"] = h["tables"].([]any)[:4] })
+			editManifest(tb, es, func(m *Manifest) {
+				m.HeaderSHA256 = sha(es[find(tb, es, HeaderName)].data)
+				m.Tables = m.Tables[:4]
+				m.Schema.Tables = m.Schema.Tables[:4]
+				delete(m.Plan.Tables, "public.one_col")
+				delete(m.Digest.Tables, "public.one_col")
+			})
+			return remove(es, data(tb, es, 4, 0))
+		}},
 		{name: "manifest header checksum edited", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
 			editManifest(tb, es, func(m *Manifest) { m.HeaderSHA256 = sha(nil) })
 			return es

@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
@@ -442,6 +443,11 @@ func (r *Reader) verifyManifest(m *Manifest) {
 	if len(m.Digest.Tables) != len(r.layout) {
 		bad("", "manifest digest covers %d tables, the header lists %d", len(m.Digest.Tables), len(r.layout))
 	}
+	// The total hashes every per-table digest: a table taken out of the package (entries, header,
+	// manifest and digest alike) or an edited total shows here.
+	if total := digest.NewSummary(m.Digest.Tables).Total; m.Digest.Total != total {
+		bad("", "manifest digest total does not match its per-table digests (a table removed, or the digest edited)")
+	}
 }
 
 // Entry is one data entry being read: COPY text rows of Layout.Table. Reading it verifies the row
@@ -581,20 +587,26 @@ func Verify(r io.Reader, limits Limits) (*Manifest, error) {
 		return nil, err
 	}
 	defer rd.Close()
+	return rd.Verify()
+}
+
+// Verify reads every remaining entry and the manifest, verifying them as Verify does, and returns
+// the manifest. Afterwards ManifestBytes and Signature hold what a signature check needs.
+func (r *Reader) Verify() (*Manifest, error) {
 	for {
-		e, err := rd.Next()
+		e, err := r.Next()
 		if errors.Is(err, io.EOF) {
-			return rd.manifest, nil
+			return r.manifest, nil
 		}
 		if err != nil {
 			var fe *finding.Refused
 			if errors.As(err, &fe) {
-				return rd.manifest, &finding.Refused{Op: "verify package", Findings: dedupe(append(rd.findings, fe.Findings...))}
+				return r.manifest, &finding.Refused{Op: "verify package", Findings: dedupe(append(r.findings, fe.Findings...))}
 			}
-			return rd.manifest, err
+			return r.manifest, err
 		}
 		if _, err := io.Copy(io.Discard, e); err != nil && !e.shape {
-			return nil, &finding.Refused{Op: "verify package", Findings: dedupe(append(rd.findings, finding.FindingsOf(err)...))}
+			return nil, &finding.Refused{Op: "verify package", Findings: dedupe(append(r.findings, finding.FindingsOf(err)...))}
 		}
 	}
 }

@@ -5,12 +5,16 @@ package pgerr
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
 )
+
+// quoted matches a double-quoted value in a server message.
+var quoted = regexp.MustCompile(`"[^"]*"`)
 
 // Code returns the SQLSTATE of err, or "".
 func Code(err error) string {
@@ -33,9 +37,18 @@ func Finding(err error, table string) (f finding.Finding, ok bool) {
 	if pe.TableName != "" && !strings.HasPrefix(pe.TableName, "_edmsdr") {
 		f.Table = pe.TableName
 	}
+	// Row content stays out of the message: the server's detail (key values, the failing row)
+	// and the quoted values of a data error go with the row locators in Keys, which reports leave
+	// out (finding.Redacted) while stderr still shows them.
 	msg := pe.Message
+	if strings.HasPrefix(pe.Code, "22") {
+		if masked := quoted.ReplaceAllString(msg, `"…"`); masked != msg {
+			f.Keys = append(f.Keys, msg)
+			msg = masked
+		}
+	}
 	if pe.Detail != "" {
-		msg += " (" + pe.Detail + ")"
+		f.Keys = append(f.Keys, pe.Detail)
 	}
 	f.Message = fmt.Sprintf("%s [SQLSTATE %s]", msg, pe.Code)
 	switch {

@@ -151,6 +151,9 @@ func (r *run) updateDiverged(ctx context.Context) error {
 }
 
 // moveSequences moves every sequence of a written table past the highest value in its column.
+// A sequence the role owns is moved with ALTER SEQUENCE … RESTART, which is transactional: a
+// restore that fails later (even at COMMIT) leaves it where it was. Otherwise setval is the only
+// way, and it is not transactional; that is why it runs only after every check has passed.
 func (r *run) moveSequences(ctx context.Context) error {
 	for _, st := range r.tables {
 		if st.inserted == 0 && st.updated == 0 {
@@ -160,13 +163,44 @@ func (r *run) moveSequences(ctx context.Context) error {
 			if col.Sequence == "" {
 				continue
 			}
-			seq := quoteLiteral(col.Sequence)
-			sql := fmt.Sprintf(`SELECT setval(%s::regclass, x.m) FROM (SELECT max(%s) AS m FROM %s) x
-WHERE x.m IS NOT NULL AND x.m > coalesce(pg_sequence_last_value(%s::regclass), 0)`, seq, digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname), seq)
+			s, err := r.sequence(ctx, st, col.Name, col.Sequence)
+			if err != nil {
+				return err
+			}
+			if s.max == nil || *s.max < s.next {
+				continue
+			}
+			sql := fmt.Sprintf("ALTER SEQUENCE %s RESTART WITH %d", s.name, *s.max+1)
+			if !s.owned {
+				sql = fmt.Sprintf("SELECT setval(%s::regclass, %d)", quoteLiteral(s.name), *s.max)
+			}
 			if _, err := r.exec(ctx, st.display, sql); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// seqState is what a sequence will hand out next, against its column's highest value.
+type seqState struct {
+	name  string // quoted, qualified
+	next  int64  // the value nextval would return
+	max   *int64 // max(column), nil for an empty table
+	owned bool   // the role may ALTER it
+}
+
+func (r *run) sequence(ctx context.Context, st *tableState, column, seq string) (seqState, error) {
+	s := seqState{}
+	if err := r.tx.QueryRow(ctx, `SELECT $1::regclass::text, pg_has_role(c.relowner, 'USAGE'), p.seqincrement
+FROM pg_class c JOIN pg_sequence p ON p.seqrelid = c.oid WHERE c.oid = $1::regclass`, seq).Scan(&s.name, &s.owned, new(int64)); err != nil {
+		return s, r.sqlError(st.display, err)
+	}
+	sql := fmt.Sprintf(`SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement ELSE s.last_value END,
+  (SELECT max(%s) FROM %s)::bigint
+FROM %s s, pg_sequence p WHERE p.seqrelid = %s::regclass`, digest.QuoteIdent(column), digest.QuoteTable(st.qname), s.name, quoteLiteral(s.name))
+	if err := r.tx.QueryRow(ctx, sql).Scan(&s.next, &s.max); err != nil {
+		return s, r.sqlError(st.display, err)
+	}
+	return s, nil
 }

@@ -108,7 +108,11 @@ func (r *run) selfColumn(st *tableState) string {
 func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
 	seqPart := "0"
 	if col := st.t.Column(st.sid); col != nil && col.Sequence != "" {
-		seqPart = fmt.Sprintf("coalesce(pg_sequence_last_value(%s::regclass), 0)", quoteLiteral(col.Sequence))
+		sq, err := r.sequence(ctx, st, st.sid, col.Sequence)
+		if err != nil {
+			return 0, err
+		}
+		seqPart = fmt.Sprint(sq.next - 1)
 	}
 	var base int64
 	sql := fmt.Sprintf("SELECT greatest((SELECT coalesce(max(%s), 0) FROM %s), %s)", digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), seqPart)

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -73,7 +74,18 @@ type Options struct {
 	// HookCommitted). Fault-injection tests use it to act at a precise moment; an error it returns
 	// aborts the restore (rolled back).
 	Hook func(ctx context.Context, step string) error
+	// Authenticate, if set, is called with the manifest's bytes exactly as stored and the
+	// package's signature entry (nil when unsigned) once the whole package has been read, before
+	// anything is checked against or written to the target's tables; an error refuses the
+	// restore (its findings, when it carries some, are the restore's).
+	Authenticate func(manifest, signature []byte) error
 }
+
+// ErrCommitUnknown marks a restore whose COMMIT was sent but whose reply never came (the
+// connection was lost, the deadline reached): the server may have committed it or not. The
+// target is either unchanged or completely restored, never in between; running the same restore
+// again tells which (it completes the restore, or finds it already done).
+var ErrCommitUnknown = errors.New("the commit's outcome is unknown")
 
 // Step names passed to Options.Hook.
 const (
@@ -255,6 +267,24 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err := digest.ApplySettings(ctx, r.tx, true); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	// If this client vanishes (a network partition), the server must not keep the transaction and
+	// its table locks for hours: its side of the connection probes the client and gives up after
+	// about two minutes, and a transaction left idle is ended. Best effort: a server or a pooler
+	// that refuses these settings changes nothing else.
+	for _, set := range []string{"SET tcp_keepalives_idle = 30", "SET tcp_keepalives_interval = 10", "SET tcp_keepalives_count = 9", "SET tcp_user_timeout = 120000"} {
+		if _, err := r.tx.Exec(ctx, "SAVEPOINT edmsdr_opt"); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+		if _, err := r.tx.Exec(ctx, set); err != nil {
+			_, _ = r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT edmsdr_opt")
+		}
+		if _, err := r.tx.Exec(ctx, "RELEASE SAVEPOINT edmsdr_opt"); err != nil {
+			return fmt.Errorf("restore: %w", err)
+		}
+	}
+	if _, err := r.tx.Exec(ctx, "SET LOCAL idle_in_transaction_session_timeout = '15min'"); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
 	// Statistics of the temporary tables only steer join strategies: a small sample is enough.
 	if _, err := r.tx.Exec(ctx, "SET LOCAL default_statistics_target = 10"); err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -291,6 +321,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		return err
 	}
 	if err := r.stage(ctx); err != nil {
+		return err
+	}
+	if err := r.authenticate(); err != nil {
 		return err
 	}
 	r.mark("stage")
@@ -392,6 +425,12 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 			r.findings.Add(f)
 			return r.refuse()
 		}
+		// Only the server's answer tells; pgconn.SafeToRetry does not (a connection lost while
+		// reading COMMIT's reply comes back as "conn closed", marked safe to retry).
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) && !errors.Is(err, pgx.ErrTxCommitRollback) {
+			return fmt.Errorf("restore: commit: %w: %w", ErrCommitUnknown, err)
+		}
 		return fmt.Errorf("restore: commit: %w", err)
 	}
 	committed = true
@@ -413,6 +452,21 @@ func (r *run) lockTargets(ctx context.Context) error {
 			return fmt.Errorf("restore: the target's tables are locked by another session (waited %s): %w", r.opts.LockTimeout, err)
 		}
 		return r.sqlError("", err)
+	}
+	return nil
+}
+
+// authenticate runs Options.Authenticate on the manifest just read.
+func (r *run) authenticate() error {
+	if r.opts.Authenticate == nil {
+		return nil
+	}
+	if err := r.opts.Authenticate(r.reader.ManifestBytes(), r.reader.Signature()); err != nil {
+		if fl := finding.FindingsOf(err); fl != nil {
+			r.findings = append(r.findings, fl...)
+			return r.refuse()
+		}
+		return fmt.Errorf("restore: authenticate package: %w", err)
 	}
 	return nil
 }

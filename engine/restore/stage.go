@@ -12,6 +12,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgcopy"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
 )
 
@@ -81,7 +82,7 @@ func (r *run) stage(ctx context.Context) error {
 			}
 		}
 		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, quoteCols(st.cols))
-		tag, err := r.tx.Conn().PgConn().CopyFrom(ctx, e, sql)
+		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), e, sql)
 		if err != nil {
 			if fl := finding.FindingsOf(err); fl != nil {
 				r.findings = append(r.findings, fl...)
@@ -89,7 +90,12 @@ func (r *run) stage(ctx context.Context) error {
 			}
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) {
-				f, _ := pgerr.Finding(err, st.display)
+				f, ok := pgerr.Finding(err, st.display)
+				// The server stopping the COPY for its own reasons (cancelled, timed out, shut
+				// down, out of disk) says nothing about the package; a row too big for it does.
+				if !ok && !strings.HasPrefix(pe.Code, "54") {
+					return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
+				}
 				if m := copyWhere.FindStringSubmatch(pe.Where); m != nil {
 					f.Message = fmt.Sprintf("%s (entry %s, row %s)", f.Message, e.Name, m[2])
 					if m[3] != "" {

@@ -75,8 +75,8 @@ func (r *run) tableVerdicts() {
 	}
 }
 
-// checkSequences checks that every sequence stands at or past the highest value of its column.
-// Before the sequences were moved (moved=false, a dry run or a no-op) it checks where they would be.
+// checkSequences checks that every sequence will hand out a value past the highest one of its
+// column. Before the sequences were moved (moved=false: a dry run) it checks where they would be.
 func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict, error) {
 	var out []finding.Verdict
 	for _, st := range r.tables {
@@ -84,26 +84,20 @@ func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict
 			if col.Sequence == "" || !st.colSet[col.Name] {
 				continue
 			}
-			var maxID, last *int64
-			lastExpr := fmt.Sprintf("pg_sequence_last_value(%s::regclass)", quoteLiteral(col.Sequence))
-			if !moved {
-				lastExpr = fmt.Sprintf("greatest(%s, (SELECT max(%s) FROM %s)::bigint)", lastExpr, digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname))
-			}
-			sql := fmt.Sprintf("SELECT (SELECT max(%s) FROM %s)::bigint, %s",
-				digest.QuoteIdent(col.Name), digest.QuoteTable(st.qname), lastExpr)
-			if err := r.tx.QueryRow(ctx, sql).Scan(&maxID, &last); err != nil {
-				return nil, r.sqlError(st.display, err)
+			s, err := r.sequence(ctx, st, col.Name, col.Sequence)
+			if err != nil {
+				return nil, err
 			}
 			v, ev := finding.Pass, ""
 			switch {
-			case maxID == nil:
-				ev = fmt.Sprintf("%s: table empty", col.Sequence)
-			case last == nil:
-				v, ev = finding.Fail, fmt.Sprintf("%s never used, max(%s) = %d", col.Sequence, col.Name, *maxID)
-			case *last < *maxID:
-				v, ev = finding.Fail, fmt.Sprintf("%s last_value %d < max(%s) %d", col.Sequence, *last, col.Name, *maxID)
+			case s.max == nil:
+				ev = fmt.Sprintf("%s: table empty, next value %d", s.name, s.next)
+			case !moved && s.next <= *s.max:
+				ev = fmt.Sprintf("%s would move to %d, past max(%s) %d", s.name, *s.max+1, col.Name, *s.max)
+			case s.next <= *s.max:
+				v, ev = finding.Fail, fmt.Sprintf("%s next value %d <= max(%s) %d", s.name, s.next, col.Name, *s.max)
 			default:
-				ev = fmt.Sprintf("%s last_value %d >= max(%s) %d", col.Sequence, *last, col.Name, *maxID)
+				ev = fmt.Sprintf("%s next value %d > max(%s) %d", s.name, s.next, col.Name, *s.max)
 			}
 			if v == finding.Fail {
 				r.findings.Add(finding.Finding{Kind: finding.Sequence, Table: st.display, Column: col.Name, Message: ev})

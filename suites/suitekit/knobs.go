@@ -27,6 +27,12 @@ type Knobs struct {
 	BenchScale string
 	// BenchSamples is how many times the bench suite measures each path (EDMSDR_BENCH_SAMPLES, default 3).
 	BenchSamples int
+	// CorruptionReport is the directory of the corruption suite's report, relative to the module
+	// root unless absolute (EDMSDR_CORRUPTION_REPORT, default out/corruption).
+	CorruptionReport string
+	// CorruptionFlips is how many random-flip trials the corruption suite runs per seed and level
+	// (EDMSDR_CORRUPTION_FLIPS, default 8).
+	CorruptionFlips int
 	// Err is the first malformed variable met by LoadKnobs.
 	Err error
 }
@@ -46,6 +52,11 @@ func ReadKnobs() (Knobs, error) {
 		return k, fmt.Errorf("EDMSDR_BENCH_SAMPLES: %q is not a positive integer", samples)
 	}
 	k.BenchSamples = n
+	k.CorruptionReport = cmp.Or(os.Getenv("EDMSDR_CORRUPTION_REPORT"), "out/corruption")
+	flips := cmp.Or(os.Getenv("EDMSDR_CORRUPTION_FLIPS"), "8")
+	if k.CorruptionFlips, err = strconv.Atoi(flips); err != nil || k.CorruptionFlips < 0 {
+		return k, fmt.Errorf("EDMSDR_CORRUPTION_FLIPS: %q is not a non-negative integer", flips)
+	}
 	seeds := cmp.Or(os.Getenv("EDMSDR_SEEDS"), "1,2,3")
 	for _, s := range strings.Split(seeds, ",") {
 		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -64,6 +75,8 @@ func LoadKnobs() Knobs {
 	if err != nil {
 		k.Seeds = []int64{1, 2, 3}
 		k.BenchSamples = 1
+		k.CorruptionFlips = 1
+		k.CorruptionReport = cmp.Or(k.CorruptionReport, "out/corruption")
 		k.Err = err
 	}
 	return k
