@@ -17,11 +17,15 @@ import (
 var errCopyOver = errors.New("the COPY this source fed has ended")
 
 // From runs sql (a COPY … FROM STDIN) on conn with r as its data. When it returns, r is no
-// longer read, whatever happened to the connection.
+// longer read, whatever happened to the connection. When reading r failed, that error is the
+// cause and is what From returns (the server only echoes it back as "COPY from stdin failed").
 func From(ctx context.Context, conn *pgconn.PgConn, r io.Reader, sql string) (pgconn.CommandTag, error) {
 	g := &copyGuard{r: r}
 	tag, err := conn.CopyFrom(ctx, g, sql)
 	g.stop()
+	if err != nil && g.readErr != nil {
+		return tag, g.readErr
+	}
 	return tag, err
 }
 
@@ -32,9 +36,10 @@ func From(ctx context.Context, conn *pgconn.PgConn, r io.Reader, sql string) (pg
 // decoder). stop, called once CopyFrom has returned, waits for a read in flight and makes every
 // later read fail without touching the entry.
 type copyGuard struct {
-	mu   sync.Mutex
-	r    io.Reader
-	over bool
+	mu      sync.Mutex
+	r       io.Reader
+	over    bool
+	readErr error // the first error reading r returned, other than io.EOF
 }
 
 // Read reads from the entry unless the COPY is over.
@@ -44,7 +49,11 @@ func (g *copyGuard) Read(p []byte) (int, error) {
 	if g.over {
 		return 0, errCopyOver
 	}
-	return g.r.Read(p)
+	n, err := g.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && g.readErr == nil {
+		g.readErr = err
+	}
+	return n, err
 }
 
 // stop ends the guard's reads; after it returns, the entry is no longer read.
