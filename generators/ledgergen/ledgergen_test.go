@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,57 +13,21 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-var server struct {
-	once    sync.Once
-	cluster *localpg.Cluster
-	err     error
-	dbs     atomic.Int64
-}
+func TestMain(m *testing.M) { os.Exit(localpg.RunShared(m)) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if server.cluster != nil {
-		if err := server.cluster.Close(context.Background()); err != nil {
-			fmt.Fprintln(os.Stderr, "close cluster:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// testContext bounds a test's database work.
+func testContext(tb testing.TB) context.Context { return localpg.TestContext(tb, 5*time.Minute) }
 
-func testContext(tb testing.TB) context.Context {
-	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	tb.Cleanup(cancel)
-	return ctx
-}
-
+// seededDB creates a database on the shared cluster holding the ledger schema and a fresh
+// install's seeds, and returns a connection to it.
 func seededDB(tb testing.TB) *pgx.Conn {
 	tb.Helper()
-	ctx := testContext(tb)
-	server.once.Do(func() { server.cluster, server.err = localpg.Start(ctx, localpg.Options{}) })
-	if server.err != nil {
-		tb.Fatalf("start local cluster: %v", server.err)
+	tc := localpg.Shared(tb)
+	dsn := tc.NewDatabase(tb, "ledgergen")
+	if err := ledger.Install(testContext(tb), dsn, ledger.SeedOptions{}); err != nil {
+		tb.Fatalf("install ledger: %v", err)
 	}
-	name := fmt.Sprintf("ledgergen_%d", server.dbs.Add(1))
-	if err := server.cluster.CreateDatabase(ctx, name); err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		if err := server.cluster.DropDatabase(context.Background(), name); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	dsn := server.cluster.DSN(name)
-	if err := ledger.Install(ctx, dsn, ledger.SeedOptions{}); err != nil {
-		tb.Fatalf("install ledger into %s: %v", name, err)
-	}
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("connect to %s: %v", name, err)
-	}
-	tb.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
+	return tc.Connect(tb, dsn)
 }
 
 // digests returns, per table, the md5 of its rows as text sorted: a multiset digest that works

@@ -17,12 +17,9 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
-	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/fixtures/localpg"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
-	"github.com/edmsdr/edmsdr/generators/edmsgen"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -55,20 +52,14 @@ func TestChaos(t *testing.T) {
 	RunSpecs(t, "Chaos suite")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
-	Expect(err).NotTo(HaveOccurred())
-	return []byte(path)
-}, func(ctx SpecContext, path []byte) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	bin = string(path)
-	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
+	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
 	csrv = suitekit.StartContainerIfSelected(ctx, knobs.Image)
 	local = startLocal(ctx)
 	src = newSource(ctx, srv, 1)
 }, NodeTimeout(5*time.Minute))
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
 
 // startLocal starts this process's killable cluster, or records why there is none.
 func startLocal(ctx context.Context) provider.Server {
@@ -86,14 +77,7 @@ func startLocal(ctx context.Context) provider.Server {
 // newSource fills an EDMS database on server (tiny profile, seed) and backs it up.
 func newSource(ctx context.Context, server provider.Server, seed int64) source {
 	GinkgoHelper()
-	url := server.DSN(suitekit.NewDatabase(ctx, server, "src"))
-	Expect(edms.Install(ctx, url, edms.SeedOptions{})).To(Succeed())
-	p, err := edmsgen.ProfileByName("tiny")
-	Expect(err).NotTo(HaveOccurred())
-	conn := suitekit.Connect(ctx, url)
-	_, err = edmsgen.Generate(ctx, conn, seed, p)
-	Expect(err).NotTo(HaveOccurred(), "generate (seed %d)", seed)
-	Expect(conn.Close(ctx)).To(Succeed())
+	url := suitekit.EDMSSource(ctx, server, seed)
 	// Called from the suite's setup, the package lives until the suite ends; from a spec, until
 	// the spec ends.
 	path, res := suitekit.Backup(ctx, url, nil)

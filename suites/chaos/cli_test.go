@@ -23,7 +23,7 @@ import (
 func edmsdr(args ...string) *gexec.Session {
 	GinkgoHelper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	cmd.Env = suitekit.CleanEnv()
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { s.Kill().Wait(10 * time.Second) })

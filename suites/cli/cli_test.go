@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -18,8 +17,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/corrupt"
-	"github.com/edmsdr/edmsdr/fixtures/edms"
-	"github.com/edmsdr/edmsdr/generators/edmsgen"
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -27,33 +25,8 @@ import (
 func edmsdr(env []string, args ...string) *gexec.Session {
 	GinkgoHelper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit())
-	return s
-}
-
-func source(ctx context.Context, seed int64) string {
-	GinkgoHelper()
-	db := suitekit.NewDatabase(ctx, srv, "src")
-	u := srv.DSN(db)
-	Expect(edms.Install(ctx, u, edms.SeedOptions{})).To(Succeed())
-	p, err := edmsgen.ProfileByName("tiny")
-	Expect(err).NotTo(HaveOccurred())
-	conn := suitekit.Connect(ctx, u)
-	_, err = edmsgen.Generate(ctx, conn, seed, p)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(conn.Close(ctx)).To(Succeed())
-	return u
-}
-
-func reinitTarget(ctx context.Context) string {
-	GinkgoHelper()
-	db := suitekit.NewDatabase(ctx, srv, "tgt")
-	u := srv.DSN(db)
-	Expect(edms.Install(ctx, u, edms.SeedOptions{Reinit: true})).To(Succeed())
-	return u
+	cmd.Env = suitekit.CleanEnv(env...)
+	return suitekit.Run(cmd, 3*time.Minute)
 }
 
 var hexLine = regexp.MustCompile(`^total [0-9a-f]{64}$`)
@@ -104,7 +77,7 @@ var _ = Describe("edmsdr usage", Label("cli"), func() {
 
 var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"), func() {
 	It("round-trips through a re-initialised database with exit code 0 and equal digests", func(ctx SpecContext) {
-		src := source(ctx, 31)
+		src := suitekit.EDMSSource(ctx, srv, 31)
 		dir := GinkgoT().TempDir()
 		pkg := filepath.Join(dir, "b.edmsdr")
 
@@ -122,7 +95,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 		Expect(lastLine(srcDigest.Out.Contents())).To(MatchRegexp(hexLine.String()))
 		Expect(string(srcDigest.Out.Contents())).To(MatchRegexp(`(?m)^documents_document 40 [0-9a-f]{64}$`))
 
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		report := filepath.Join(dir, "report")
 		s = edmsdr(nil, "restore", "--dsn", tgt, "--in", pkg, "--report", report)
 		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
@@ -134,11 +107,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(idmap)).To(HavePrefix("table\tsource_id\ttarget_id\tstatus\n"))
 		Expect(string(idmap)).To(MatchRegexp(`(?m)^auth_user\t\d+\t\d+\tmatched$`))
-		var res struct{ Verdict string }
-		data, err := os.ReadFile(filepath.Join(report, "restore.json"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(json.Unmarshal(data, &res)).To(Succeed())
-		Expect(res.Verdict).To(Equal("PASS"))
+		Expect(suitekit.RestoreReport(report).Verdict).To(Equal(finding.Pass))
 
 		tgtDigest := edmsdr(nil, "digest", "--dsn", tgt)
 		Expect(tgtDigest.ExitCode()).To(Equal(0))
@@ -146,7 +115,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 	}, SpecTimeout(3*time.Minute))
 
 	It("takes the connection from PG* environment variables, as psql does", func(ctx SpecContext) {
-		src := source(ctx, 32)
+		src := suitekit.EDMSSource(ctx, srv, 32)
 		u, err := url.Parse(src)
 		Expect(err).NotTo(HaveOccurred())
 		env := []string{"PGHOST=" + u.Hostname(), "PGPORT=" + u.Port(), "PGUSER=" + u.User.Username(), "PGDATABASE=" + strings.TrimPrefix(u.Path, "/"), "PGSSLMODE=disable"}
@@ -178,7 +147,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 	}, SpecTimeout(2*time.Minute))
 
 	It("refuses to overwrite an existing package unless told to", func(ctx SpecContext) {
-		src := source(ctx, 33)
+		src := suitekit.EDMSSource(ctx, srv, 33)
 		pkg := filepath.Join(GinkgoT().TempDir(), "b.edmsdr")
 		Expect(os.WriteFile(pkg, []byte("precious"), 0o600)).To(Succeed())
 		s := edmsdr(nil, "backup", "--dsn", src, "--out", pkg)
@@ -190,7 +159,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 	}, SpecTimeout(2*time.Minute))
 
 	It("exits 1 on a refused restore, naming table, constraint and natural key, target unchanged", func(ctx SpecContext) {
-		src := source(ctx, 34)
+		src := suitekit.EDMSSource(ctx, srv, 34)
 		dir := GinkgoT().TempDir()
 		pkg := filepath.Join(dir, "b.edmsdr")
 		Expect(edmsdr(nil, "backup", "--dsn", src, "--out", pkg).ExitCode()).To(Equal(0))
@@ -201,7 +170,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 			}
 			return rows, nil
 		})).To(Succeed())
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		before := edmsdr(nil, "digest", "--dsn", tgt).Out.Contents()
 		s := edmsdr(nil, "restore", "--dsn", tgt, "--in", damaged)
 		Expect(s.ExitCode()).To(Equal(1))

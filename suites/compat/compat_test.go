@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/fixtures/ledger"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
@@ -109,10 +109,7 @@ func fileSHA256(path string) string {
 // edmsdr runs the edmsdr binary and waits for it.
 func edmsdr(args ...string) *gexec.Session {
 	GinkgoHelper()
-	s, err := gexec.Start(exec.Command(bin, args...), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit())
-	return s
+	return suitekit.Run(exec.Command(bin, args...), 3*time.Minute)
 }
 
 // djangoKeys is the Django project's keys file: django_migrations is left out of every digest.
@@ -188,14 +185,8 @@ var _ = Describe("Committed samples", Label("compat"), func() {
 			report := filepath.Join(GinkgoT().TempDir(), "report")
 			r := edmsdr("restore", "--dsn", url, "--in", s.Path, "--report", report)
 			Expect(r.ExitCode()).To(Equal(0), "restore %s: %s", s.Name, r.Err.Contents())
-			data, err := os.ReadFile(filepath.Join(report, "restore.json"))
-			Expect(err).NotTo(HaveOccurred())
-			var res struct {
-				Verdict   string `json:"verdict"`
-				Committed bool   `json:"committed"`
-			}
-			Expect(json.Unmarshal(data, &res)).To(Succeed())
-			Expect(res.Verdict).To(Equal("PASS"), "restore %s", s.Name)
+			res := suitekit.RestoreReport(report)
+			Expect(res.Verdict).To(Equal(finding.Pass), "restore %s", s.Name)
 			Expect(res.Committed).To(BeTrue(), "restore %s", s.Name)
 			d := edmsdr(append([]string{"digest", "--dsn", url}, digestFlags...)...)
 			Expect(d.ExitCode()).To(Equal(0), string(d.Err.Contents()))

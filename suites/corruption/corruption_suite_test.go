@@ -21,7 +21,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/reports"
@@ -52,19 +51,13 @@ func TestCorruption(t *testing.T) {
 	RunSpecs(t, "Corruption suite")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
-	Expect(err).NotTo(HaveOccurred())
-	return []byte(path)
-}, func(ctx SpecContext, path []byte) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	bin = string(path)
-	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
+	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
 	good = newSource(ctx, knobs.Seeds[0])
 	tgt = newTarget(ctx)
 }, NodeTimeout(5*time.Minute))
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
 
 // The report tallies every spec's recorded outcome, from every process.
 var _ = ReportAfterSuite("corruption report", func(r Report) {

@@ -23,6 +23,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
 // restored is what one restore of damaged input did.
@@ -104,9 +105,7 @@ func cli(args ...string) (*gexec.Session, string) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = wd
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp}
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(2 * time.Minute).Should(gexec.Exit())
+	s := suitekit.Run(cmd, 2*time.Minute)
 	Expect(append(strayFiles(home), strayFiles(tmp)...)).To(BeEmpty(), "edmsdr %s left files in HOME or TMPDIR", args[0])
 	return s, wd
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
-	"github.com/edmsdr/edmsdr/generators/edmsgen"
 	"github.com/edmsdr/edmsdr/reports"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
@@ -48,30 +47,6 @@ func tableOf(rep *reports.Drill, name string) reports.Table {
 	return reports.Table{}
 }
 
-// source installs and fills an EDMS database on the suite's server.
-func source(ctx context.Context, seed int64) string {
-	GinkgoHelper()
-	db := suitekit.NewDatabase(ctx, srv, "src")
-	url := srv.DSN(db)
-	Expect(edms.Install(ctx, url, edms.SeedOptions{})).To(Succeed())
-	p, err := edmsgen.ProfileByName("tiny")
-	Expect(err).NotTo(HaveOccurred())
-	conn := suitekit.Connect(ctx, url)
-	_, err = edmsgen.Generate(ctx, conn, seed, p)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(conn.Close(ctx)).To(Succeed())
-	return url
-}
-
-// reinitTarget creates a database as a re-initialised install: schema and seeders, other ids.
-func reinitTarget(ctx context.Context) string {
-	GinkgoHelper()
-	db := suitekit.NewDatabase(ctx, srv, "tgt")
-	url := srv.DSN(db)
-	Expect(edms.Install(ctx, url, edms.SeedOptions{Reinit: true})).To(Succeed())
-	return url
-}
-
 var _ = Describe("EDMS backup, reinit and restore", Label("cycle", "edms"), func() {
 	for _, seed := range knobs.Seeds {
 		It(fmt.Sprintf("brings every row back, reusing the seeded rows (seed %d)", seed), func(ctx SpecContext) {
@@ -97,9 +72,9 @@ var _ = Describe("EDMS backup, reinit and restore", Label("cycle", "edms"), func
 	}
 
 	It("leaves the target usable: sequences past every id, new rows insert", func(ctx SpecContext) {
-		src := source(ctx, 11)
+		src := suitekit.EDMSSource(ctx, srv, 11)
 		path, _ := suitekit.Backup(ctx, src, nil)
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		res, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(res.Committed).To(BeTrue())
@@ -132,7 +107,7 @@ var _ = Describe("A schema unlike EDMS", Label("cycle", "ledger"), func() {
 
 var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
 	It("restores into an empty schema (no seeded rows): everything is inserted", func(ctx SpecContext) {
-		src := source(ctx, 5)
+		src := suitekit.EDMSSource(ctx, srv, 5)
 		path, bres := suitekit.Backup(ctx, src, nil)
 		db := suitekit.NewDatabase(ctx, srv, "empty")
 		tgt := srv.DSN(db)
@@ -148,9 +123,9 @@ var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
 	}, SpecTimeout(2*time.Minute))
 
 	It("restores the same package twice without duplicating a row: the second time is a no-op", func(ctx SpecContext) {
-		src := source(ctx, 6)
+		src := suitekit.EDMSSource(ctx, srv, 6)
 		path, bres := suitekit.Backup(ctx, src, nil)
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		first, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(first.Committed).To(BeTrue())
@@ -171,9 +146,9 @@ var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
 	}, SpecTimeout(2*time.Minute))
 
 	It("does nothing on --dry-run, yet validates everything", func(ctx SpecContext) {
-		src := source(ctx, 7)
+		src := suitekit.EDMSSource(ctx, srv, 7)
 		path, _ := suitekit.Backup(ctx, src, nil)
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		before := suitekit.Digest(ctx, tgt)
 		seqBefore := suitekit.Count(ctx, tgt, `SELECT last_value FROM documents_document_id_seq`)
 		res, err := suitekit.Restore(ctx, tgt, path, restore.Options{DryRun: true})
@@ -189,9 +164,9 @@ var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
 var _ = Describe("Matched rows whose content differs", Label("cycle", "edms"), func() {
 	var src, tgt, path string
 	BeforeEach(func(ctx SpecContext) {
-		src = source(ctx, 8)
+		src = suitekit.EDMSSource(ctx, srv, 8)
 		path, _ = suitekit.Backup(ctx, src, nil)
-		tgt = reinitTarget(ctx)
+		tgt = suitekit.EDMSTarget(ctx, srv)
 		suitekit.Exec(ctx, tgt, `UPDATE auth_user SET email = 'changed-after-reinit@example.org' WHERE username = 'admin'`)
 	}, NodeTimeout(2*time.Minute))
 
@@ -253,9 +228,9 @@ func findingsOfKind(err error, kind finding.Kind) []finding.Finding {
 var _ = Describe("Packages that must be refused", Label("cycle", "edms"), func() {
 	var src, tgt, path string
 	BeforeEach(func(ctx SpecContext) {
-		src = source(ctx, 9)
+		src = suitekit.EDMSSource(ctx, srv, 9)
 		path, _ = suitekit.Backup(ctx, src, nil)
-		tgt = reinitTarget(ctx)
+		tgt = suitekit.EDMSTarget(ctx, srv)
 	}, NodeTimeout(2*time.Minute))
 
 	It("refuses a dangling reference, naming table, constraint and natural key, target untouched", func(ctx SpecContext) {

@@ -35,7 +35,7 @@ var _ = Describe("The logical digest", Label("cycle", "digest"), func() {
 		return suitekit.Digest(ctx, srv.DSN(db))
 	}
 	BeforeEach(func(ctx SpecContext) {
-		src = source(ctx, 21)
+		src = suitekit.EDMSSource(ctx, srv, 21)
 		base = suitekit.Digest(ctx, src)
 	}, NodeTimeout(time.Minute))
 

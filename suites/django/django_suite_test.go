@@ -15,7 +15,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
@@ -45,13 +44,9 @@ func TestDjango(t *testing.T) {
 	RunSpecs(t, "Django suite")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
-	Expect(err).NotTo(HaveOccurred())
-	return []byte(path)
-}, func(ctx SpecContext, path []byte) {
+var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
 	Expect(knobs.Err).NotTo(HaveOccurred())
-	bin = string(path)
+	bin = string(cli)
 	var err error
 	project, err = filepath.Abs("../../testdata/django")
 	Expect(err).NotTo(HaveOccurred())
@@ -68,4 +63,4 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	srcDigest = digestOf(src)
 }, NodeTimeout(5*time.Minute))
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)

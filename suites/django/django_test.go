@@ -23,10 +23,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // run starts a command, waits for it and returns the finished session.
 func run(cmd *exec.Cmd) *gexec.Session {
 	GinkgoHelper()
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit())
-	return s
+	return suitekit.Run(cmd, 3*time.Minute)
 }
 
 // edmsdr runs the edmsdr binary.
@@ -111,17 +108,11 @@ func dumpdata(ctx context.Context, flags ...string) string {
 // restoreVerdict reads the verdict from the restore.json that `restore --report` wrote.
 func restoreVerdict(report string) string {
 	GinkgoHelper()
-	data, err := os.ReadFile(filepath.Join(report, "restore.json"))
-	Expect(err).NotTo(HaveOccurred())
-	var res struct {
-		Verdict   string `json:"verdict"`
-		Committed bool   `json:"committed"`
-	}
-	Expect(json.Unmarshal(data, &res)).To(Succeed())
+	res := suitekit.RestoreReport(report)
 	if !res.Committed {
-		return res.Verdict + " (not committed)"
+		return string(res.Verdict) + " (not committed)"
 	}
-	return res.Verdict
+	return string(res.Verdict)
 }
 
 // refusedOrphaned matches a refusal's finding line of kind orphaned on stderr.

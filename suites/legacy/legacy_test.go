@@ -24,7 +24,6 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
-	"github.com/edmsdr/edmsdr/generators/edmsgen"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -33,10 +32,7 @@ func run(args ...string) *gexec.Session {
 	GinkgoHelper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(5 * time.Minute).Should(gexec.Exit())
-	return s
+	return suitekit.Run(cmd, 5*time.Minute)
 }
 
 // peakRSS is the peak resident memory of a finished command, in bytes.
@@ -63,23 +59,8 @@ func kinds(s *gexec.Session) []finding.Kind {
 // audit_auditentry.changes become SQL NULLs first, so that digests can be compared exactly.
 func source(ctx context.Context, seed int64) string {
 	GinkgoHelper()
-	url := srv.DSN(suitekit.NewDatabase(ctx, srv, "src"))
-	Expect(edms.Install(ctx, url, edms.SeedOptions{})).To(Succeed())
-	p, err := edmsgen.ProfileByName("tiny")
-	Expect(err).NotTo(HaveOccurred())
-	conn := suitekit.Connect(ctx, url)
-	_, err = edmsgen.Generate(ctx, conn, seed, p)
-	Expect(err).NotTo(HaveOccurred(), "generate seed %d", seed)
-	Expect(conn.Close(ctx)).To(Succeed())
+	url := suitekit.EDMSSource(ctx, srv, seed)
 	suitekit.Exec(ctx, url, `UPDATE audit_auditentry SET changes = NULL WHERE changes = 'null'::jsonb`)
-	return url
-}
-
-// reinitTarget creates a re-initialised install: schema and seeders, other ids.
-func reinitTarget(ctx context.Context) string {
-	GinkgoHelper()
-	url := srv.DSN(suitekit.NewDatabase(ctx, srv, "tgt"))
-	Expect(edms.Install(ctx, url, edms.SeedOptions{Reinit: true})).To(Succeed())
 	return url
 }
 
@@ -138,7 +119,7 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 
 	for _, name := range []string{"id.json", "nf.jsonl", "nf-noct.json.gz"} {
 		It("restores "+name+" to the source's digest", func(ctx SpecContext) {
-			tgt := reinitTarget(ctx)
+			tgt := suitekit.EDMSTarget(ctx, srv)
 			s := run("restore", "--dsn", tgt, "--in", dumped[name])
 			Expect(s.ExitCode()).To(Equal(0), "seed %d: %s", seed, s.Err.Contents())
 			expectSameData(suitekit.Digest(ctx, tgt), want)
@@ -149,7 +130,7 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 	}
 
 	It("restores a --natural-primary fixture (objects without pk) to the source's data", func(ctx SpecContext) {
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		s := run("restore", "--dsn", tgt, "--in", dumped["nfnp-noaudit.json"])
 		Expect(s.ExitCode()).To(Equal(0), "seed %d: %s", seed, s.Err.Contents())
 		expectSameData(suitekit.Digest(ctx, tgt), want, "audit_auditentry")
@@ -157,7 +138,7 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 	}, SpecTimeout(3*time.Minute))
 
 	It("converts a fixture into a package that restores to the same data", func(ctx SpecContext) {
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		out := filepath.Join(GinkgoT().TempDir(), "converted.edmsdr")
 		s := run("convert", "--dsn", tgt, "--in", dumped["nf-noct.json.gz"], "--out", out)
 		Expect(s.ExitCode()).To(Equal(0), "%s", s.Err.Contents())
@@ -194,14 +175,14 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 		for _, t := range objs.all("workflows.transition") {
 			Expect(t).To(HaveKey("pk"), "keyless models keep their pk")
 		}
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		s = run("restore", "--dsn", tgt, "--in", fx)
 		Expect(s.ExitCode()).To(Equal(0), "%s", s.Err.Contents())
 		expectSameData(suitekit.Digest(ctx, tgt), want)
 	}, SpecTimeout(3*time.Minute))
 
 	It("names generic foreign key targets by the target database's pks with --dsn", func(ctx SpecContext) {
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		fx := filepath.Join(GinkgoT().TempDir(), "export.json")
 		s := run("fixture", "--in", pkg, "--out", fx, "--dsn", tgt)
 		Expect(s.ExitCode()).To(Equal(0), "%s", s.Err.Contents())
@@ -218,7 +199,7 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 	}, SpecTimeout(3*time.Minute))
 
 	It("leaves out the objects of tables the keys file excludes", func(ctx SpecContext) {
-		tgt := reinitTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		kf := filepath.Join(GinkgoT().TempDir(), "keys.yaml")
 		Expect(os.WriteFile(kf, []byte("exclude: [audit_auditentry]\n"), 0o600)).To(Succeed())
 		s := run("restore", "--dsn", tgt, "--in", dumped["id.json"], "--keys", kf)
@@ -418,7 +399,7 @@ var _ = Describe("Bad Django fixtures are refused and the target is unchanged", 
 			base[name] = filepath.Join(dir, name+".jsonl")
 			Expect(dumpFixture(ctx, src, base[name], o)).To(Succeed())
 		}
-		tgt = reinitTarget(ctx)
+		tgt = suitekit.EDMSTarget(ctx, srv)
 		before = suitekit.Digest(ctx, tgt)
 	}, NodeTimeout(3*time.Minute))
 
@@ -465,7 +446,7 @@ var _ = Describe("A large fixture", Label("legacy", "memory"), func() {
 			Expect(writeSyntheticFixture(path, 1, docs)).To(Succeed())
 			st, err := os.Stat(path)
 			Expect(err).NotTo(HaveOccurred())
-			tgt := reinitTarget(ctx)
+			tgt := suitekit.EDMSTarget(ctx, srv)
 			start := time.Now()
 			s := run("restore", "--dsn", tgt, "--in", path)
 			Expect(s.ExitCode()).To(Equal(0), "%s", s.Err.Contents())

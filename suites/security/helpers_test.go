@@ -18,8 +18,6 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/engine/pack"
-	"github.com/edmsdr/edmsdr/fixtures/edms"
-	"github.com/edmsdr/edmsdr/generators/edmsgen"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -27,11 +25,8 @@ import (
 func edmsdr(env []string, args ...string) *gexec.Session {
 	GinkgoHelper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}, env...)
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	Eventually(s).WithTimeout(3 * time.Minute).Should(gexec.Exit())
-	return s
+	cmd.Env = suitekit.CleanEnv(env...)
+	return suitekit.Run(cmd, 3*time.Minute)
 }
 
 // output is everything a session printed.
@@ -43,28 +38,6 @@ func mustRun(env []string, args ...string) *gexec.Session {
 	s := edmsdr(env, args...)
 	Expect(s.ExitCode()).To(Equal(0), "edmsdr %s:\n%s", strings.Join(args, " "), output(s))
 	return s
-}
-
-// edmsSource creates an EDMS database with generated data (tiny profile, seed) and returns its URL.
-func edmsSource(ctx context.Context, seed int64) string {
-	GinkgoHelper()
-	u := srv.DSN(suitekit.NewDatabase(ctx, srv, "src"))
-	Expect(edms.Install(ctx, u, edms.SeedOptions{})).To(Succeed())
-	p, err := edmsgen.ProfileByName("tiny")
-	Expect(err).NotTo(HaveOccurred())
-	conn := suitekit.Connect(ctx, u)
-	_, err = edmsgen.Generate(ctx, conn, seed, p)
-	Expect(err).NotTo(HaveOccurred(), "generate EDMS data with seed %d", seed)
-	Expect(conn.Close(ctx)).To(Succeed())
-	return u
-}
-
-// edmsTarget creates a re-initialised EDMS database (seeded rows under other ids) and returns its URL.
-func edmsTarget(ctx context.Context) string {
-	GinkgoHelper()
-	u := srv.DSN(suitekit.NewDatabase(ctx, srv, "tgt"))
-	Expect(edms.Install(ctx, u, edms.SeedOptions{Reinit: true})).To(Succeed())
-	return u
 }
 
 // miniSchema is a small schema for specs that need no EDMS: a user table and a table referencing

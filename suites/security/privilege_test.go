@@ -46,8 +46,8 @@ func restorerGrants(db, role string) []string {
 
 var _ = Describe("least privilege", Label("security", "privilege", "edms"), func() {
 	It("backs up as a read-only role and restores as a non-superuser holding only the documented grants", func(ctx SpecContext) {
-		src := edmsSource(ctx, 51)
-		tgt := edmsTarget(ctx)
+		src := suitekit.EDMSSource(ctx, srv, 51)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		reader := newRole(ctx, "reader", src, tgt)
 		restorer := newRole(ctx, "restorer", tgt)
 		suitekit.Exec(ctx, src, append(lockDown(databaseOf(src)), readerGrants(databaseOf(src), reader)...)...)
@@ -71,7 +71,7 @@ var _ = Describe("least privilege", Label("security", "privilege", "edms"), func
 	}, SpecTimeout(4*time.Minute))
 
 	It("refuses with a privilege finding when a grant is missing, the target unchanged", func(ctx SpecContext) {
-		src := edmsSource(ctx, 52)
+		src := suitekit.EDMSSource(ctx, srv, 52)
 		pkg := filepath.Join(GinkgoT().TempDir(), "b.edmsdr")
 		mustRun(nil, "backup", "--dsn", src, "--out", pkg)
 
@@ -83,7 +83,7 @@ var _ = Describe("least privilege", Label("security", "privilege", "edms"), func
 			{"UPDATE on one sequence (setval)", `REVOKE UPDATE ON SEQUENCE documents_document_id_seq FROM %[1]s`},
 		} {
 			By("without " + m.name)
-			tgt := edmsTarget(ctx)
+			tgt := suitekit.EDMSTarget(ctx, srv)
 			restorer := newRole(ctx, "restorer", tgt)
 			suitekit.Exec(ctx, tgt, append(lockDown(databaseOf(tgt)), restorerGrants(databaseOf(tgt), restorer)...)...)
 			suitekit.Exec(ctx, tgt, fmt.Sprintf(m.revoke, restorer, ident(databaseOf(tgt))))

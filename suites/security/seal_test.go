@@ -51,7 +51,7 @@ var keyIDLine = regexp.MustCompile(`key id ([0-9a-f]{64})`)
 var _ = Describe("encryption at rest", Label("security", "seal", "edms"), func() {
 	It("encrypts to age recipients; only a matching identity verifies or restores it, and a wrong key writes nothing", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
-		src := edmsSource(ctx, 61)
+		src := suitekit.EDMSSource(ctx, srv, 61)
 		alice, bob, eve := keygen(dir, "alice", "encrypt"), keygen(dir, "bob", "encrypt"), keygen(dir, "eve", "encrypt")
 		Expect(perm(alice + ".key")).To(Equal(os.FileMode(0o600)))
 
@@ -74,7 +74,7 @@ var _ = Describe("encryption at rest", Label("security", "seal", "edms"), func()
 		Expect(string(s.Out.Contents())).To(ContainSubstring("encrypted: yes"))
 		Expect(lastLine(s)).To(Equal("OK"))
 
-		tgt := edmsTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		before := digestOf(tgt)
 		report := filepath.Join(dir, "report")
 		for _, keys := range [][]string{nil, {"--identity", eve + ".key"}} {
@@ -125,7 +125,7 @@ var _ = Describe("encryption at rest", Label("security", "seal", "edms"), func()
 var _ = Describe("signed packages", Label("security", "seal", "edms"), func() {
 	It("verifies the signer, and refuses unsigned, foreign-signed and tampered packages even with every checksum recomputed", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
-		src := edmsSource(ctx, 62)
+		src := suitekit.EDMSSource(ctx, srv, 62)
 		release := keygen(dir, "release", "sign")
 		other := keygen(dir, "other", "sign")
 		Expect(perm(release + ".key")).To(Equal(os.FileMode(0o600)))
@@ -176,7 +176,7 @@ var _ = Describe("signed packages", Label("security", "seal", "edms"), func() {
 			Expect(string(s.Err.Contents())).NotTo(ContainSubstring("connect"))
 		}
 
-		tgt := edmsTarget(ctx)
+		tgt := suitekit.EDMSTarget(ctx, srv)
 		before := digestOf(tgt)
 		s = edmsdr(nil, "restore", "--dsn", tgt, "--in", tampered, "--pubkey", release+".pub")
 		Expect(s.ExitCode()).To(Equal(1))

@@ -11,7 +11,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
@@ -30,14 +29,8 @@ func TestSecurity(t *testing.T) {
 	RunSpecs(t, "Security suite")
 }
 
-var _ = SynchronizedBeforeSuite(func() []byte {
-	path, err := gexec.Build("github.com/edmsdr/edmsdr/cmd/edmsdr")
-	Expect(err).NotTo(HaveOccurred())
-	return []byte(path)
-}, func(ctx SpecContext, path []byte) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	bin = string(path)
-	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
+	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
 }, NodeTimeout(3*time.Minute))
 
-var _ = SynchronizedAfterSuite(func() {}, func() { gexec.CleanupBuildArtifacts() })
+var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
