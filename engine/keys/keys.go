@@ -324,9 +324,6 @@ func Infer(t *schema.Table) ([]string, string) {
 	if sid == "" && len(t.PrimaryKey) > 0 {
 		return append([]string(nil), t.PrimaryKey...), "primary key"
 	}
-	type cand struct {
-		u schema.Unique
-	}
 	var cands []schema.Unique
 	for _, u := range t.Uniques {
 		if u.Primary || u.Predicate != "" || len(u.Columns) == 0 {

@@ -48,11 +48,6 @@ func (r *run) insertAll(ctx context.Context) error {
 	return nil
 }
 
-// finishLoad adds back the foreign keys held during the load (after diverged rows were updated).
-func (r *run) finishLoad(ctx context.Context) error {
-	return r.restoreForeignKeys(ctx)
-}
-
 func (r *run) overriding(st *tableState) string {
 	for _, c := range st.cols {
 		if col := st.t.Column(c); col != nil && col.Identity == "a" {

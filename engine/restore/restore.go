@@ -377,7 +377,8 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		if err := r.updateDiverged(ctx); err != nil {
 			return err
 		}
-		if err := r.finishLoad(ctx); err != nil {
+		// After diverged rows were updated: the held foreign keys go back, validated set-based.
+		if err := r.restoreForeignKeys(ctx); err != nil {
 			return err
 		}
 	}
