@@ -22,6 +22,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -137,10 +138,10 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 	}
 	for i, t := range graph.Order {
 		ts := w.Table(i, t.QName())
-		cols := quoteCols(t.DataColumns())
-		sql := fmt.Sprintf("COPY %s (%s) TO STDOUT", digest.QuoteTable(t.QName()), cols)
+		cols := pgquote.Idents(t.DataColumns())
+		sql := fmt.Sprintf("COPY %s (%s) TO STDOUT", pgquote.Table(t.QName()), cols)
 		if t.Partitioned {
-			sql = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", cols, digest.QuoteTable(t.QName()))
+			sql = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", cols, pgquote.Table(t.QName()))
 		}
 		if _, err := tx.Conn().PgConn().CopyTo(ctx, ts, sql); err != nil {
 			cancelDigest()
@@ -171,14 +172,6 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return &Result{Path: out, Manifest: m, Bytes: st.Size(), Elapsed: time.Since(start)}, nil
-}
-
-func quoteCols(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = digest.QuoteIdent(c)
-	}
-	return strings.Join(q, ", ")
 }
 
 // digestSnapshot computes the digest of the exported snapshot on its own connection. Temporary
@@ -213,9 +206,9 @@ func checkDeclaredKeys(ctx context.Context, q pgx.Tx, sch *schema.Schema, plan *
 		if tp == nil || len(tp.NaturalKey) == 0 || !strings.HasPrefix(tp.Source, "keys file") {
 			continue
 		}
-		cols := quoteCols(tp.NaturalKey)
+		cols := pgquote.Idents(tp.NaturalKey)
 		var groups, rows int64
-		sql := fmt.Sprintf("SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM %s GROUP BY %s HAVING count(*) > 1) d", digest.QuoteTable(t.QName()), cols)
+		sql := fmt.Sprintf("SELECT count(*), coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM %s GROUP BY %s HAVING count(*) > 1) d", pgquote.Table(t.QName()), cols)
 		if err := q.QueryRow(ctx, sql).Scan(&groups, &rows); err != nil {
 			out.Add(finding.Finding{Kind: finding.KeyPlan, Table: t.Display(), Message: fmt.Sprintf("cannot check natural key (%s): %v", cols, err)})
 			continue

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // DatabaseOptions say what OfDatabase digests.
@@ -94,7 +95,7 @@ func (d *Session) Ordered(ctx context.Context, qname string) (string, error) {
 	}
 	var fp string
 	sql := fmt.Sprintf("SELECT md5(coalesce(string_agg(%s, ',' ORDER BY t.%s), ''))::text FROM %s t %s",
-		rowHash(ex), QuoteIdent(sid), d.from(qname), strings.Join(joins, " "))
+		rowHash(ex), pgquote.Ident(sid), d.from(qname), strings.Join(joins, " "))
 	if err := d.q.QueryRow(ctx, sql).Scan(&fp); err != nil {
 		return "", fmt.Errorf("digest %s: order: %w", t.Display(), err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -100,20 +101,8 @@ func (d *Session) from(qname string) string {
 			return f
 		}
 	}
-	return QuoteTable(qname)
+	return pgquote.Table(qname)
 }
-
-// QuoteTable quotes a qualified table name.
-func QuoteTable(qname string) string {
-	parts := strings.SplitN(qname, ".", 2)
-	if len(parts) != 2 {
-		return pgx.Identifier{qname}.Sanitize()
-	}
-	return pgx.Identifier{parts[0], parts[1]}.Sanitize()
-}
-
-// QuoteIdent quotes one identifier.
-func QuoteIdent(name string) string { return pgx.Identifier{name}.Sanitize() }
 
 func (d *Session) table(qname string) (*schema.Table, error) {
 	t := d.s.Table(qname)
@@ -160,7 +149,7 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 		if skip != nil && skip(c) {
 			continue
 		}
-		qc := a + "." + QuoteIdent(c)
+		qc := a + "." + pgquote.Ident(c)
 		if g := d.gfkFor(t, c); g != nil {
 			gt, err := d.genericIdents(ctx, t, g)
 			if err != nil {
@@ -176,7 +165,7 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 				objMatch = fmt.Sprintf("%s.obj = %s", alias, qc)
 			}
 			joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = %s.%s AND %s",
-				gt, alias, alias, a, QuoteIdent(g.ContentTypeColumn), objMatch))
+				gt, alias, alias, a, pgquote.Ident(g.ContentTypeColumn), objMatch))
 			ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))
 			continue
 		}
@@ -225,7 +214,7 @@ func (d *Session) ident(ctx context.Context, qname string) (string, error) {
 	d.seq++
 	name := fmt.Sprintf("%s_i%d", d.prefix, d.seq)
 	src := d.from(qname)
-	qsid := QuoteIdent(sid)
+	qsid := pgquote.Ident(sid)
 	nk := d.plan.NaturalKey(qname)
 	var sql string
 	if len(nk) > 0 {
@@ -249,7 +238,7 @@ func (d *Session) ident(ctx context.Context, qname string) (string, error) {
   SELECT t.%[1]s, %[2]s::uuid FROM %[3]s t %[4]s WHERE t.%[5]s IS NULL
   UNION ALL
   SELECT t.%[1]s, %[6]s::uuid FROM %[3]s t JOIN r ON t.%[5]s = r.id %[4]s
-) SELECT id, h FROM r`, qsid, rowHash(rootEx), src, strings.Join(joins, " "), QuoteIdent(selfCol), rowHash(recEx))
+) SELECT id, h FROM r`, qsid, rowHash(rootEx), src, strings.Join(joins, " "), pgquote.Ident(selfCol), rowHash(recEx))
 		}
 	} else {
 		// Keyless: identity is the content, leaving out references inside the table's own cycle
@@ -314,8 +303,8 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		d.gident = name
 	}
 	rows, err := d.q.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT %s FROM %s)`,
-		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(ct.AppLabelColumn), QuoteIdent(ct.ModelColumn), d.from(ct.Table),
-		QuoteIdent(d.s.Table(ct.Table).SurrogateID()), QuoteIdent(g.ContentTypeColumn), d.from(t.QName())))
+		pgquote.Ident(d.s.Table(ct.Table).SurrogateID()), pgquote.Ident(ct.AppLabelColumn), pgquote.Ident(ct.ModelColumn), d.from(ct.Table),
+		pgquote.Ident(d.s.Table(ct.Table).SurrogateID()), pgquote.Ident(g.ContentTypeColumn), d.from(t.QName())))
 	if err != nil {
 		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgcopy"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -562,7 +563,7 @@ func (c *conv) checkValues(ctx context.Context, ct *ctab, md *Model) error {
 		}
 	}
 	for _, mm := range md.ManyToMany {
-		v := fmt.Sprintf("o.fields -> %s", quoteLiteral(mm.Name))
+		v := fmt.Sprintf("o.fields -> %s", pgquote.Literal(mm.Name))
 		checks = append(checks, check{fmt.Sprintf("jsonb_typeof(%[1]s) NOT IN ('array', 'null') OR (jsonb_typeof(%[1]s) = 'array' AND EXISTS (SELECT 1 FROM jsonb_array_elements(%[1]s) e WHERE jsonb_typeof(e) NOT IN ('number', 'array') OR (jsonb_typeof(e) = 'number' AND (e #>> '{}') !~ '^-?[0-9]+$') OR (jsonb_typeof(e) = 'array' AND jsonb_array_length(e) = 0)))", v),
 			mm.Name, fmt.Sprintf("model %s: many-to-many field %s must be a list of ids or natural keys", md.Name, mm.Name)})
 	}
@@ -596,13 +597,9 @@ func (c *conv) checkValues(ctx context.Context, ct *ctab, md *Model) error {
 // fieldValue is the JSON value of field f in object alias o: under its name, or under its column
 // (Django accepts "owner_id" for "owner"); SQL NULL when absent.
 func fieldValue(o string, f *Field) string {
-	v := fmt.Sprintf("%s.fields -> %s", o, quoteLiteral(f.Name))
+	v := fmt.Sprintf("%s.fields -> %s", o, pgquote.Literal(f.Name))
 	if f.Name != f.Column {
-		v = fmt.Sprintf("coalesce(%s, %s.fields -> %s)", v, o, quoteLiteral(f.Column))
+		v = fmt.Sprintf("coalesce(%s, %s.fields -> %s)", v, o, pgquote.Literal(f.Column))
 	}
 	return v
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func quoteIdent(s string) string { return digest.QuoteIdent(s) }

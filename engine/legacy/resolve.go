@@ -8,6 +8,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -160,13 +161,13 @@ func (c *conv) resolve(ctx context.Context) error {
 	for ct, cols := range used {
 		for _, col := range cols {
 			p := reg[c.refTable(ct.t, col)]
-			sql := fmt.Sprintf("UPDATE %s s SET %s = k.id FROM %s k WHERE s.%s = k.key", ct.stg, quoteIdent(col), p.ct.reg, ct.nk[col])
+			sql := fmt.Sprintf("UPDATE %s s SET %s = k.id FROM %s k WHERE s.%s = k.key", ct.stg, pgquote.Ident(col), p.ct.reg, ct.nk[col])
 			if _, err := c.exec(ctx, sql); err != nil {
 				return err
 			}
 			f := finding.Finding{Kind: finding.KeyPlan, Table: ct.display, Column: col, Message: "natural key could not be resolved"}
 			if _, err := c.sample(ctx, f, stgLocator+" || ': ' || s."+ct.nk[col]+"::text",
-				fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND s.%s IS NULL ORDER BY s._lg_obj", ct.stg, ct.nk[col], quoteIdent(col))); err != nil {
+				fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND s.%s IS NULL ORDER BY s._lg_obj", ct.stg, ct.nk[col], pgquote.Ident(col))); err != nil {
 				return err
 			}
 		}
@@ -186,7 +187,7 @@ func (c *conv) resolve(ctx context.Context) error {
 func (c *conv) keyExpr(k *keyed, self string) (expr string, joins []string) {
 	parts := make([]string, 0, len(k.md.Key.Parts))
 	for i, p := range k.md.Key.Parts {
-		col := "s." + quoteIdent(p.Column)
+		col := "s." + pgquote.Ident(p.Column)
 		switch {
 		case p.Ref == "":
 			v := "o.pk"
@@ -220,11 +221,11 @@ func (k *keyed) selfPart() *KeyPart {
 // keys that several objects share.
 func (c *conv) registerFixtureKeys(ctx context.Context, k *keyed, reg map[string]*keyed) error {
 	ct := k.ct
-	sid := "s." + quoteIdent(ct.sid)
+	sid := "s." + pgquote.Ident(ct.sid)
 	from := fmt.Sprintf("%s s JOIN %s o ON o.idx = s._lg_obj", ct.stg, ct.part)
 	var sql string
 	if sp := k.selfPart(); sp != nil {
-		self := "s." + quoteIdent(sp.Column)
+		self := "s." + pgquote.Ident(sp.Column)
 		nk := "s." + ct.nk[sp.Column]
 		rootKey, rootJoins := c.keyExpr(k, fmt.Sprintf("coalesce(%s, '[]'::jsonb)", nk))
 		recKey, recJoins := c.keyExpr(k, "r.key")
@@ -251,7 +252,7 @@ WITH RECURSIVE r(id, key) AS (
 		Message: fmt.Sprintf("model %s: several objects have the same natural key (%s)", k.md.Name, strings.Join(k.md.Key.Columns(), ", "))}
 	_, err := c.sample(ctx, f, stgLocator+" || ': ' || k.key::text", fmt.Sprintf(
 		"%[1]s s JOIN %[2]s k ON k.id = s.%[3]s AND k.fixture WHERE k.key IN (SELECT key FROM %[2]s WHERE fixture GROUP BY key HAVING count(*) > 1) ORDER BY k.key::text, s._lg_obj",
-		ct.stg, ct.reg, quoteIdent(ct.sid)))
+		ct.stg, ct.reg, pgquote.Ident(ct.sid)))
 	return err
 }
 
@@ -329,7 +330,7 @@ func (c *conv) registerWanted(ctx context.Context, k *keyed, reg map[string]*key
 				return err
 			}
 		}
-		base := fmt.Sprintf("(SELECT least(0, (SELECT min(%s) FROM %s), (SELECT min(id) FROM %s)))", quoteIdent(ct.sid), ct.stg, ct.reg)
+		base := fmt.Sprintf("(SELECT least(0, (SELECT min(%s) FROM %s), (SELECT min(id) FROM %s)))", pgquote.Ident(ct.sid), ct.stg, ct.reg)
 		tag, err := c.exec(ctx, fmt.Sprintf(`INSERT INTO %[1]s (key, id, fixture, round)
 SELECT x.key, %[2]s - row_number() OVER (ORDER BY x.key::text), false, %[3]d FROM (SELECT DISTINCT w.key FROM %[4]s w WHERE %[5]s) x`,
 			ct.reg, base, round, ct.want, notKnown))
@@ -408,13 +409,13 @@ func (c *conv) stageReferenceRows(ctx context.Context, k *keyed, reg map[string]
 		c.add(finding.Finding{Kind: finding.KeyPlan, Table: ct.display, Count: ct.refs, Message: err.Error()})
 		return nil
 	}
-	cols := []string{quoteIdent(ct.sid), "_lg_ref"}
+	cols := []string{pgquote.Ident(ct.sid), "_lg_ref"}
 	exprs := []string{"k.id", "true"}
 	tries := map[string]string{}
 	for i, s := range sl {
 		typ := ct.t.Column(s.part.Column).Type
 		notNull := ct.t.Column(s.part.Column).NotNull
-		cols = append(cols, quoteIdent(s.part.Column))
+		cols = append(cols, pgquote.Ident(s.part.Column))
 		if s.part.Ref == "" {
 			exprs = append(exprs, CastSQL(s.leaf("k.key"), typ, notNull))
 			if cat := CategoryOf(typ); cat != CatString && cat != CatJSON {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -58,7 +59,7 @@ func (r *TargetResolver) Resolve(ctx context.Context, md *Model, key json.RawMes
 	}
 	var taken bool
 	sid := md.Table.SurrogateID()
-	if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)", digest.QuoteTable(md.Table.QName()), quoteIdent(sid)), id).Scan(&taken); err != nil {
+	if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s WHERE %s = $1)", pgquote.Table(md.Table.QName()), pgquote.Ident(sid)), id).Scan(&taken); err != nil {
 		return 0, false, false, fmt.Errorf("resolve %s in the target: %w", md.Name, err)
 	}
 	return 0, false, taken, nil
@@ -85,7 +86,7 @@ func (r *TargetResolver) keys(ctx context.Context, m *Mapping, q string, path []
 	var parts, joins []string
 	selfCol := ""
 	for i, p := range md.Key.Parts {
-		col := "t." + quoteIdent(p.Column)
+		col := "t." + pgquote.Ident(p.Column)
 		switch {
 		case p.Ref == "":
 			parts = append(parts, fmt.Sprintf("jsonb_build_array(%s)", FixtureSQL(col, t.Column(p.Column).Type)))
@@ -108,13 +109,13 @@ func (r *TargetResolver) keys(ctx context.Context, m *Mapping, q string, path []
 		return "", fmt.Errorf("resolve %s: %w", md.Name, err)
 	}
 	expr := strings.Join(parts, " || ")
-	sid := "t." + quoteIdent(t.SurrogateID())
-	from := digest.QuoteTable(q) + " t " + strings.Join(joins, " ")
+	sid := "t." + pgquote.Ident(t.SurrogateID())
+	from := pgquote.Table(q) + " t " + strings.Join(joins, " ")
 	var sql string
 	if selfCol == "" {
 		sql = fmt.Sprintf("INSERT INTO %s SELECT %s, %s FROM %s", tmp, expr, sid, from)
 	} else {
-		self := "t." + quoteIdent(selfCol)
+		self := "t." + pgquote.Ident(selfCol)
 		sql = fmt.Sprintf(`INSERT INTO %[1]s WITH RECURSIVE r(id, key) AS (
   SELECT %[2]s, %[3]s FROM %[4]s WHERE %[5]s IS NULL
   UNION ALL

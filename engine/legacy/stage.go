@@ -7,6 +7,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -43,7 +44,7 @@ END $$`); err != nil {
 	for _, ct := range c.tables {
 		defs := make([]string, 0, len(ct.cols)+8)
 		for _, col := range ct.cols {
-			defs = append(defs, quoteIdent(col)+" "+ct.t.Column(col).Type)
+			defs = append(defs, pgquote.Ident(col)+" "+ct.t.Column(col).Type)
 		}
 		defs = append(defs, "_lg_n bigint GENERATED ALWAYS AS IDENTITY", "_lg_obj bigint", "_lg_line bigint", "_lg_pk text",
 			"_lg_ref boolean NOT NULL DEFAULT false")
@@ -128,7 +129,7 @@ func (c *conv) columnExprs(ct *ctab, md *Model) (cols, exprs []string, tries map
 			cols = append(cols, nk)
 			exprs = append(exprs, fmt.Sprintf("CASE WHEN jsonb_typeof(%[1]s) = 'array' THEN %[1]s END", v))
 		}
-		cols = append(cols, quoteIdent(col))
+		cols = append(cols, pgquote.Ident(col))
 		exprs = append(exprs, expr)
 		if CategoryOf(typ) != CatString && CategoryOf(typ) != CatJSON {
 			tries[col] = try
@@ -191,7 +192,7 @@ func (c *conv) syntheticIDs(ctx context.Context, ct *ctab) error {
 	if ct.sid == "" {
 		return nil
 	}
-	sid := quoteIdent(ct.sid)
+	sid := pgquote.Ident(ct.sid)
 	sql := fmt.Sprintf(`UPDATE %[1]s s SET %[2]s = x.nid FROM (
   SELECT _lg_n, (SELECT least(0, min(%[2]s)) FROM %[1]s) - count(*) OVER () - 1 + row_number() OVER (ORDER BY _lg_n) AS nid
   FROM %[1]s WHERE %[2]s IS NULL) x
@@ -208,10 +209,10 @@ func (c *conv) stageManyToMany(ctx context.Context, ct *ctab, md *Model, mm *Man
 			Message: fmt.Sprintf("model %s: many-to-many field %s needs the table's integer id", md.Name, mm.Name)})
 		return nil
 	}
-	v := fmt.Sprintf("o.fields -> %s", quoteLiteral(mm.Name))
+	v := fmt.Sprintf("o.fields -> %s", pgquote.Literal(mm.Name))
 	typ := tt.t.Column(mm.Target).Type
-	cols := []string{quoteIdent(mm.Owner), quoteIdent(mm.Target)}
-	exprs := []string{"own." + quoteIdent(ct.sid), fmt.Sprintf("CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v #>> '{}')::%s END", typ)}
+	cols := []string{pgquote.Ident(mm.Owner), pgquote.Ident(mm.Target)}
+	exprs := []string{"own." + pgquote.Ident(ct.sid), fmt.Sprintf("CASE WHEN jsonb_typeof(e.v) = 'number' THEN (e.v #>> '{}')::%s END", typ)}
 	if nk := tt.nk[mm.Target]; nk != "" {
 		cols = append(cols, nk)
 		exprs = append(exprs, "CASE WHEN jsonb_typeof(e.v) = 'array' THEN e.v END")
@@ -248,7 +249,7 @@ func (c *conv) checkIDs(ctx context.Context) error {
 		if ct.objects == 0 || len(ct.t.PrimaryKey) != 1 {
 			continue
 		}
-		pk := quoteIdent(ct.t.PrimaryKey[0])
+		pk := pgquote.Ident(ct.t.PrimaryKey[0])
 		f := finding.Finding{Kind: finding.Duplicated, Table: ct.display, Column: ct.t.PrimaryKey[0],
 			Message: "several objects have the same pk"}
 		from := fmt.Sprintf("%[1]s s WHERE NOT s._lg_ref AND s.%[2]s IN (SELECT %[2]s FROM %[1]s GROUP BY 1 HAVING count(*) > 1) ORDER BY s.%[2]s, s._lg_obj", ct.stg, pk)

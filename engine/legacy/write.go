@@ -10,6 +10,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -36,9 +37,9 @@ func (c *conv) checkReferences(ctx context.Context) error {
 			}
 			var notNull, match, shown []string
 			for i, col := range fk.Columns {
-				q := quoteIdent(col)
+				q := pgquote.Ident(col)
 				notNull = append(notNull, fmt.Sprintf("s.%s IS NOT NULL", q))
-				match = append(match, fmt.Sprintf("p.%s = s.%s", quoteIdent(fk.RefColumns[i]), q))
+				match = append(match, fmt.Sprintf("p.%s = s.%s", pgquote.Ident(fk.RefColumns[i]), q))
 				shown = append(shown, fmt.Sprintf("'%s=' || s.%s", strings.ReplaceAll(col, "'", "''"), q))
 			}
 			f := finding.Finding{Kind: finding.Orphaned, Table: ct.display, Column: strings.Join(fk.Columns, ", "), Constraint: fk.Name,
@@ -58,7 +59,7 @@ func (c *conv) checkReferences(ctx context.Context) error {
 		if nk := c.plan.NaturalKey(ct.qname); len(nk) > 0 {
 			cols := make([]string, len(nk))
 			for i, col := range nk {
-				cols[i] = quoteIdent(col)
+				cols[i] = pgquote.Ident(col)
 			}
 			f := finding.Finding{Kind: finding.Duplicated, Table: ct.display,
 				Message: fmt.Sprintf("natural key (%s) is not unique in the fixture", strings.Join(nk, ", "))}
@@ -79,7 +80,7 @@ func (c *conv) checkNotNull(ctx context.Context, ct *ctab) error {
 	for _, col := range ct.cols {
 		if cl := ct.t.Column(col); cl.NotNull && col != ct.sid {
 			cols = append(cols, col)
-			counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", quoteIdent(col)))
+			counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", pgquote.Ident(col)))
 		}
 	}
 	if len(cols) == 0 {
@@ -104,7 +105,7 @@ func (c *conv) checkNotNull(ctx context.Context, ct *ctab) error {
 				f.Message = fmt.Sprintf("model %s: field %s is missing or null, but column %s is NOT NULL", md.Name, fl.Name, col)
 			}
 		}
-		if _, err := c.sample(ctx, f, stgLocator, fmt.Sprintf("%s s WHERE NOT s._lg_ref AND s.%s IS NULL ORDER BY s._lg_obj", ct.stg, quoteIdent(col))); err != nil {
+		if _, err := c.sample(ctx, f, stgLocator, fmt.Sprintf("%s s WHERE NOT s._lg_ref AND s.%s IS NULL ORDER BY s._lg_obj", ct.stg, pgquote.Ident(col))); err != nil {
 			return err
 		}
 	}
@@ -124,11 +125,11 @@ func (c *conv) checkGeneric(ctx context.Context, ct *ctab) error {
 		if cts == nil || cts.sid == "" {
 			continue
 		}
-		ctc, obj := quoteIdent(g.ContentTypeColumn), quoteIdent(g.ObjectIDColumn)
+		ctc, obj := pgquote.Ident(g.ContentTypeColumn), pgquote.Ident(g.ObjectIDColumn)
 		rows, err := c.tx.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c
 WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s WHERE NOT s._lg_ref AND s.%s IS NOT NULL)`,
-			quoteIdent(cts.sid), quoteIdent(ctPlan.AppLabelColumn), quoteIdent(ctPlan.ModelColumn), cts.stg,
-			quoteIdent(cts.sid), ctc, ct.stg, obj))
+			pgquote.Ident(cts.sid), pgquote.Ident(ctPlan.AppLabelColumn), pgquote.Ident(ctPlan.ModelColumn), cts.stg,
+			pgquote.Ident(cts.sid), ctc, ct.stg, obj))
 		if err != nil {
 			return fmt.Errorf("convert %s: %w", ct.display, err)
 		}
@@ -160,9 +161,9 @@ WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s WHERE NOT s._lg_ref AND s.%s IS NO
 			} else {
 				f.Message = fmt.Sprintf("generic foreign key to %s objects that the fixture does not contain (an object_id names an object by its pk: objects written without pk cannot be named)", name)
 				from = fmt.Sprintf("%s s WHERE NOT s._lg_ref AND s.%s = $1 AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.%s = s.%s AND NOT x._lg_ref) ORDER BY s._lg_obj",
-					ct.stg, ctc, obj, target.stg, quoteIdent(target.sid), obj)
+					ct.stg, ctc, obj, target.stg, pgquote.Ident(target.sid), obj)
 			}
-			if _, err := c.sample(ctx, f, stgLocator+" || ': ' || "+quoteLiteral(name+" id ")+" || s."+obj, from, r.id); err != nil {
+			if _, err := c.sample(ctx, f, stgLocator+" || ': ' || "+pgquote.Literal(name+" id ")+" || s."+obj, from, r.id); err != nil {
 				return err
 			}
 		}
@@ -193,11 +194,11 @@ func (c *conv) write(ctx context.Context, out string) (res *ConvertResult, err e
 	for _, ct := range c.tables {
 		cols := make([]string, len(ct.cols))
 		for i, col := range ct.cols {
-			cols[i] = quoteIdent(col)
+			cols[i] = pgquote.Ident(col)
 		}
 		order := "_lg_n"
 		if ct.sid != "" {
-			order = quoteIdent(ct.sid)
+			order = pgquote.Ident(ct.sid)
 		}
 		ts := w.Table(ct.idx, ct.qname)
 		sql := fmt.Sprintf("COPY (SELECT %s FROM %s WHERE NOT _lg_ref ORDER BY %s) TO STDOUT", strings.Join(cols, ", "), ct.stg, order)

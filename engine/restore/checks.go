@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // projection renders the staged row (alias s) of st in target terms: one expression per package
@@ -16,7 +16,7 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 	exprs := map[string]string{}
 	var joins []string
 	for i, c := range st.cols {
-		qc := digest.QuoteIdent(c)
+		qc := pgquote.Ident(c)
 		switch {
 		case c == st.sid:
 			exprs[c] = "m.tgt"
@@ -31,7 +31,7 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 					}
 				}
 				alias := fmt.Sprintf("g%d", i)
-				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = s.%s AND %s.src = s.%s", g, alias, alias, digest.QuoteIdent(ctCol), alias, qc))
+				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = s.%s AND %s.src = s.%s", g, alias, alias, pgquote.Ident(ctCol), alias, qc))
 				exprs[c] = alias + ".tgt"
 				continue
 			}
@@ -66,8 +66,8 @@ func (r *run) checkReferences(ctx context.Context) error {
 					ok = false
 					break
 				}
-				notNull = append(notNull, fmt.Sprintf("s.%s IS NOT NULL", digest.QuoteIdent(c)))
-				match = append(match, fmt.Sprintf("p.%s = s.%s", digest.QuoteIdent(fk.RefColumns[i]), digest.QuoteIdent(c)))
+				notNull = append(notNull, fmt.Sprintf("s.%s IS NOT NULL", pgquote.Ident(c)))
+				match = append(match, fmt.Sprintf("p.%s = s.%s", pgquote.Ident(fk.RefColumns[i]), pgquote.Ident(c)))
 			}
 			if !ok {
 				continue
@@ -80,7 +80,7 @@ func (r *run) checkReferences(ctx context.Context) error {
 			}
 		}
 		if st.refs > st.refsMatched {
-			from := fmt.Sprintf("%s s WHERE s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.stg, st.mapT, digest.QuoteIdent(st.sid))
+			from := fmt.Sprintf("%s s WHERE s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.stg, st.mapT, pgquote.Ident(st.sid))
 			if st.mapT == "" {
 				from = fmt.Sprintf("%s s WHERE s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.stg, st.keep)
 			}
@@ -91,7 +91,7 @@ func (r *run) checkReferences(ctx context.Context) error {
 		}
 		if st.mapT != "" {
 			from := fmt.Sprintf("%s s WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
-				st.stg, digest.QuoteIdent(st.sid), st.mapT, digest.QuoteIdent(st.sid))
+				st.stg, pgquote.Ident(st.sid), st.mapT, pgquote.Ident(st.sid))
 			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,
 				"rows whose ancestors are missing or circular could not be mapped"); err != nil {
 				return err
@@ -102,7 +102,7 @@ func (r *run) checkReferences(ctx context.Context) error {
 			if gm == "" {
 				continue
 			}
-			ct, obj := digest.QuoteIdent(g.ContentTypeColumn), digest.QuoteIdent(g.ObjectIDColumn)
+			ct, obj := pgquote.Ident(g.ContentTypeColumn), pgquote.Ident(g.ObjectIDColumn)
 			from := fmt.Sprintf("%s s WHERE s.%s IS NOT NULL AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s g WHERE g.ct = s.%s AND g.src = s.%s)",
 				st.stg, ct, obj, gm, ct, obj)
 			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, g.ObjectIDColumn, "", from,
@@ -118,9 +118,9 @@ func (r *run) checkReferences(ctx context.Context) error {
 func (r *run) matchedFrom(st *tableState) string {
 	if st.mapT != "" {
 		return fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND m.matched AND NOT m.ref JOIN %s t ON t.%s = m.tgt",
-			st.stg, st.mapT, digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), digest.QuoteIdent(st.sid))
+			st.stg, st.mapT, pgquote.Ident(st.sid), pgquote.Table(st.qname), pgquote.Ident(st.sid))
 	}
-	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r AND NOT k.ref JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, digest.QuoteTable(st.qname))
+	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r AND NOT k.ref JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, pgquote.Table(st.qname))
 }
 
 // checkDiverged finds matched rows whose content differs from the package's.
@@ -138,7 +138,7 @@ func (r *run) checkDiverged(ctx context.Context) error {
 			if c == st.sid {
 				continue
 			}
-			diffs = append(diffs, fmt.Sprintf("(%s)::text IS DISTINCT FROM t.%s::text", exprs[c], digest.QuoteIdent(c)))
+			diffs = append(diffs, fmt.Sprintf("(%s)::text IS DISTINCT FROM t.%s::text", exprs[c], pgquote.Ident(c)))
 		}
 		if len(diffs) == 0 {
 			continue
@@ -211,14 +211,14 @@ func (r *run) checkKeyless(ctx context.Context) error {
 				}
 			}
 			mine = append(mine, exprs[c])
-			theirs = append(theirs, "t."+digest.QuoteIdent(c))
+			theirs = append(theirs, "t."+pgquote.Ident(c))
 		}
 		from := st.stg + " s"
 		if st.mapT != "" {
-			from += fmt.Sprintf(" JOIN %s m ON m.src = s.%s", st.mapT, digest.QuoteIdent(st.sid))
+			from += fmt.Sprintf(" JOIN %s m ON m.src = s.%s", st.mapT, pgquote.Ident(st.sid))
 		}
 		sql := fmt.Sprintf("SELECT count(*) FROM %s %s WHERE ROW(%s)::text IN (SELECT ROW(%s)::text FROM %s t)",
-			from, strings.Join(joins, " "), strings.Join(mine, ", "), strings.Join(theirs, ", "), digest.QuoteTable(st.qname))
+			from, strings.Join(joins, " "), strings.Join(mine, ", "), strings.Join(theirs, ", "), pgquote.Table(st.qname))
 		var n int64
 		if err := r.tx.QueryRow(ctx, sql).Scan(&n); err != nil {
 			return r.sqlError(st.display, err)
@@ -280,17 +280,17 @@ func (r *run) checkConflicts(ctx context.Context) error {
 				if u.NullsNotDistinct {
 					op = "IS NOT DISTINCT FROM"
 				}
-				on = append(on, fmt.Sprintf("t.%s %s %s", digest.QuoteIdent(c), op, exprs[c]))
+				on = append(on, fmt.Sprintf("t.%s %s %s", pgquote.Ident(c), op, exprs[c]))
 			}
 			if !covered {
 				continue
 			}
 			from := st.stg + " s "
 			if st.mapT != "" {
-				from += fmt.Sprintf("JOIN %s m ON m.src = s.%s AND NOT m.matched ", st.mapT, digest.QuoteIdent(st.sid))
+				from += fmt.Sprintf("JOIN %s m ON m.src = s.%s AND NOT m.matched ", st.mapT, pgquote.Ident(st.sid))
 			}
 			from += strings.Join(joins, " ")
-			where := fmt.Sprintf("EXISTS (SELECT 1 FROM %s t WHERE %s)", digest.QuoteTable(st.qname), strings.Join(on, " AND "))
+			where := fmt.Sprintf("EXISTS (SELECT 1 FROM %s t WHERE %s)", pgquote.Table(st.qname), strings.Join(on, " AND "))
 			if st.mapT == "" {
 				where += fmt.Sprintf(" AND NOT s._edmsdr_ref AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
 			}

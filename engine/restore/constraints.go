@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // heldConstraint is a foreign key dropped for the load and added back afterwards.
@@ -64,14 +64,14 @@ ORDER BY 1, 2`, quoteAll(oids))
 	for i := range held {
 		h := &held[i]
 		for _, st := range r.tables {
-			if digest.QuoteTable(st.qname) == h.table || st.display == h.table || st.qname == h.table {
+			if pgquote.Table(st.qname) == h.table || st.display == h.table || st.qname == h.table {
 				h.display = st.display
 			}
 		}
 		if h.display == "" {
 			h.display = h.table
 		}
-		if _, err := r.exec(ctx, h.display, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", h.table, digest.QuoteIdent(h.name))); err != nil {
+		if _, err := r.exec(ctx, h.display, fmt.Sprintf("ALTER TABLE %s DROP CONSTRAINT %s", h.table, pgquote.Ident(h.name))); err != nil {
 			return err
 		}
 	}
@@ -83,7 +83,7 @@ ORDER BY 1, 2`, quoteAll(oids))
 // against every row of its table at once.
 func (r *run) restoreForeignKeys(ctx context.Context) error {
 	for _, h := range r.held {
-		if _, err := r.tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", h.table, digest.QuoteIdent(h.name), h.def)); err != nil {
+		if _, err := r.tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", h.table, pgquote.Ident(h.name), h.def)); err != nil {
 			if f, ok := pgerr.Finding(err, h.display); ok {
 				f.Constraint = h.name
 				r.findings.Add(f)
@@ -103,7 +103,7 @@ func (r *run) restoreForeignKeys(ctx context.Context) error {
 func quoteAll(qnames []string) []string {
 	out := make([]string, len(qnames))
 	for i, q := range qnames {
-		out[i] = digest.QuoteTable(q)
+		out[i] = pgquote.Table(q)
 	}
 	return out
 }

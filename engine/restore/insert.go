@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // insertAll inserts every table's new rows in dependency order, then sets the references that
@@ -15,7 +15,7 @@ func (r *run) insertAll(ctx context.Context) error {
 	var deferred []string
 	for _, st := range r.tables {
 		for _, c := range st.deferConstraints {
-			deferred = append(deferred, digest.QuoteIdent(st.t.Schema)+"."+digest.QuoteIdent(c))
+			deferred = append(deferred, pgquote.Ident(st.t.Schema)+"."+pgquote.Ident(c))
 		}
 	}
 	if err := r.holdForeignKeys(ctx); err != nil {
@@ -66,7 +66,7 @@ func (r *run) insertTable(ctx context.Context, st *tableState) error {
 	var from string
 	switch {
 	case st.mapT != "":
-		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND NOT m.matched", st.stg, st.mapT, digest.QuoteIdent(st.sid))
+		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND NOT m.matched", st.stg, st.mapT, pgquote.Ident(st.sid))
 	default:
 		from = st.stg + " s"
 	}
@@ -78,7 +78,7 @@ func (r *run) insertTable(ctx context.Context, st *tableState) error {
 		}
 	}
 	sql := fmt.Sprintf("INSERT INTO %s (%s) %sSELECT %s FROM %s %s%s",
-		digest.QuoteTable(st.qname), quoteCols(st.cols), r.overriding(st), strings.Join(sel, ", "), from, strings.Join(joins, " "), where)
+		pgquote.Table(st.qname), pgquote.Idents(st.cols), r.overriding(st), strings.Join(sel, ", "), from, strings.Join(joins, " "), where)
 	tag, err := r.exec(ctx, st.display, sql)
 	if err != nil {
 		return err
@@ -96,12 +96,12 @@ func (r *run) setDeferred(ctx context.Context, st *tableState) error {
 		if !st.deferredCols[c] {
 			continue
 		}
-		sets = append(sets, fmt.Sprintf("%s = %s", digest.QuoteIdent(c), exprs[c]))
-		any = append(any, fmt.Sprintf("s.%s IS NOT NULL", digest.QuoteIdent(c)))
+		sets = append(sets, fmt.Sprintf("%s = %s", pgquote.Ident(c), exprs[c]))
+		any = append(any, fmt.Sprintf("s.%s IS NOT NULL", pgquote.Ident(c)))
 	}
-	sid := digest.QuoteIdent(st.sid)
+	sid := pgquote.Ident(st.sid)
 	sql := fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s AND NOT m.matched %s WHERE t.%s = m.tgt AND (%s)",
-		digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, strings.Join(joins, " "), sid, strings.Join(any, " OR "))
+		pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, strings.Join(joins, " "), sid, strings.Join(any, " OR "))
 	_, err := r.exec(ctx, st.display, sql)
 	return err
 }
@@ -121,16 +121,16 @@ func (r *run) updateDiverged(ctx context.Context) error {
 			if c == st.sid {
 				continue
 			}
-			sets = append(sets, fmt.Sprintf("%s = %s", digest.QuoteIdent(c), exprs[c]))
+			sets = append(sets, fmt.Sprintf("%s = %s", pgquote.Ident(c), exprs[c]))
 		}
 		var sql string
 		if st.mapT != "" {
-			sid := digest.QuoteIdent(st.sid)
+			sid := pgquote.Ident(st.sid)
 			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s %s WHERE t.%s = m.tgt",
-				digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, st.div, sid, strings.Join(joins, " "), sid)
+				pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, st.div, sid, strings.Join(joins, " "), sid)
 		} else {
 			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s d ON d.h = s._edmsdr_r %s WHERE t.ctid = k.tid",
-				digest.QuoteTable(st.qname), strings.Join(sets, ", "), st.stg, st.keep, st.div, strings.Join(joins, " "))
+				pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.keep, st.div, strings.Join(joins, " "))
 		}
 		tag, err := r.exec(ctx, st.display, sql)
 		if err != nil {
@@ -167,7 +167,7 @@ func (r *run) moveSequences(ctx context.Context) error {
 			}
 			sql := fmt.Sprintf("ALTER SEQUENCE %s RESTART WITH %d", s.name, *s.max+1)
 			if !s.owned {
-				sql = fmt.Sprintf("SELECT setval(%s::regclass, %d)", quoteLiteral(s.name), *s.max)
+				sql = fmt.Sprintf("SELECT setval(%s::regclass, %d)", pgquote.Literal(s.name), *s.max)
 			}
 			if _, err := r.exec(ctx, st.display, sql); err != nil {
 				return err
@@ -193,7 +193,7 @@ FROM pg_class c JOIN pg_sequence p ON p.seqrelid = c.oid WHERE c.oid = $1::regcl
 	}
 	sql := fmt.Sprintf(`SELECT CASE WHEN s.is_called THEN s.last_value + p.seqincrement ELSE s.last_value END,
   (SELECT max(%s) FROM %s)::bigint
-FROM %s s, pg_sequence p WHERE p.seqrelid = %s::regclass`, digest.QuoteIdent(column), digest.QuoteTable(st.qname), s.name, quoteLiteral(s.name))
+FROM %s s, pg_sequence p WHERE p.seqrelid = %s::regclass`, pgquote.Ident(column), pgquote.Table(st.qname), s.name, pgquote.Literal(s.name))
 	if err := r.tx.QueryRow(ctx, sql).Scan(&s.next, &s.max); err != nil {
 		return s, r.sqlError(st.display, err)
 	}

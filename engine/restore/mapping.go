@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // maxNullPatterns bounds the split of a natural-key match by which nullable columns are NULL
@@ -40,7 +40,7 @@ func (r *run) buildMaps(ctx context.Context) error {
 // It returns the join clauses and the WHERE conditions on s.
 func (r *run) keyJoin(st *tableState, isNull map[string]bool, nullSafe bool, targetAlias string) (joins []string, conds []string, on []string) {
 	for i, c := range st.nk {
-		qc := digest.QuoteIdent(c)
+		qc := pgquote.Ident(c)
 		if isNull[c] {
 			conds = append(conds, fmt.Sprintf("s.%s IS NULL", qc))
 			on = append(on, fmt.Sprintf("%s.%s IS NULL", targetAlias, qc))
@@ -115,7 +115,7 @@ func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
 		seqPart = fmt.Sprint(sq.next - 1)
 	}
 	var base int64
-	sql := fmt.Sprintf("SELECT greatest((SELECT coalesce(max(%s), 0) FROM %s), %s)", digest.QuoteIdent(st.sid), digest.QuoteTable(st.qname), seqPart)
+	sql := fmt.Sprintf("SELECT greatest((SELECT coalesce(max(%s), 0) FROM %s), %s)", pgquote.Ident(st.sid), pgquote.Table(st.qname), seqPart)
 	if err := r.tx.QueryRow(ctx, sql).Scan(&base); err != nil {
 		return 0, r.sqlError(st.display, err)
 	}
@@ -132,11 +132,11 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 	if err != nil {
 		return err
 	}
-	sid := digest.QuoteIdent(st.sid)
+	sid := pgquote.Ident(st.sid)
 	self := r.selfColumn(st)
 	frontier := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.mapT, sid)
 	if self != "" {
-		qs := digest.QuoteIdent(self)
+		qs := pgquote.Ident(self)
 		frontier += fmt.Sprintf(" AND (s.%s IS NULL OR EXISTS (SELECT 1 FROM %s p WHERE p.src = s.%s AND p.lvl < $1))", qs, st.mapT, qs)
 	}
 	patterns, nullSafe := r.nullPatterns(st)
@@ -147,7 +147,7 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 				joins, conds, on := r.keyJoin(st, pat, nullSafe, "t")
 				where := append([]string{frontier}, conds...)
 				sql := fmt.Sprintf("INSERT INTO %s (src, tgt, matched, lvl, ref) SELECT s.%s, t.%s, true, $1, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
-					st.mapT, sid, sid, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), strings.Join(where, " AND "))
+					st.mapT, sid, sid, st.stg, strings.Join(joins, " "), pgquote.Table(st.qname), strings.Join(on, " AND "), strings.Join(where, " AND "))
 				tag, err := r.exec(ctx, st.display, sql, level)
 				if err != nil {
 					return err
@@ -203,7 +203,7 @@ func (r *run) buildKeep(ctx context.Context, st *tableState) error {
 			where = strings.Join(conds, " AND ")
 		}
 		sql := fmt.Sprintf("INSERT INTO %s (r, tid, ref) SELECT s._edmsdr_r, t.ctid, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
-			st.keep, st.stg, strings.Join(joins, " "), digest.QuoteTable(st.qname), strings.Join(on, " AND "), where)
+			st.keep, st.stg, strings.Join(joins, " "), pgquote.Table(st.qname), strings.Join(on, " AND "), where)
 		tag, err := r.exec(ctx, st.display, sql)
 		if err != nil {
 			return err
@@ -241,8 +241,8 @@ func (r *run) buildGenericMaps(ctx context.Context) error {
 				continue
 			}
 			sql := fmt.Sprintf("SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s)",
-				digest.QuoteIdent(ctSt.sid), digest.QuoteIdent(ctPlan.AppLabelColumn), digest.QuoteIdent(ctPlan.ModelColumn), ctSt.stg,
-				digest.QuoteIdent(ctSt.sid), digest.QuoteIdent(g.ContentTypeColumn), st.stg)
+				pgquote.Ident(ctSt.sid), pgquote.Ident(ctPlan.AppLabelColumn), pgquote.Ident(ctPlan.ModelColumn), ctSt.stg,
+				pgquote.Ident(ctSt.sid), pgquote.Ident(g.ContentTypeColumn), st.stg)
 			rows, err := r.tx.Query(ctx, sql)
 			if err != nil {
 				return r.sqlError(st.display, err)

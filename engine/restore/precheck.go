@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // sampleKeys is how many row locators a finding carries.
@@ -18,19 +18,19 @@ const sampleKeys = 5
 func (r *run) locator(st *tableState, alias string, depth int) string {
 	if len(st.nk) == 0 {
 		if st.sid != "" {
-			return fmt.Sprintf("(%s || coalesce(%s.%s::text, 'NULL'))", quoteLiteral(st.sid+"="), alias, digest.QuoteIdent(st.sid))
+			return fmt.Sprintf("(%s || coalesce(%s.%s::text, 'NULL'))", pgquote.Literal(st.sid+"="), alias, pgquote.Ident(st.sid))
 		}
 		return fmt.Sprintf("('row ' || %s._edmsdr_r)", alias)
 	}
 	parts := make([]string, 0, len(st.nk))
 	for _, c := range st.nk {
-		qc := alias + "." + digest.QuoteIdent(c)
+		qc := alias + "." + pgquote.Ident(c)
 		val := fmt.Sprintf("coalesce(quote_literal(%s::text), 'NULL')", qc)
 		if d := r.domains.Of(st.qname, c); d != "" && depth > 0 {
 			if p := r.byName[d]; p != nil && p.sid != "" {
 				inner := fmt.Sprintf("p%d", depth)
 				val = fmt.Sprintf("coalesce((SELECT '(' || %s || ')' FROM %s %s WHERE %s.%s = %s LIMIT 1), 'missing ' || coalesce(%s::text, 'NULL'))",
-					r.locator(p, inner, depth-1), p.stg, inner, inner, digest.QuoteIdent(p.sid), qc, qc)
+					r.locator(p, inner, depth-1), p.stg, inner, inner, pgquote.Ident(p.sid), qc, qc)
 			}
 		}
 		parts = append(parts, fmt.Sprintf("'%s=' || %s", strings.ReplaceAll(c, "'", "''"), val))
@@ -71,7 +71,7 @@ func (r *run) rowsFinding(ctx context.Context, st *tableState, kind finding.Kind
 func (r *run) precheckStaging(ctx context.Context) error {
 	for _, st := range r.tables {
 		if st.sid != "" {
-			sid := digest.QuoteIdent(st.sid)
+			sid := pgquote.Ident(st.sid)
 			if _, err := r.rowsFinding(ctx, st, finding.Corrupt, st.sid, "",
 				fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, sid), "rows without an id"); err != nil {
 				return err
@@ -83,10 +83,10 @@ func (r *run) precheckStaging(ctx context.Context) error {
 			}
 		}
 		if len(st.nk) > 0 {
-			cols := quoteCols(st.nk)
+			cols := pgquote.Idents(st.nk)
 			sAlias := make([]string, len(st.nk))
 			for i, c := range st.nk {
-				sAlias[i] = "s." + digest.QuoteIdent(c)
+				sAlias[i] = "s." + pgquote.Ident(c)
 			}
 			from := fmt.Sprintf("%s s WHERE (%s) IN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1)",
 				st.stg, strings.Join(sAlias, ", "), cols, st.stg, cols)
@@ -107,7 +107,7 @@ func (r *run) precheckStaging(ctx context.Context) error {
 		for _, c := range st.cols {
 			if col := st.t.Column(c); col != nil && col.NotNull {
 				notNull = append(notNull, c)
-				counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", digest.QuoteIdent(c)))
+				counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", pgquote.Ident(c)))
 			}
 		}
 		if len(notNull) > 0 && st.staged > 0 {
@@ -125,7 +125,7 @@ func (r *run) precheckStaging(ctx context.Context) error {
 					continue
 				}
 				if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
-					fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, digest.QuoteIdent(c)),
+					fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, pgquote.Ident(c)),
 					"NULL in a NOT NULL column"); err != nil {
 					return err
 				}
@@ -141,8 +141,8 @@ func (r *run) precheckStaging(ctx context.Context) error {
 			continue
 		}
 		var groups int64
-		cols := quoteCols(st.nk)
-		sql := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) d", digest.QuoteTable(st.qname), cols)
+		cols := pgquote.Idents(st.nk)
+		sql := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) d", pgquote.Table(st.qname), cols)
 		if err := r.tx.QueryRow(ctx, sql).Scan(&groups); err != nil {
 			return r.sqlError(st.display, err)
 		}
@@ -166,7 +166,7 @@ func hasNullable(st *tableState) bool {
 func nullSafeEq(a, b string, cols []string) string {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
-		q := digest.QuoteIdent(c)
+		q := pgquote.Ident(c)
 		parts[i] = fmt.Sprintf("%s.%s IS NOT DISTINCT FROM %s.%s", a, q, b, q)
 	}
 	return strings.Join(parts, " AND ")

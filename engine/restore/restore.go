@@ -18,6 +18,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -446,7 +447,7 @@ func (r *run) lockTargets(ctx context.Context) error {
 	}
 	names := make([]string, 0, len(r.tables))
 	for _, t := range r.tables {
-		names = append(names, digest.QuoteTable(t.qname))
+		names = append(names, pgquote.Table(t.qname))
 	}
 	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
 		if pgerr.Code(err) == "55P03" {
@@ -493,12 +494,10 @@ func (r *run) writeIDMap(ctx context.Context, w io.Writer) error {
 			continue
 		}
 		sql := fmt.Sprintf("COPY (SELECT %s, src, tgt, CASE WHEN ref THEN 'reference' WHEN matched THEN 'matched' ELSE 'inserted' END FROM %s ORDER BY src) TO STDOUT",
-			quoteLiteral(t.display), t.mapT)
+			pgquote.Literal(t.display), t.mapT)
 		if _, err := r.tx.Conn().PgConn().CopyTo(ctx, w, sql); err != nil {
 			return fmt.Errorf("write id map of %s: %w", t.display, err)
 		}
 	}
 	return nil
 }
-
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -10,20 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgcopy"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
-
-// quoteCols quotes a column list.
-func quoteCols(cols []string) string {
-	q := make([]string, len(cols))
-	for i, c := range cols {
-		q[i] = digest.QuoteIdent(c)
-	}
-	return strings.Join(q, ", ")
-}
 
 // createStaging creates one temporary staging table per package table: the package's columns
 // with the target's types, all nullable (so that bad data is reported by our checks, by row), plus
@@ -33,7 +24,7 @@ func (r *run) createStaging(ctx context.Context) error {
 		defs := make([]string, 0, len(st.cols)+1)
 		for _, c := range st.cols {
 			col := st.t.Column(c)
-			defs = append(defs, digest.QuoteIdent(c)+" "+col.Type)
+			defs = append(defs, pgquote.Ident(c)+" "+col.Type)
 		}
 		if st.sid == "" {
 			defs = append(defs, "_edmsdr_r bigint GENERATED ALWAYS AS IDENTITY")
@@ -81,7 +72,7 @@ func (r *run) stage(ctx context.Context) error {
 				return err
 			}
 		}
-		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, quoteCols(st.cols))
+		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, pgquote.Idents(st.cols))
 		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), e, sql)
 		if err != nil {
 			if fl := finding.FindingsOf(err); fl != nil {
@@ -136,7 +127,7 @@ func (r *run) stage(ctx context.Context) error {
 		if _, err := r.exec(ctx, st.display, "ANALYZE "+st.stg); err != nil {
 			return err
 		}
-		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", digest.QuoteTable(st.qname))).Scan(&st.targetHasRows); err != nil {
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", pgquote.Table(st.qname))).Scan(&st.targetHasRows); err != nil {
 			return r.sqlError(st.display, err)
 		}
 	}

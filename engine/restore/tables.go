@@ -5,10 +5,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -42,7 +42,7 @@ func (t *tableState) toInsert() int64 { return t.staged - t.matched - t.exist }
 
 func (t *tableState) rowHandle() string {
 	if t.sid != "" {
-		return digest.QuoteIdent(t.sid)
+		return pgquote.Ident(t.sid)
 	}
 	return "_edmsdr_r"
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 func (r *run) check(name, table string, v finding.Verdict, evidence string) {
@@ -111,13 +112,13 @@ func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict
 
 // restoredRelation is a FROM item with the target rows that correspond to the package's rows of st.
 func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
-	tbl := digest.QuoteTable(st.qname)
+	tbl := pgquote.Table(st.qname)
 	switch {
 	case st.mapT != "" && !st.targetHasRows && !excludeDiverged:
 		// The table was empty before the restore: every row in it is a restored row.
 		return tbl
 	case st.mapT != "":
-		sid := digest.QuoteIdent(st.sid)
+		sid := pgquote.Ident(st.sid)
 		cond := fmt.Sprintf("t.%s IN (SELECT tgt FROM %s WHERE NOT ref)", sid, st.mapT)
 		if excludeDiverged {
 			cond += fmt.Sprintf(" AND t.%s NOT IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src)", sid, st.mapT, st.div)
@@ -134,9 +135,9 @@ func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 
 // divergedTarget is a FROM item with the target's version of the diverged rows of st.
 func (r *run) divergedTarget(st *tableState) string {
-	tbl := digest.QuoteTable(st.qname)
+	tbl := pgquote.Table(st.qname)
 	if st.mapT != "" {
-		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.%s IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src))", tbl, digest.QuoteIdent(st.sid), st.mapT, st.div)
+		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.%s IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src))", tbl, pgquote.Ident(st.sid), st.mapT, st.div)
 	}
 	return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.ctid IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r))", tbl, st.keep, st.div)
 }
@@ -147,11 +148,11 @@ func (r *run) divergedProjection(st *tableState) string {
 	exprs, joins := r.projection(st, false)
 	sel := make([]string, 0, len(st.cols))
 	for _, c := range st.cols {
-		sel = append(sel, fmt.Sprintf("%s AS %s", exprs[c], digest.QuoteIdent(c)))
+		sel = append(sel, fmt.Sprintf("%s AS %s", exprs[c], pgquote.Ident(c)))
 	}
 	var from string
 	if st.mapT != "" {
-		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s", st.stg, st.mapT, digest.QuoteIdent(st.sid), st.div, digest.QuoteIdent(st.sid))
+		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s", st.stg, st.mapT, pgquote.Ident(st.sid), st.div, pgquote.Ident(st.sid))
 	} else {
 		from = fmt.Sprintf("%s s JOIN %s d ON d.h = s._edmsdr_r", st.stg, st.div)
 	}

@@ -15,9 +15,9 @@ import (
 	"github.com/onsi/gomega/gmeasure"
 
 	"github.com/edmsdr/edmsdr/drill"
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/introspect"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
@@ -60,7 +60,7 @@ func copyOut(ctx context.Context, url, dir string, tables []*schema.Table) time.
 	for i, t := range tables {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%03d.copy", i)))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = tx.Conn().PgConn().CopyTo(ctx, f, fmt.Sprintf("COPY %s TO STDOUT", digest.QuoteTable(t.QName())))
+		_, err = tx.Conn().PgConn().CopyTo(ctx, f, fmt.Sprintf("COPY %s TO STDOUT", pgquote.Table(t.QName())))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(f.Sync()).To(Succeed())
 		Expect(f.Close()).To(Succeed())
@@ -81,7 +81,7 @@ func copyIn(ctx context.Context, url, dir string, tables []*schema.Table) time.D
 	for i, t := range tables {
 		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%03d.copy", i)))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = tx.Conn().PgConn().CopyFrom(ctx, f, fmt.Sprintf("COPY %s FROM STDIN", digest.QuoteTable(t.QName())))
+		_, err = tx.Conn().PgConn().CopyFrom(ctx, f, fmt.Sprintf("COPY %s FROM STDIN", pgquote.Table(t.QName())))
 		f.Close()
 		Expect(err).NotTo(HaveOccurred(), t.Display())
 	}

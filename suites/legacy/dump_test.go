@@ -17,6 +17,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/introspect"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -218,7 +219,7 @@ func (d *dumper) query(t *schema.Table, model string) string {
 
 // field renders a column as Django's serializer writes it.
 func (d *dumper) field(t *schema.Table, c schema.Column, alias string) (string, string) {
-	col := alias + "." + digest.QuoteIdent(c.Name)
+	col := alias + "." + pgquote.Ident(c.Name)
 	for _, fk := range t.ForeignKeys {
 		if len(fk.Columns) == 1 && fk.Columns[0] == c.Name {
 			return strings.TrimSuffix(c.Name, "_id"), d.ref(fk.RefTable, col)
