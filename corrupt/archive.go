@@ -15,7 +15,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/pack"
 )
 
@@ -247,7 +246,7 @@ func Reseal(entries []Entry) error {
 				m.Digest.Tables[te.Table] = d
 			}
 		}
-		m.Digest.Total = digest.NewSummary(m.Digest.Tables).Total
+		m.Digest.Total = pack.NewDigest(m.Digest.Tables).Total
 		return nil
 	})
 }

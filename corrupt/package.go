@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -329,7 +328,7 @@ func packageInjectors() []Injector {
 				t.Sum1 = addOne(t.Sum1)
 				m.Digest.Tables[q] = t
 				// The total follows, so that the package verifies: only a restore can tell.
-				m.Digest.Total = digest.NewSummary(m.Digest.Tables).Total
+				m.Digest.Total = pack.NewDigest(m.Digest.Tables).Total
 				return nil
 			})
 		})),

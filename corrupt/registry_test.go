@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/edmsdr/edmsdr/corrupt"
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -83,7 +82,7 @@ func samplePackage(tb testing.TB) []byte {
 		tb.Fatal(err)
 	}
 	rows := sampleRows()
-	sums := map[string]digest.Table{}
+	sums := map[string]pack.TableDigest{}
 	for i, t := range s.Tables {
 		ts := w.Table(i, t.QName())
 		for _, r := range rows[t.QName()] {
@@ -94,9 +93,9 @@ func samplePackage(tb testing.TB) []byte {
 		if _, err := ts.Close(); err != nil {
 			tb.Fatal(err)
 		}
-		sums[t.QName()] = digest.Table{Rows: int64(len(rows[t.QName()])), Sum1: fmt.Sprint(100 + i), Sum2: fmt.Sprint(200 + i)}
+		sums[t.QName()] = pack.TableDigest{Rows: int64(len(rows[t.QName()])), Sum1: fmt.Sprint(100 + i), Sum2: fmt.Sprint(200 + i)}
 	}
-	m := &pack.Manifest{Tool: "corrupt-test", CreatedAt: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC), ServerVersion: 150000, Database: "sample", Schema: s, Plan: plan, Digest: digest.NewSummary(sums)}
+	m := &pack.Manifest{Tool: "corrupt-test", CreatedAt: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC), ServerVersion: 150000, Database: "sample", Schema: s, Plan: plan, Digest: pack.NewDigest(sums)}
 	if err := w.Close(m); err != nil {
 		tb.Fatal(err)
 	}

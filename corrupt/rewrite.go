@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/pack"
 )
 
@@ -53,7 +52,7 @@ func Rewrite(in, out string, edit EditFunc) error {
 	}
 	m := rd.Manifest()
 	nm := *m
-	nm.Digest.Tables = map[string]digest.Table{}
+	nm.Digest.Tables = map[string]pack.TableDigest{}
 	for q, t := range m.Digest.Tables {
 		nm.Digest.Tables[q] = t
 	}
@@ -87,7 +86,7 @@ func Rewrite(in, out string, edit EditFunc) error {
 			return err
 		}
 	}
-	nm.Digest.Total = digest.NewSummary(nm.Digest.Tables).Total
+	nm.Digest.Total = pack.NewDigest(nm.Digest.Tables).Total
 	return w.Close(&nm)
 }
 

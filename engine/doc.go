@@ -5,7 +5,9 @@
 //   - introspect: reads a schema from pg_catalog
 //   - keys: the key plan (natural key of every table, generic foreign keys, content types)
 //   - finding: findings and verdicts, the fixed vocabulary every check reports in
-//   - pack: the package format (tar + zstd, COPY entries, manifest)
+//   - pgquote: identifiers, qualified names and literals quoted into SQL text (standard library only)
+//   - pack: the package format (tar + zstd, COPY entries, manifest, digest values); no driver
+//   - contenttype: the Django content types a table's generic foreign keys use, read from the database
 //   - digest: the logical, id-independent digest of a database's data, computed in SQL
 //   - backup: one consistent snapshot streamed into a package
 //   - restore: staging, id maps, foreign-key rewriting, validation, atomic commit

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 	dctx, cancelDigest := context.WithCancel(ctx)
 	defer cancelDigest()
 	type digestResult struct {
-		sum digest.Summary
+		sum pack.Digest
 		err error
 	}
 	digestDone := make(chan digestResult, 1)
@@ -176,23 +176,23 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 
 // digestSnapshot computes the digest of the exported snapshot on its own connection. Temporary
 // tables need a read-write transaction; it only reads the data and rolls back.
-func digestSnapshot(ctx context.Context, cfg *pgx.ConnConfig, snapshot string, sch *schema.Schema, plan *keys.Plan) (digest.Summary, error) {
+func digestSnapshot(ctx context.Context, cfg *pgx.ConnConfig, snapshot string, sch *schema.Schema, plan *keys.Plan) (pack.Digest, error) {
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
-		return digest.Summary{}, fmt.Errorf("connect: %w", dsn.Scrub(err, cfg.Password))
+		return pack.Digest{}, fmt.Errorf("connect: %w", dsn.Scrub(err, cfg.Password))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
-		return digest.Summary{}, err
+		return pack.Digest{}, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // temp tables only
 	if _, err := tx.Exec(ctx, fmt.Sprintf("SET TRANSACTION SNAPSHOT '%s'", strings.ReplaceAll(snapshot, "'", ""))); err != nil {
-		return digest.Summary{}, fmt.Errorf("import snapshot: %w", err)
+		return pack.Digest{}, fmt.Errorf("import snapshot: %w", err)
 	}
 	ds, err := digest.NewSession(tx, sch, plan, digest.Options{})
 	if err != nil {
-		return digest.Summary{}, err
+		return pack.Digest{}, err
 	}
 	return ds.All(ctx, nil)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
@@ -25,7 +26,7 @@ type DatabaseOptions struct {
 
 // Database is the digest of a whole database.
 type Database struct {
-	Summary Summary
+	Summary pack.Digest
 	// Order maps keyless tables to the fingerprint of their rows in id order (with Ordered).
 	Order map[string]string
 }

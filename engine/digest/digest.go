@@ -4,6 +4,7 @@
 // row a hash of its content. Each row hashes to two 64-bit lanes that are summed exactly per
 // table, so the digest is independent of row order and counts duplicates (a multiset digest).
 // Equal digests mean the same data; any changed row, reference target or duplicate count differs.
+// The values (pack.TableDigest, pack.Digest) belong to the package format, which records them.
 package digest
 
 import (
@@ -15,7 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/edmsdr/edmsdr/engine/contenttype"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
@@ -302,35 +305,18 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		d.temps = append(d.temps, name)
 		d.gident = name
 	}
-	rows, err := d.q.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT %s FROM %s)`,
-		pgquote.Ident(d.s.Table(ct.Table).SurrogateID()), pgquote.Ident(ct.AppLabelColumn), pgquote.Ident(ct.ModelColumn), d.from(ct.Table),
-		pgquote.Ident(d.s.Table(ct.Table).SurrogateID()), pgquote.Ident(g.ContentTypeColumn), d.from(t.QName())))
+	cts, err := contenttype.Used(ctx, d.q,
+		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
+		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn})
 	if err != nil {
-		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
-	}
-	type ctRow struct {
-		id           int64
-		label, model string
-	}
-	var cts []ctRow
-	for rows.Next() {
-		var r ctRow
-		if err := rows.Scan(&r.id, &r.label, &r.model); err != nil {
-			rows.Close()
-			return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
-		}
-		cts = append(cts, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return "", fmt.Errorf("digest %s: read content types: %w", t.Display(), err)
+		return "", fmt.Errorf("digest %s: %w", t.Display(), err)
 	}
 	for _, r := range cts {
-		if d.gdone[r.id] {
+		if d.gdone[r.ID] {
 			continue
 		}
-		d.gdone[r.id] = true
-		target := ct.TableForContentType(d.s, r.label, r.model)
+		d.gdone[r.ID] = true
+		target := ct.TableForContentType(d.s, r.AppLabel, r.Model)
 		tt := d.s.Table(target)
 		if tt == nil || tt.SurrogateID() == "" {
 			continue
@@ -339,7 +325,7 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		if err != nil {
 			return "", err
 		}
-		if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (ct, obj, h) SELECT $1, id, h FROM %s", d.gident, it), r.id); err != nil {
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (ct, obj, h) SELECT $1, id, h FROM %s", d.gident, it), r.ID); err != nil {
 			return "", fmt.Errorf("digest: generic identities of %s: %w", tt.Display(), err)
 		}
 	}
@@ -351,45 +337,45 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 
 // Table digests table qname. relation is a FROM item producing the table's columns (a subquery
 // restricting rows, or a projection of staged rows in target ids); "" means the table itself.
-func (d *Session) Table(ctx context.Context, qname, relation string) (Table, error) {
+func (d *Session) Table(ctx context.Context, qname, relation string) (pack.TableDigest, error) {
 	t, err := d.table(qname)
 	if err != nil {
-		return Table{}, err
+		return pack.TableDigest{}, err
 	}
 	if relation == "" {
 		relation = d.from(qname)
 	}
 	ex, joins, err := d.exprs(ctx, t, "t", d.contentColumns(t), nil)
 	if err != nil {
-		return Table{}, err
+		return pack.TableDigest{}, err
 	}
 	sql := fmt.Sprintf(`SELECT count(*),
   coalesce(sum(('x' || substr(h, 1, 16))::bit(64)::bigint), 0)::text,
   coalesce(sum(('x' || substr(h, 17, 16))::bit(64)::bigint), 0)::text
 FROM (SELECT %s AS h FROM %s t %s) x`, rowHash(ex), relation, strings.Join(joins, " "))
-	var out Table
+	var out pack.TableDigest
 	if err := d.q.QueryRow(ctx, sql).Scan(&out.Rows, &out.Sum1, &out.Sum2); err != nil {
-		return Table{}, fmt.Errorf("digest %s: %w", t.Display(), err)
+		return pack.TableDigest{}, fmt.Errorf("digest %s: %w", t.Display(), err)
 	}
 	return out, nil
 }
 
 // All digests every table in qnames (every table of the schema when nil).
-func (d *Session) All(ctx context.Context, qnames []string) (Summary, error) {
+func (d *Session) All(ctx context.Context, qnames []string) (pack.Digest, error) {
 	if qnames == nil {
 		for _, t := range d.s.Tables {
 			qnames = append(qnames, t.QName())
 		}
 	}
-	tables := map[string]Table{}
+	tables := map[string]pack.TableDigest{}
 	for _, q := range qnames {
 		td, err := d.Table(ctx, q, "")
 		if err != nil {
-			return Summary{}, err
+			return pack.Digest{}, err
 		}
 		tables[q] = td
 	}
-	return NewSummary(tables), nil
+	return pack.NewDigest(tables), nil
 }
 
 // ApplySettings sets SessionSettings on a connection (or in a transaction, with local=true).

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -59,7 +58,7 @@ func writePackage(tb testing.TB, path string, s *schema.Schema, rows map[string]
 	if err := w.WriteHeader(hdr); err != nil {
 		tb.Fatal(err)
 	}
-	tables := map[string]digest.Table{}
+	tables := map[string]pack.TableDigest{}
 	for i, t := range order {
 		ts := w.Table(i, t.QName())
 		for _, r := range rows[t.Name] {
@@ -71,9 +70,9 @@ func writePackage(tb testing.TB, path string, s *schema.Schema, rows map[string]
 		if err != nil {
 			tb.Fatal(err)
 		}
-		tables[t.QName()] = digest.Table{Rows: te.Rows, Sum1: "0", Sum2: "0"}
+		tables[t.QName()] = pack.TableDigest{Rows: te.Rows, Sum1: "0", Sum2: "0"}
 	}
-	m := &pack.Manifest{Tool: "test", CreatedAt: time.Unix(0, 0).UTC(), ServerVersion: 150000, Schema: s, Plan: plan, Digest: digest.NewSummary(tables)}
+	m := &pack.Manifest{Tool: "test", CreatedAt: time.Unix(0, 0).UTC(), ServerVersion: 150000, Schema: s, Plan: plan, Digest: pack.NewDigest(tables)}
 	if err := w.Close(m); err != nil {
 		tb.Fatal(err)
 	}

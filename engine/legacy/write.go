@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edmsdr/edmsdr/engine/contenttype"
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/introspect"
@@ -126,34 +127,15 @@ func (c *conv) checkGeneric(ctx context.Context, ct *ctab) error {
 			continue
 		}
 		ctc, obj := pgquote.Ident(g.ContentTypeColumn), pgquote.Ident(g.ObjectIDColumn)
-		rows, err := c.tx.Query(ctx, fmt.Sprintf(`SELECT c.%s, c.%s::text, c.%s::text FROM %s c
-WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s WHERE NOT s._lg_ref AND s.%s IS NOT NULL)`,
-			pgquote.Ident(cts.sid), pgquote.Ident(ctPlan.AppLabelColumn), pgquote.Ident(ctPlan.ModelColumn), cts.stg,
-			pgquote.Ident(cts.sid), ctc, ct.stg, obj))
+		list, err := contenttype.Used(ctx, c.tx, contenttype.Table{From: cts.stg, ID: cts.sid, Plan: ctPlan},
+			contenttype.Refs{From: ct.stg, Column: g.ContentTypeColumn, Where: fmt.Sprintf("NOT s._lg_ref AND s.%s IS NOT NULL", obj)})
 		if err != nil {
 			return fmt.Errorf("convert %s: %w", ct.display, err)
 		}
-		type ctRow struct {
-			id           int64
-			label, model string
-		}
-		var list []ctRow
-		for rows.Next() {
-			var r ctRow
-			if err := rows.Scan(&r.id, &r.label, &r.model); err != nil {
-				rows.Close()
-				return fmt.Errorf("convert %s: %w", ct.display, err)
-			}
-			list = append(list, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("convert %s: %w", ct.display, err)
-		}
 		for _, r := range list {
-			name := r.label + "." + r.model
+			name := r.AppLabel + "." + r.Model
 			f := finding.Finding{Kind: finding.Orphaned, Table: ct.display, Column: g.ObjectIDColumn}
-			target := c.byQ[ctPlan.TableForContentType(c.s, r.label, r.model)]
+			target := c.byQ[ctPlan.TableForContentType(c.s, r.AppLabel, r.Model)]
 			var from string
 			if target == nil || target.sid == "" {
 				f.Message = fmt.Sprintf("generic foreign key to %s objects, but content type %s names no table of the target with an integer id", name, name)
@@ -163,7 +145,7 @@ WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s WHERE NOT s._lg_ref AND s.%s IS NO
 				from = fmt.Sprintf("%s s WHERE NOT s._lg_ref AND s.%s = $1 AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s x WHERE x.%s = s.%s AND NOT x._lg_ref) ORDER BY s._lg_obj",
 					ct.stg, ctc, obj, target.stg, pgquote.Ident(target.sid), obj)
 			}
-			if _, err := c.sample(ctx, f, stgLocator+" || ': ' || "+pgquote.Literal(name+" id ")+" || s."+obj, from, r.id); err != nil {
+			if _, err := c.sample(ctx, f, stgLocator+" || ': ' || "+pgquote.Literal(name+" id ")+" || s."+obj, from, r.ID); err != nil {
 				return err
 			}
 		}
@@ -245,7 +227,7 @@ func (c *conv) write(ctx context.Context, out string) (res *ConvertResult, err e
 
 // digest computes the logical digest of the staged data rows; identities come from the staged
 // rows, reference rows included (data rows point at them by id).
-func (c *conv) digest(ctx context.Context) (digest.Summary, error) {
+func (c *conv) digest(ctx context.Context) (pack.Digest, error) {
 	ds, err := digest.NewSession(c.tx, c.s, c.plan, digest.Options{Prefix: "_lg_dg", Source: func(q string) string {
 		if ct := c.byQ[q]; ct != nil {
 			return ct.stg
@@ -253,16 +235,16 @@ func (c *conv) digest(ctx context.Context) (digest.Summary, error) {
 		return ""
 	}})
 	if err != nil {
-		return digest.Summary{}, fmt.Errorf("convert: %w", err)
+		return pack.Digest{}, fmt.Errorf("convert: %w", err)
 	}
 	defer ds.Close(ctx)
-	tables := map[string]digest.Table{}
+	tables := map[string]pack.TableDigest{}
 	for _, ct := range c.tables {
 		td, err := ds.Table(ctx, ct.qname, fmt.Sprintf("(SELECT * FROM %s WHERE NOT _lg_ref)", ct.stg))
 		if err != nil {
-			return digest.Summary{}, fmt.Errorf("convert: digest %s: %w", schema.DisplayName(ct.qname), err)
+			return pack.Digest{}, fmt.Errorf("convert: digest %s: %w", schema.DisplayName(ct.qname), err)
 		}
 		tables[ct.qname] = td
 	}
-	return digest.NewSummary(tables), nil
+	return pack.NewDigest(tables), nil
 }

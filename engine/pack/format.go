@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
@@ -86,7 +85,7 @@ type Manifest struct {
 	Schema        *schema.Schema `json:"schema"`
 	Plan          *keys.Plan     `json:"plan"`
 	Tables        []TableEntry   `json:"tables"`
-	Digest        digest.Summary `json:"digest"`
+	Digest        Digest         `json:"digest"`
 }
 
 // TableEntry lists one table's chunks.

@@ -19,7 +19,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/schema"
@@ -94,7 +93,7 @@ func writePackage(tb testing.TB, path string, tables []testTable, opts WriterOpt
 		tb.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(42))
-	digests := map[string]digest.Table{}
+	digests := map[string]TableDigest{}
 	for i, tt := range tables {
 		ts := w.Table(i, tt.qname)
 		var text []byte
@@ -116,14 +115,14 @@ func writePackage(tb testing.TB, path string, tables []testTable, opts WriterOpt
 		if te.Rows != int64(len(tt.rows)) {
 			tb.Fatalf("table %s: stream counted %d rows, wrote %d", tt.qname, te.Rows, len(tt.rows))
 		}
-		digests[tt.qname] = digest.Table{Rows: int64(len(tt.rows)), Sum1: fmt.Sprint(11 * (i + 1)), Sum2: fmt.Sprint(13 * (i + 1))}
+		digests[tt.qname] = TableDigest{Rows: int64(len(tt.rows)), Sum1: fmt.Sprint(11 * (i + 1)), Sum2: fmt.Sprint(13 * (i + 1))}
 	}
 	s := testSchema(tables)
 	plan, err := keys.Build(s, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m := &Manifest{Tool: "edmsdr-test", CreatedAt: testCreated, ServerVersion: 150007, Database: "edms", Schema: s, Plan: plan, Digest: digest.NewSummary(digests)}
+	m := &Manifest{Tool: "edmsdr-test", CreatedAt: testCreated, ServerVersion: 150007, Database: "edms", Schema: s, Plan: plan, Digest: NewDigest(digests)}
 	if err := w.Close(m); err != nil {
 		tb.Fatal(err)
 	}
@@ -374,10 +373,10 @@ func planFor(tb testing.TB, s *schema.Schema) *keys.Plan {
 }
 
 // summary is a digest summary with the given row counts.
-func summary(rows map[string]int64) digest.Summary {
-	tables := map[string]digest.Table{}
+func summary(rows map[string]int64) Digest {
+	tables := map[string]TableDigest{}
 	for q, n := range rows {
-		tables[q] = digest.Table{Rows: n, Sum1: "1", Sum2: "2"}
+		tables[q] = TableDigest{Rows: n, Sum1: "1", Sum2: "2"}
 	}
-	return digest.NewSummary(tables)
+	return NewDigest(tables)
 }

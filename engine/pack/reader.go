@@ -15,7 +15,6 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
@@ -445,7 +444,7 @@ func (r *Reader) verifyManifest(m *Manifest) {
 	}
 	// The total hashes every per-table digest: a table taken out of the package (entries, header,
 	// manifest and digest alike) or an edited total shows here.
-	if total := digest.NewSummary(m.Digest.Tables).Total; m.Digest.Total != total {
+	if total := NewDigest(m.Digest.Tables).Total; m.Digest.Total != total {
 		bad("", "manifest digest total does not match its per-table digests (a table removed, or the digest edited)")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edmsdr/edmsdr/engine/contenttype"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
@@ -240,37 +241,18 @@ func (r *run) buildGenericMaps(ctx context.Context) error {
 					Message: "generic foreign key needs the content type table, which the package does not contain"})
 				continue
 			}
-			sql := fmt.Sprintf("SELECT c.%s, c.%s::text, c.%s::text FROM %s c WHERE c.%s IN (SELECT DISTINCT s.%s FROM %s s)",
-				pgquote.Ident(ctSt.sid), pgquote.Ident(ctPlan.AppLabelColumn), pgquote.Ident(ctPlan.ModelColumn), ctSt.stg,
-				pgquote.Ident(ctSt.sid), pgquote.Ident(g.ContentTypeColumn), st.stg)
-			rows, err := r.tx.Query(ctx, sql)
+			cts, err := contenttype.Used(ctx, r.tx, contenttype.Table{From: ctSt.stg, ID: ctSt.sid, Plan: ctPlan},
+				contenttype.Refs{From: st.stg, Column: g.ContentTypeColumn})
 			if err != nil {
 				return r.sqlError(st.display, err)
 			}
-			type ct struct {
-				id           int64
-				label, model string
-			}
-			var cts []ct
-			for rows.Next() {
-				var c ct
-				if err := rows.Scan(&c.id, &c.label, &c.model); err != nil {
-					rows.Close()
-					return r.sqlError(st.display, err)
-				}
-				cts = append(cts, c)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return r.sqlError(st.display, err)
-			}
 			for _, c := range cts {
-				target := ctPlan.TableForContentType(r.target, c.label, c.model)
+				target := ctPlan.TableForContentType(r.target, c.AppLabel, c.Model)
 				tst := r.byName[target]
 				if tst == nil || tst.mapT == "" {
 					continue // its rows stay unresolved and are reported as orphaned
 				}
-				if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (ct, src, tgt) SELECT $1, src, tgt FROM %s", name, tst.mapT), c.id); err != nil {
+				if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (ct, src, tgt) SELECT $1, src, tgt FROM %s", name, tst.mapT), c.ID); err != nil {
 					return err
 				}
 			}

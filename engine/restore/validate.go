@@ -7,6 +7,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
@@ -173,7 +174,7 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 	}
 	defer ds.Close(ctx)
 	var out []finding.Verdict
-	restored := map[string]digest.Table{}
+	restored := map[string]pack.TableDigest{}
 	for _, st := range r.tables {
 		expected, ok := r.manifest.Digest.Tables[st.qname]
 		if !ok {
@@ -225,6 +226,6 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 		r.check("digest", st.display, v, ev)
 		out = append(out, v)
 	}
-	r.res.RestoredDigest = digest.NewSummary(restored).Total
+	r.res.RestoredDigest = pack.NewDigest(restored).Total
 	return out, nil
 }

@@ -16,7 +16,6 @@ import (
 
 	"filippo.io/age"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -51,7 +50,7 @@ func writeTestPackage(tb testing.TB, path string, opts pack.WriterOptions) {
 	if err := w.WriteHeader(pack.Header{Tool: "seal-test", Tables: layouts}); err != nil {
 		tb.Fatal(err)
 	}
-	digests := map[string]digest.Table{}
+	digests := map[string]pack.TableDigest{}
 	for i, t := range tables {
 		ts := w.Table(i, t.qname)
 		for _, r := range t.rows {
@@ -62,7 +61,7 @@ func writeTestPackage(tb testing.TB, path string, opts pack.WriterOptions) {
 		if _, err := ts.Close(); err != nil {
 			tb.Fatal(err)
 		}
-		digests[t.qname] = digest.Table{Rows: int64(len(t.rows)), Sum1: "1", Sum2: "2"}
+		digests[t.qname] = pack.TableDigest{Rows: int64(len(t.rows)), Sum1: "1", Sum2: "2"}
 	}
 	s := schema.New(st)
 	plan, err := keys.Build(s, nil)
@@ -70,7 +69,7 @@ func writeTestPackage(tb testing.TB, path string, opts pack.WriterOptions) {
 		tb.Fatal(err)
 	}
 	m := &pack.Manifest{Tool: "seal-test", CreatedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), ServerVersion: 150007,
-		Database: "edms", Schema: s, Plan: plan, Digest: digest.NewSummary(digests)}
+		Database: "edms", Schema: s, Plan: plan, Digest: pack.NewDigest(digests)}
 	if err := w.Close(m); err != nil {
 		tb.Fatal(err)
 	}

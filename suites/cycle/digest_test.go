@@ -7,12 +7,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
 // changedTables lists the tables whose digest lines differ.
-func changedTables(a, b digest.Summary) []string {
+func changedTables(a, b pack.Digest) []string {
 	var out []string
 	for q, t := range a.Tables {
 		if o, ok := b.Tables[q]; !ok || !o.Equal(t) {
@@ -24,9 +24,9 @@ func changedTables(a, b digest.Summary) []string {
 
 var _ = Describe("The logical digest", Label("cycle", "digest"), func() {
 	var src string
-	var base digest.Summary
+	var base pack.Digest
 	// clone copies the source database (CREATE DATABASE … TEMPLATE) and changes it.
-	clone := func(ctx context.Context, sql ...string) digest.Summary {
+	clone := func(ctx context.Context, sql ...string) pack.Digest {
 		GinkgoHelper()
 		db := suitekit.NewDatabase(ctx, srv, "clone")
 		Expect(srv.DropDatabase(ctx, db)).To(Succeed())

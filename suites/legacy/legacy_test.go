@@ -20,7 +20,6 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
@@ -65,7 +64,7 @@ func source(ctx context.Context, seed int64) string {
 }
 
 // expectSameData compares two digests table by table, leaving out the tables named.
-func expectSameData(got, want digest.Summary, except ...string) {
+func expectSameData(got, want pack.Digest, except ...string) {
 	GinkgoHelper()
 	for q, w := range want.Tables {
 		if contains(except, q) {
@@ -93,7 +92,7 @@ var _ = Describe("Django fixtures restore into a re-initialised install", Ordere
 	var (
 		seed   int64
 		src    string
-		want   digest.Summary
+		want   pack.Digest
 		dir    string
 		pkg    string // a backup of the source
 		dumped = map[string]string{}
@@ -385,7 +384,7 @@ var damages = map[string]damage{
 var _ = Describe("Bad Django fixtures are refused and the target is unchanged", Ordered, Label("legacy"), func() {
 	var (
 		tgt    string
-		before digest.Summary
+		before pack.Digest
 		base   = map[string]string{}
 	)
 	BeforeAll(func(ctx SpecContext) {

@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -51,7 +50,7 @@ func renameTable(from, to string) mutation {
 			ownMaps(m)
 			m.Digest.Tables[to] = m.Digest.Tables[from]
 			delete(m.Digest.Tables, from)
-			m.Digest = digest.NewSummary(m.Digest.Tables)
+			m.Digest = pack.NewDigest(m.Digest.Tables)
 			m.Plan.Tables[to] = m.Plan.Tables[from]
 			delete(m.Plan.Tables, from)
 			for _, t := range m.Schema.Tables {

@@ -99,7 +99,7 @@ func restoreWith(ctx context.Context, conn *pgx.Conn, path string, opts restore.
 }
 
 // Digest computes the logical digest of dsn.
-func Digest(ctx context.Context, url string) (sum digest.Summary) {
+func Digest(ctx context.Context, url string) (sum pack.Digest) {
 	GinkgoHelper()
 	with(ctx, url, func(conn *pgx.Conn) {
 		db, err := digest.OfDatabase(ctx, conn, digest.DatabaseOptions{})

@@ -1,4 +1,4 @@
-package digest
+package pack
 
 import (
 	"encoding/json"
@@ -12,36 +12,36 @@ import (
 var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func TestTableArithmetic(t *testing.T) {
-	a := Table{Rows: 3, Sum1: "18446744073709551615", Sum2: "5"} // 2^64-1: sums exceed 64 bits
-	b := Table{Rows: 2, Sum1: "18446744073709551615", Sum2: "7"}
+	a := TableDigest{Rows: 3, Sum1: "18446744073709551615", Sum2: "5"} // 2^64-1: sums exceed 64 bits
+	b := TableDigest{Rows: 2, Sum1: "18446744073709551615", Sum2: "7"}
 	sum := a.Add(b)
 	if sum.Rows != 5 || sum.Sum1 != "36893488147419103230" || sum.Sum2 != "12" {
 		t.Errorf("Add = %+v", sum)
 	}
-	if !sum.Add(Table{}).Equal(sum) {
+	if !sum.Add(TableDigest{}).Equal(sum) {
 		t.Error("adding an empty table changed the digest")
 	}
 	if !a.Add(b).Equal(b.Add(a)) {
 		t.Error("Add is not commutative")
 	}
-	c := Table{Rows: 1, Sum1: "1", Sum2: "2"}
+	c := TableDigest{Rows: 1, Sum1: "1", Sum2: "2"}
 	if !a.Add(b).Add(c).Equal(a.Add(b.Add(c))) {
 		t.Error("Add is not associative")
 	}
 	if back := sum.Sub(b); !back.Equal(a) || back.Rows != 3 {
 		t.Errorf("Sub = %+v, want %+v", back, a)
 	}
-	if d := a.Sub(a); !d.Equal(Table{Sum1: "0", Sum2: "0"}) || d.Rows != 0 {
+	if d := a.Sub(a); !d.Equal(TableDigest{Sum1: "0", Sum2: "0"}) || d.Rows != 0 {
 		t.Errorf("a - a = %+v", d)
 	}
 }
 
 func TestTableEqual(t *testing.T) {
-	base := Table{Rows: 2, Sum1: "10", Sum2: "20"}
-	if !base.Equal(Table{Rows: 2, Sum1: " 10", Sum2: "020"}) {
+	base := TableDigest{Rows: 2, Sum1: "10", Sum2: "20"}
+	if !base.Equal(TableDigest{Rows: 2, Sum1: " 10", Sum2: "020"}) {
 		t.Error("Equal compares values, not spellings")
 	}
-	for _, o := range []Table{
+	for _, o := range []TableDigest{
 		{Rows: 3, Sum1: "10", Sum2: "20"},
 		{Rows: 2, Sum1: "11", Sum2: "20"},
 		{Rows: 2, Sum1: "10", Sum2: "21"},
@@ -52,13 +52,13 @@ func TestTableEqual(t *testing.T) {
 		}
 	}
 	// Empty sums are zero.
-	if !(Table{}).Equal(Table{Sum1: "0", Sum2: "0"}) {
+	if !(TableDigest{}).Equal(TableDigest{Sum1: "0", Sum2: "0"}) {
 		t.Error("empty sums must equal zero")
 	}
 }
 
 func TestHex(t *testing.T) {
-	base := Table{Rows: 2, Sum1: "10", Sum2: "20"}
+	base := TableDigest{Rows: 2, Sum1: "10", Sum2: "20"}
 	h := base.Hex("public.a")
 	if !hex64.MatchString(h) {
 		t.Fatalf("Hex = %q", h)
@@ -66,15 +66,15 @@ func TestHex(t *testing.T) {
 	if base.Hex("public.a") != h {
 		t.Error("Hex is not deterministic")
 	}
-	if (Table{Rows: 2, Sum1: "010", Sum2: "20"}).Hex("public.a") != h {
+	if (TableDigest{Rows: 2, Sum1: "010", Sum2: "20"}).Hex("public.a") != h {
 		t.Error("Hex depends on the spelling of a sum")
 	}
 	for name, other := range map[string]string{
 		"table name": base.Hex("public.b"),
-		"rows":       Table{Rows: 3, Sum1: "10", Sum2: "20"}.Hex("public.a"),
-		"sum1":       Table{Rows: 2, Sum1: "11", Sum2: "20"}.Hex("public.a"),
-		"sum2":       Table{Rows: 2, Sum1: "10", Sum2: "21"}.Hex("public.a"),
-		"lanes swap": Table{Rows: 2, Sum1: "20", Sum2: "10"}.Hex("public.a"),
+		"rows":       TableDigest{Rows: 3, Sum1: "10", Sum2: "20"}.Hex("public.a"),
+		"sum1":       TableDigest{Rows: 2, Sum1: "11", Sum2: "20"}.Hex("public.a"),
+		"sum2":       TableDigest{Rows: 2, Sum1: "10", Sum2: "21"}.Hex("public.a"),
+		"lanes swap": TableDigest{Rows: 2, Sum1: "20", Sum2: "10"}.Hex("public.a"),
 	} {
 		if other == h {
 			t.Errorf("changing the %s does not change Hex", name)
@@ -83,16 +83,16 @@ func TestHex(t *testing.T) {
 }
 
 // rowHashes returns n random rows' lane values as decimal strings.
-func rowHashes(rng *rand.Rand, n int) []Table {
-	out := make([]Table, n)
+func rowHashes(rng *rand.Rand, n int) []TableDigest {
+	out := make([]TableDigest, n)
 	for i := range out {
-		out[i] = Table{Rows: 1, Sum1: strconv.FormatUint(rng.Uint64(), 10), Sum2: strconv.FormatUint(rng.Uint64(), 10)}
+		out[i] = TableDigest{Rows: 1, Sum1: strconv.FormatUint(rng.Uint64(), 10), Sum2: strconv.FormatUint(rng.Uint64(), 10)}
 	}
 	return out
 }
 
-func fold(rows []Table) Table {
-	var t Table
+func fold(rows []TableDigest) TableDigest {
+	var t TableDigest
 	for _, r := range rows {
 		t = t.Add(r)
 	}
@@ -111,7 +111,7 @@ func TestMultiset(t *testing.T) {
 		}
 	}
 	// A duplicate row counts.
-	dup := fold(append(append([]Table(nil), rows...), rows[0]))
+	dup := fold(append(append([]TableDigest(nil), rows...), rows[0]))
 	if dup.Equal(want) || dup.Hex("public.t") == want.Hex("public.t") {
 		t.Error("a duplicated row does not change the digest")
 	}
@@ -120,15 +120,15 @@ func TestMultiset(t *testing.T) {
 		t.Error("a lost row does not change the digest")
 	}
 	// Swapping a row for a different one counts, even with the row count unchanged.
-	changed := append([]Table(nil), rows...)
+	changed := append([]TableDigest(nil), rows...)
 	changed[5] = rowHashes(rng, 1)[0]
 	if fold(changed).Equal(want) {
 		t.Error("a changed row does not change the digest")
 	}
 }
 
-func tables(rng *rand.Rand) map[string]Table {
-	out := map[string]Table{}
+func tables(rng *rand.Rand) map[string]TableDigest {
+	out := map[string]TableDigest{}
 	for _, q := range []string{"public.auth_user", "public.documents_document", "public.documents_version", "audit.entry", "public.empty"} {
 		out[q] = fold(rowHashes(rng, rng.Intn(20)))
 	}
@@ -138,7 +138,7 @@ func tables(rng *rand.Rand) map[string]Table {
 func TestNewSummary(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	base := tables(rng)
-	s := NewSummary(base)
+	s := NewDigest(base)
 	if !hex64.MatchString(s.Total) {
 		t.Fatalf("Total = %q", s.Total)
 	}
@@ -149,52 +149,52 @@ func TestNewSummary(t *testing.T) {
 	}
 	for i := 0; i < 20; i++ {
 		rng.Shuffle(len(names), func(a, b int) { names[a], names[b] = names[b], names[a] })
-		m := map[string]Table{}
+		m := map[string]TableDigest{}
 		for _, q := range names {
 			m[q] = base[q]
 		}
-		if got := NewSummary(m).Total; got != s.Total {
+		if got := NewDigest(m).Total; got != s.Total {
 			t.Fatalf("insertion order %v changed the total", names)
 		}
 	}
 	// The total changes when any one table changes, appears or disappears.
 	for q := range base {
-		for name, edit := range map[string]func(Table) Table{
-			"rows": func(t Table) Table { t.Rows++; return t },
-			"sum1": func(t Table) Table { return t.Add(Table{Sum1: "1"}) },
-			"sum2": func(t Table) Table { return t.Add(Table{Sum2: "1"}) },
+		for name, edit := range map[string]func(TableDigest) TableDigest{
+			"rows": func(t TableDigest) TableDigest { t.Rows++; return t },
+			"sum1": func(t TableDigest) TableDigest { return t.Add(TableDigest{Sum1: "1"}) },
+			"sum2": func(t TableDigest) TableDigest { return t.Add(TableDigest{Sum2: "1"}) },
 		} {
 			m := copyMap(base)
 			m[q] = edit(m[q])
-			if NewSummary(m).Total == s.Total {
+			if NewDigest(m).Total == s.Total {
 				t.Errorf("changing %s of %s does not change the total", name, q)
 			}
 		}
 		m := copyMap(base)
 		delete(m, q)
-		if NewSummary(m).Total == s.Total {
+		if NewDigest(m).Total == s.Total {
 			t.Errorf("dropping %s does not change the total", q)
 		}
 		// The same digest under another table name is another database.
 		m = copyMap(base)
 		m[q+"_renamed"] = m[q]
 		delete(m, q)
-		if NewSummary(m).Total == s.Total {
+		if NewDigest(m).Total == s.Total {
 			t.Errorf("renaming %s does not change the total", q)
 		}
 	}
 	m := copyMap(base)
-	m["public.new"] = Table{}
-	if NewSummary(m).Total == s.Total {
+	m["public.new"] = TableDigest{}
+	if NewDigest(m).Total == s.Total {
 		t.Error("an added empty table does not change the total")
 	}
-	if NewSummary(nil).Total == "" || NewSummary(nil).Total != NewSummary(map[string]Table{}).Total {
+	if NewDigest(nil).Total == "" || NewDigest(nil).Total != NewDigest(map[string]TableDigest{}).Total {
 		t.Error("the empty summary")
 	}
 }
 
-func copyMap(m map[string]Table) map[string]Table {
-	out := make(map[string]Table, len(m))
+func copyMap(m map[string]TableDigest) map[string]TableDigest {
+	out := make(map[string]TableDigest, len(m))
 	for k, v := range m {
 		out[k] = v
 	}
@@ -202,7 +202,7 @@ func copyMap(m map[string]Table) map[string]Table {
 }
 
 func TestLines(t *testing.T) {
-	s := NewSummary(map[string]Table{
+	s := NewDigest(map[string]TableDigest{
 		"public.b":    {Rows: 2, Sum1: "1", Sum2: "2"},
 		"audit.entry": {Rows: 0},
 		"public.a":    {Rows: 10, Sum1: "3", Sum2: "4"},
@@ -212,7 +212,7 @@ func TestLines(t *testing.T) {
 		t.Fatalf("Lines = %q", lines)
 	}
 	want := []string{
-		"audit.entry 0 " + (Table{}).Hex("audit.entry"),
+		"audit.entry 0 " + (TableDigest{}).Hex("audit.entry"),
 		"a 10 " + s.Tables["public.a"].Hex("public.a"),
 		"b 2 " + s.Tables["public.b"].Hex("public.b"),
 		"total " + s.Total,
@@ -227,14 +227,14 @@ func TestLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back Summary
+	var back Digest
 	if err := json.Unmarshal(data, &back); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(back.Lines(), "\n") != strings.Join(lines, "\n") {
 		t.Error("lines differ after a JSON round trip")
 	}
-	if NewSummary(back.Tables).Total != s.Total {
+	if NewDigest(back.Tables).Total != s.Total {
 		t.Error("total differs after a JSON round trip")
 	}
 }
