@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/edmsdr/edmsdr/fixtures/edms"
-	"github.com/edmsdr/edmsdr/fixtures/localpg"
+	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 	"github.com/edmsdr/edmsdr/generators/edmsgen"
 	"github.com/jackc/pgx/v5"
 )
@@ -17,7 +17,7 @@ import (
 // reports; unset, that test is skipped (the regular run covers tiny).
 const profileEnv = "EDMSGEN_PROFILE"
 
-func TestMain(m *testing.M) { os.Exit(localpg.RunShared(m)) }
+func TestMain(m *testing.M) { os.Exit(localpgtest.RunShared(m)) }
 
 // seededDB creates a database holding the EDMS schema and a fresh install's seeds, and returns a
 // connection to it.
@@ -29,9 +29,9 @@ func seededDB(tb testing.TB) *pgx.Conn {
 // installedDB is seededDB for an original (reinit=false) or re-initialised install.
 func installedDB(tb testing.TB, reinit bool) *pgx.Conn {
 	tb.Helper()
-	tc := localpg.Shared(tb)
+	tc := localpgtest.Shared(tb)
 	dsn := tc.NewDatabase(tb, "edmsgen")
-	if err := edms.Install(localpg.TestContext(tb, 2*time.Minute), dsn, edms.SeedOptions{Reinit: reinit}); err != nil {
+	if err := edms.Install(localpgtest.Context(tb, 2*time.Minute), dsn, edms.SeedOptions{Reinit: reinit}); err != nil {
 		tb.Fatalf("install edms (reinit=%t): %v", reinit, err)
 	}
 	return tc.Connect(tb, dsn)
@@ -43,7 +43,7 @@ func generate(tb testing.TB, conn *pgx.Conn, seed int64, profile string) edmsgen
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stats, err := edmsgen.Generate(localpg.TestContext(tb, 30*time.Minute), conn, seed, p)
+	stats, err := edmsgen.Generate(localpgtest.Context(tb, 30*time.Minute), conn, seed, p)
 	if err != nil {
 		tb.Fatalf("generate %s with seed %d: %v", profile, seed, err)
 	}
@@ -57,7 +57,7 @@ func digests(tb testing.TB, conn *pgx.Conn) map[string]string {
 	for _, table := range append(edms.SeededTables(), edmsgen.Tables()...) {
 		var d *string
 		q := fmt.Sprintf(`SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM %s t`, table)
-		if err := conn.QueryRow(localpg.TestContext(tb, time.Minute), q).Scan(&d); err != nil {
+		if err := conn.QueryRow(localpgtest.Context(tb, time.Minute), q).Scan(&d); err != nil {
 			tb.Fatalf("digest %s: %v", table, err)
 		}
 		if d == nil {
@@ -115,22 +115,22 @@ func TestGenerateRejectsBadProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.MaxWorkflows = 99
-	if _, err := edmsgen.Generate(localpg.TestContext(t, time.Minute), conn, 1, p); err == nil {
+	if _, err := edmsgen.Generate(localpgtest.Context(t, time.Minute), conn, 1, p); err == nil {
 		t.Fatal("Generate accepted MaxWorkflows=99")
 	}
 	p, _ = edmsgen.ProfileByName("10")
-	if _, err := edmsgen.Generate(localpg.TestContext(t, time.Minute), conn, 1, p); err == nil {
+	if _, err := edmsgen.Generate(localpgtest.Context(t, time.Minute), conn, 1, p); err == nil {
 		t.Fatalf("Generate accepted %d documents (below %d)", p.Documents, edmsgen.MinDocuments)
 	}
 }
 
 func TestGenerateNeedsSeededRows(t *testing.T) {
 	conn := seededDB(t)
-	if _, err := conn.Exec(localpg.TestContext(t, time.Minute), `DELETE FROM auth_group_permissions; DELETE FROM auth_group`); err != nil {
+	if _, err := conn.Exec(localpgtest.Context(t, time.Minute), `DELETE FROM auth_group_permissions; DELETE FROM auth_group`); err != nil {
 		t.Fatal(err)
 	}
 	p, _ := edmsgen.ProfileByName("tiny")
-	_, err := edmsgen.Generate(localpg.TestContext(t, time.Minute), conn, 1, p)
+	_, err := edmsgen.Generate(localpgtest.Context(t, time.Minute), conn, 1, p)
 	if err == nil || !strings.Contains(err.Error(), "edms.Seed") {
 		t.Fatalf("Generate without seeded groups: err = %v, want one pointing at edms.Seed", err)
 	}
@@ -184,7 +184,7 @@ func TestTinyLeavesSeededRowsAlone(t *testing.T) {
 	}
 	q := `SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM auth_user t WHERE username = ANY($1)`
 	var ub, ua string
-	ctx := localpg.TestContext(t, time.Minute)
+	ctx := localpgtest.Context(t, time.Minute)
 	fresh := seededDB(t)
 	if err := fresh.QueryRow(ctx, q, edms.Usernames()).Scan(&ub); err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestTinyHasEveryEdgeCase(t *testing.T) {
 	if elapsed > 10*time.Second {
 		t.Errorf("tiny took %v, want a few seconds at most", elapsed)
 	}
-	ctx := localpg.TestContext(t, time.Minute)
+	ctx := localpgtest.Context(t, time.Minute)
 	for table, n := range stats.Rows {
 		var got int64
 		if err := conn.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM %s`, table)).Scan(&got); err != nil {
@@ -330,10 +330,10 @@ func TestTinyOnAReinitialisedInstall(t *testing.T) {
 	q := `SELECT md5(string_agg(d.document_number || d.title || u.username || t.name, ',' ORDER BY d.document_number))
 		FROM documents_document d JOIN auth_user u ON u.id = d.owner_id JOIN documents_documenttype t ON t.id = d.document_type_id`
 	var do, dr string
-	if err := orig.QueryRow(localpg.TestContext(t, time.Minute), q).Scan(&do); err != nil {
+	if err := orig.QueryRow(localpgtest.Context(t, time.Minute), q).Scan(&do); err != nil {
 		t.Fatal(err)
 	}
-	if err := re.QueryRow(localpg.TestContext(t, time.Minute), q).Scan(&dr); err != nil {
+	if err := re.QueryRow(localpgtest.Context(t, time.Minute), q).Scan(&dr); err != nil {
 		t.Fatal(err)
 	}
 	if do != dr {

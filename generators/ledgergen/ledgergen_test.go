@@ -8,21 +8,21 @@ import (
 	"time"
 
 	"github.com/edmsdr/edmsdr/fixtures/ledger"
-	"github.com/edmsdr/edmsdr/fixtures/localpg"
+	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 	"github.com/edmsdr/edmsdr/generators/ledgergen"
 	"github.com/jackc/pgx/v5"
 )
 
-func TestMain(m *testing.M) { os.Exit(localpg.RunShared(m)) }
+func TestMain(m *testing.M) { os.Exit(localpgtest.RunShared(m)) }
 
 // testContext bounds a test's database work.
-func testContext(tb testing.TB) context.Context { return localpg.TestContext(tb, 5*time.Minute) }
+func testContext(tb testing.TB) context.Context { return localpgtest.Context(tb, 5*time.Minute) }
 
 // seededDB creates a database on the shared cluster holding the ledger schema and a fresh
 // install's seeds, and returns a connection to it.
 func seededDB(tb testing.TB) *pgx.Conn {
 	tb.Helper()
-	tc := localpg.Shared(tb)
+	tc := localpgtest.Shared(tb)
 	dsn := tc.NewDatabase(tb, "ledgergen")
 	if err := ledger.Install(testContext(tb), dsn, ledger.SeedOptions{}); err != nil {
 		tb.Fatalf("install ledger: %v", err)
