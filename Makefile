@@ -2,14 +2,17 @@
 # everything CI runs.
 GO ?= go
 BIN := bin/edmsdr
+DRILL_BIN := bin/edmsdr-drill
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build drill test vet depcheck images sweep fuzz clean
 
 all: build
 
+# The operator binary and, beside it, the drill binary that `edmsdr drill` runs.
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/edmsdr
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(DRILL_BIN) ./cmd/edmsdr-drill
 
 drill: build
 	$(BIN) drill --db auto --report out/drill

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# Keeps the dependency rules true: the engine imports no harness code; only generators/ imports
-# gofakeit; only fixtures/containerpg imports testcontainers; only suites/ imports Ginkgo/Gomega;
-# nothing imports suites/.
+# Keeps the dependency rules true:
+#   - the engine imports no harness code;
+#   - the operator binary (cmd/edmsdr) links no test harness: no package testing, testcontainers,
+#     Docker/moby client, gofakeit, Ginkgo/Gomega, nor the harness folders (the drill lives in
+#     cmd/edmsdr-drill, which `edmsdr drill` runs);
+#   - the package format (engine/pack) is readable without the database driver: no github.com/jackc/;
+#   - only generators/ imports gofakeit; only fixtures/containerpg imports testcontainers; only
+#     suites/ imports Ginkgo/Gomega; nothing imports suites/.
+# Rules on what a package links (go list -deps) cover everything it pulls in; rules on what it
+# imports cover its own source. Test files are not linked into binaries and are not checked.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mod=$(go list -m)
 bad=0
-check() { # package pattern, forbidden import regexp, rule
+check() { # package pattern, forbidden dependency regexp, rule
 	local pkgs
 	pkgs=$(go list "$1" 2>/dev/null) || return 0
 	for p in $pkgs; do
@@ -16,24 +23,23 @@ check() { # package pattern, forbidden import regexp, rule
 		fi
 	done
 }
-check "./engine/..." "^($mod/(fixtures|generators|corrupt|suites|drill|reports)|github.com/onsi/|github.com/brianvoe/gofakeit|github.com/testcontainers/)" "the engine imports no harness code"
-for p in $(go list ./... | grep -v -E "^$mod/(generators|suites)(/|$)|^$mod/drill$|^$mod/cmd/edmsdr$"); do
-	if go list -f '{{join .Imports "\n"}}' "$p" | grep -q '^github.com/brianvoe/gofakeit'; then
-		echo "depcheck: $p imports gofakeit — only generators/ may"; bad=1
-	fi
-done
-for p in $(go list ./... | grep -v -E "^$mod/fixtures/containerpg$"); do
-	if go list -f '{{join .Imports "\n"}}' "$p" | grep -q '^github.com/testcontainers/'; then
-		echo "depcheck: $p imports testcontainers — only fixtures/containerpg may"; bad=1
-	fi
-done
-for p in $(go list ./... | grep -v -E "^$mod/suites(/|$)"); do
-	if go list -f '{{join .Imports "\n"}}' "$p" | grep -qE '^github.com/onsi/(ginkgo|gomega)'; then
-		echo "depcheck: $p imports Ginkgo/Gomega — only suites/ may"; bad=1
-	fi
-	if go list -f '{{join .Imports "\n"}}' "$p" | grep -q "^$mod/suites"; then
-		echo "depcheck: $p imports suites/ — nothing may"; bad=1
-	fi
-done
+harness="$mod/(fixtures|generators|corrupt|suites|drill|reports)"
+check "./engine/..." "^($harness|github.com/onsi/|github.com/brianvoe/gofakeit|github.com/testcontainers/)" "the engine imports no harness code"
+check "./cmd/edmsdr" "^(testing|$harness|github\.com/(onsi|brianvoe/gofakeit|testcontainers|docker|moby))(/|$)" "the operator binary links no test harness (the drill is cmd/edmsdr-drill)"
+check "./engine/pack" "^github.com/jackc/" "the package format is readable without the database driver"
+# Direct imports, one line per package: "path import import ...".
+imports=$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
+only() { # import regexp, package regexp allowed to import it, rule
+	local offenders
+	offenders=$(awk -v imp="$1" -v ok="$2" '$1 !~ ok { for (i = 2; i <= NF; i++) if ($i ~ imp) { print $1; break } }' <<<"$imports")
+	for p in $offenders; do
+		echo "depcheck: $p — $3"
+		bad=1
+	done
+}
+only '^github.com/brianvoe/gofakeit' "^$mod/generators(/|$)" "imports gofakeit: only generators/ may"
+only '^github.com/testcontainers/' "^$mod/fixtures/containerpg$" "imports testcontainers: only fixtures/containerpg may"
+only '^github.com/onsi/(ginkgo|gomega)' "^$mod/suites(/|$)" "imports Ginkgo/Gomega: only suites/ may"
+only "^$mod/suites(/|$)" "^$mod/suites(/|$)" "imports suites/: nothing outside suites/ may"
 [ $bad -eq 0 ] && echo "depcheck: ok"
 exit $bad

@@ -1,134 +1,81 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
-	"time"
+	"slices"
+	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/edmsdr/edmsdr/drill"
-	"github.com/edmsdr/edmsdr/engine/finding"
-	"github.com/edmsdr/edmsdr/fixtures/provider"
 )
 
+// drillName is the program `edmsdr drill` runs: the harness half of edmsdr (cmd/edmsdr-drill),
+// kept out of this binary so that the operator's tool links no test harness.
+const drillName = "edmsdr-drill"
+
+// drillAbout is what `edmsdr help drill` says, and `edmsdr drill --help` when edmsdr-drill is absent.
+const drillAbout = `Run a disaster-recovery drill on a throwaway server: generate data, back it up, re-initialise
+the database, restore, and prove that every row came back (digests, counts, references,
+sequences). Exits 0 only on PASS.
+
+'edmsdr drill ARGS' runs 'edmsdr-drill ARGS' in its place (same arguments, standard streams,
+signals and exit code): the drill links the test harness (local and container servers, data
+generators), which the operator binary does not carry. edmsdr-drill is looked for beside this
+binary, then on PATH; 'make build' puts both in bin/. 'edmsdr drill --help' (or
+'edmsdr-drill --help') lists the drill's flags: --db, --scale, --seed, --dataset, --report, ...
+
+When edmsdr-drill is found in neither place, 'edmsdr drill' says so and exits 1.`
+
 func newDrillCmd(g *globals) *cobra.Command {
-	var (
-		db, scale, dataset, reportDir, database string
-		seed                                    int64
-		keep                                    bool
-		srcVersion, tgtVersion                  int
-		image                                   string
-	)
-	cmd := &cobra.Command{
+	return &cobra.Command{
 		Use:   "drill [--db auto|local|container|DSN] [--scale N] [--report DIR]",
-		Short: "Run a disaster-recovery drill: generate, back up, re-initialise, restore, validate",
-		Long: `Run a full disaster-recovery drill on a throwaway server: install the dataset's schema and
-seeders, generate synthetic data (deterministic by --seed), back it up, re-initialise the database
-as a fresh install would (different ids, moved sequences), restore, then prove that every row came
-back: the logical digest after equals the digest before, counts, references, sequences, keyless row
-order, and the dataset's own invariants. Prints a summary table and exits 0 only on PASS.
-
---db auto      a throwaway local cluster when PostgreSQL server binaries are installed, else a container
---db local     a throwaway local cluster (initdb + postgres in a temp dir, as user postgres when root)
---db container a container (image from EDMSDR_PG_IMAGE; build the default with 'make images')
---db DSN       an existing server; the drill creates and drops its own database (--database)
---scale        tiny (every commit), small, medium, or a number (EDMS: documents; ledger: members)
-
---source-version 15 --target-version 17 (with --db container) backs up from a PostgreSQL 15
-container and restores into a brand-new PostgreSQL 17 one (images from 'make images').`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ds, err := drill.LookupDataset(dataset)
+		Short: "Run a disaster-recovery drill (runs edmsdr-drill: generate, back up, re-initialise, restore, validate)",
+		Long:  drillAbout,
+		// Every argument, flags and --help included, is edmsdr-drill's.
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			self, _ := os.Executable()
+			path, err := findDrill(self)
 			if err != nil {
-				return usageError{err}
-			}
-			if (srcVersion != 0 || tgtVersion != 0 || image != "") && db != "container" {
-				return usagef("--image, --source-version and --target-version need --db container")
-			}
-			if image != "" && srcVersion != 0 {
-				return usagef("give --image or --source-version, not both")
-			}
-			ctx := cmd.Context()
-			closeServer := func(s provider.Server) {
-				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-				defer cancel()
-				if s.Kind() == "dsn" {
-					_ = s.DropDatabase(cctx, database)
+				if slices.Contains(args, "--help") || slices.Contains(args, "-h") {
+					fmt.Fprintf(g.stdout, "%s\n\n%s\n", drillAbout, err)
+					return nil
 				}
-				_ = s.Close(cctx)
-			}
-			srcOpts := provider.Options{Image: image}
-			if srcVersion != 0 {
-				srcOpts.Image = provider.ImageForVersion(srcVersion)
-			}
-			srv, err := provider.Open(ctx, db, srcOpts)
-			if err != nil {
-				return fmt.Errorf("drill: %w", err)
-			}
-			defer closeServer(srv)
-			var target provider.Server
-			if tgtVersion != 0 && tgtVersion != srcVersion {
-				target, err = provider.Open(ctx, db, provider.Options{Image: provider.ImageForVersion(tgtVersion)})
-				if err != nil {
-					return fmt.Errorf("drill: target server: %w", err)
-				}
-				defer closeServer(target)
-			}
-			work := ""
-			if keep && reportDir != "" {
-				work = reportDir
-			}
-			rep, err := drill.Run(ctx, drill.Config{
-				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
-				WorkDir: work, Tool: "edmsdr " + version, Log: g.log,
-			})
-			if err != nil {
 				return err
 			}
-			if err := rep.WriteText(g.stdout); err != nil {
-				return err
-			}
-			if reportDir != "" {
-				f, err := createAtomic(filepath.Join(reportDir, "report.json"))
-				if err != nil {
-					return err
-				}
-				defer f.abort()
-				if err := rep.WriteJSON(f); err != nil {
-					return err
-				}
-				if err := f.commit(); err != nil {
-					return err
-				}
-				md, err := createAtomic(filepath.Join(reportDir, "report.md"))
-				if err != nil {
-					return err
-				}
-				defer md.abort()
-				if err := rep.WriteMarkdown(md); err != nil {
-					return err
-				}
-				if err := md.commit(); err != nil {
-					return err
-				}
-			}
-			if rep.Verdict != finding.Pass {
-				return fmt.Errorf("drill verdict %s", rep.Verdict)
-			}
-			return nil
+			return runDrill(path, args)
 		},
 	}
-	cmd.Flags().StringVar(&db, "db", "auto", "server: auto, local, container, or a DSN")
-	cmd.Flags().StringVar(&scale, "scale", "tiny", "data size: tiny, small, medium or a number")
-	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")
-	cmd.Flags().StringVar(&dataset, "dataset", "edms", "dataset: edms or ledger")
-	cmd.Flags().StringVar(&reportDir, "report", ".", "directory for report.json and report.md ('' writes none)")
-	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
-	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
-	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "also keep the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory")
-	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
-	return cmd
+}
+
+// findDrill returns the edmsdr-drill to run: the executable file in the directory of self (the
+// running binary) first, else the first on PATH (never one found through a relative PATH entry).
+// When there is neither, the error says where it looked and how to get one.
+func findDrill(self string) (string, error) {
+	where := "on PATH"
+	if self != "" {
+		beside := filepath.Join(filepath.Dir(self), drillName)
+		if st, err := os.Stat(beside); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return beside, nil
+		}
+		where = "at " + beside + " nor on PATH"
+	}
+	if path, err := exec.LookPath(drillName); err == nil {
+		return path, nil
+	}
+	return "", fmt.Errorf("drill needs %s, the harness half of edmsdr, found neither %s: build it with 'make build' (bin/%s) or 'go build ./cmd/%s', and put it beside edmsdr or on PATH",
+		drillName, where, drillName, drillName)
+}
+
+// runDrill replaces this process with edmsdr-drill at path, given args: the drill gets this
+// process's id, standard streams, environment and signals, and its exit code is edmsdr's. It
+// returns only when the exec failed.
+func runDrill(path string, args []string) error {
+	argv := append([]string{path}, args...)
+	if err := syscall.Exec(path, argv, os.Environ()); err != nil {
+		return fmt.Errorf("drill: run %s: %w", path, err)
+	}
+	return nil
 }

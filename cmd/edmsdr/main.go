@@ -1,5 +1,7 @@
 // Command edmsdr backs up and restores the PostgreSQL database of a Django-style EDMS with
-// natural keys, verifies packages, computes logical digests, and runs disaster-recovery drills.
+// natural keys, verifies packages, computes logical digests and converts Django fixtures. It links
+// no test harness: `edmsdr drill` runs edmsdr-drill (cmd/edmsdr-drill), found beside this binary
+// or on PATH, in its place.
 //
 // Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad usage.
 package main

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -220,4 +221,71 @@ var _ = Describe("edmsdr drill", Label("cli", "drill"), func() {
 		Expect(filepath.Join(dir, "report.md")).To(BeAnExistingFile())
 		Expect(suitekit.Count(ctx, srv.DSN("postgres"), `SELECT count(*) FROM pg_database WHERE datname = $1`, db)).To(BeZero(), "the drill drops its database")
 	}, SpecTimeout(3*time.Minute))
+
+	It("hands its signals to edmsdr-drill: SIGTERM stops the drill, which cleans up and exits 1", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		db := fmt.Sprintf("cli_drill_term_%d", GinkgoParallelProcess())
+		cmd := exec.Command(bin, "-v", "drill", "--db", srv.DSN("postgres"), "--database", db, "--scale", "small", "--report", dir)
+		cmd.Env = suitekit.CleanEnv()
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		// The first phase installs the schema; generating small-scale data takes many seconds more.
+		Eventually(s.Err).WithTimeout(2*time.Minute).Should(gbytes.Say(`drill phase done.* phase=install`))
+		s.Signal(syscall.SIGTERM)
+		Eventually(s).WithTimeout(2*time.Minute).Should(gexec.Exit(1), "edmsdr drill after SIGTERM")
+		// Left alone, this drill passes (exit 0): a FAIL report without a restore phase is the stop.
+		Expect(string(s.Err.Contents())).To(ContainSubstring("drill verdict FAIL"))
+		var rep struct {
+			Verdict string
+			Phases  []struct{ Name string }
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+		Expect(err).NotTo(HaveOccurred(), "the stopped drill still writes its report")
+		Expect(json.Unmarshal(data, &rep)).To(Succeed())
+		Expect(rep.Verdict).To(Equal("FAIL"))
+		Expect(rep.Phases).NotTo(ContainElement(HaveField("Name", "restore")))
+		Expect(suitekit.Count(ctx, srv.DSN("postgres"), `SELECT count(*) FROM pg_database WHERE datname = $1`, db)).To(BeZero(), "the stopped drill drops its database")
+	}, SpecTimeout(5*time.Minute))
+})
+
+// alone copies the edmsdr binary into a directory of its own (no edmsdr-drill beside it) and
+// returns the copy's path.
+func alone() string {
+	GinkgoHelper()
+	data, err := os.ReadFile(bin)
+	Expect(err).NotTo(HaveOccurred())
+	path := filepath.Join(GinkgoT().TempDir(), "edmsdr")
+	Expect(os.WriteFile(path, data, 0o755)).To(Succeed())
+	return path
+}
+
+var _ = Describe("edmsdr drill without edmsdr-drill beside it", Label("cli", "drill"), func() {
+	run := func(path string, env []string, args ...string) *gexec.Session {
+		GinkgoHelper()
+		cmd := exec.Command(path, args...)
+		cmd.Env = suitekit.CleanEnv(env...)
+		return suitekit.Run(cmd, time.Minute)
+	}
+
+	It("runs the edmsdr-drill found on PATH, passing arguments and exit codes through", func() {
+		lone, path := alone(), "PATH="+filepath.Dir(suitekit.DrillCLI(bin))
+		s := run(lone, []string{path}, "drill", "--dataset", "nope")
+		Expect(s.ExitCode()).To(Equal(2), string(s.Err.Contents()))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("unknown dataset"))
+		s = run(lone, []string{path}, "drill", "--help")
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		Expect(string(s.Out.Contents())).To(ContainSubstring("--seed"))
+	})
+
+	It("says that it needs edmsdr-drill and exits 1 when there is none, and --help says so too", func() {
+		lone, path := alone(), "PATH="+GinkgoT().TempDir()
+		s := run(lone, []string{path}, "drill", "--db", "auto")
+		Expect(s.ExitCode()).To(Equal(1), string(s.Err.Contents()))
+		Expect(string(s.Err.Contents())).To(ContainSubstring("drill needs edmsdr-drill"))
+		Expect(string(s.Err.Contents())).To(ContainSubstring(filepath.Join(filepath.Dir(lone), "edmsdr-drill")))
+		s = run(lone, []string{path}, "drill", "--help")
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		Expect(string(s.Out.Contents())).To(ContainSubstring("drill needs edmsdr-drill"))
+		Expect(string(s.Out.Contents())).To(ContainSubstring("disaster-recovery drill"))
+	})
 })

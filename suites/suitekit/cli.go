@@ -16,21 +16,38 @@ import (
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 )
 
-// cliPackage is the import path of the edmsdr binary.
-const cliPackage = "github.com/edmsdr/edmsdr/cmd/edmsdr"
+// The import paths of the operator binary and of the drill binary that `edmsdr drill` runs.
+const (
+	cliPackage   = "github.com/edmsdr/edmsdr/cmd/edmsdr"
+	drillPackage = "github.com/edmsdr/edmsdr/cmd/edmsdr-drill"
+)
 
-// BuildCLI builds the edmsdr binary into a temporary directory and returns its path. It is the
-// first-process function of a suite's SynchronizedBeforeSuite, so that the binary is built once
-// however many processes run; CleanupCLI removes it.
+// cliDir is the directory BuildCLI built into (first Ginkgo process only).
+var cliDir string
+
+// BuildCLI builds the edmsdr binary and, beside it, edmsdr-drill (which `edmsdr drill` runs) into
+// a temporary directory, and returns the path of edmsdr. It is the first-process function of a
+// suite's SynchronizedBeforeSuite, so that the binaries are built once however many processes
+// run; CleanupCLI removes them.
 func BuildCLI() []byte {
-	path, err := gexec.Build(cliPackage)
-	Expect(err).NotTo(HaveOccurred(), "build %s", cliPackage)
-	return []byte(path)
+	dir, err := os.MkdirTemp("", "edmsdr-cli-")
+	Expect(err).NotTo(HaveOccurred())
+	cliDir = dir
+	out, err := exec.Command("go", "build", "-o", dir+string(filepath.Separator), cliPackage, drillPackage).CombinedOutput()
+	Expect(err).NotTo(HaveOccurred(), "build %s and %s:\n%s", cliPackage, drillPackage, out)
+	return []byte(filepath.Join(dir, "edmsdr"))
 }
 
 // CleanupCLI removes what BuildCLI built. It is the last-process function of a suite's
 // SynchronizedAfterSuite.
-func CleanupCLI() { gexec.CleanupBuildArtifacts() }
+func CleanupCLI() {
+	if cliDir != "" {
+		Expect(os.RemoveAll(cliDir)).To(Succeed())
+	}
+}
+
+// DrillCLI returns the path of the edmsdr-drill that BuildCLI built beside cli.
+func DrillCLI(cli string) string { return filepath.Join(filepath.Dir(cli), "edmsdr-drill") }
 
 // SetUpProcess is the all-process part of the bootstrap of a suite that runs the CLI: it fails on
 // a malformed knob, and returns the binary BuildCLI built (cli) and this process's server, the

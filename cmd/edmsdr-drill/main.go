@@ -1,0 +1,225 @@
+// Command edmsdr-drill runs disaster-recovery drills on throwaway servers: install a dataset,
+// generate data, back it up, re-initialise the database, restore, and prove that every row came
+// back. It is the harness half of edmsdr, kept out of the operator binary (it links the local and
+// container providers and the data generators): `edmsdr drill ARGS` runs `edmsdr-drill ARGS`,
+// found beside the edmsdr binary or on PATH.
+//
+// Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/edmsdr/edmsdr/drill"
+	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/fixtures/provider"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "0.1.0-dev"
+
+// usageError marks bad usage: exit code 2.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newDrillCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "edmsdr-drill: %s\n", dsn.Redact(err.Error()))
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		fmt.Fprintln(stderr, "Run 'edmsdr-drill --help' for usage.")
+		return 2
+	}
+	return 1
+}
+
+func isCobraUsage(err error) bool {
+	m := err.Error()
+	for _, p := range []string{"required flag", "unknown command", "unknown flag", "unknown shorthand", "invalid argument", "accepts ", "flag needs an argument"} {
+		if strings.HasPrefix(m, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		db, scale, dataset, reportDir, database string
+		seed                                    int64
+		keep, verbose                           bool
+		srcVersion, tgtVersion                  int
+		image                                   string
+	)
+	cmd := &cobra.Command{
+		Use:   "edmsdr-drill [--db auto|local|container|DSN] [--scale N] [--report DIR]",
+		Short: "Run a disaster-recovery drill: generate, back up, re-initialise, restore, validate",
+		Long: `Run a full disaster-recovery drill on a throwaway server: install the dataset's schema and
+seeders, generate synthetic data (deterministic by --seed), back it up, re-initialise the database
+as a fresh install would (different ids, moved sequences), restore, then prove that every row came
+back: the logical digest after equals the digest before, counts, references, sequences, keyless row
+order, and the dataset's own invariants. Prints a summary table and exits 0 only on PASS.
+'edmsdr drill ARGS' runs 'edmsdr-drill ARGS'.
+
+--db auto      a throwaway local cluster when PostgreSQL server binaries are installed, else a container
+--db local     a throwaway local cluster (initdb + postgres in a temp dir, as user postgres when root)
+--db container a container (image from EDMSDR_PG_IMAGE; build the default with 'make images')
+--db DSN       an existing server; the drill creates and drops its own database (--database)
+--scale        tiny (every commit), small, medium, or a number (EDMS: documents; ledger: members)
+
+--source-version 15 --target-version 17 (with --db container) backs up from a PostgreSQL 15
+container and restores into a brand-new PostgreSQL 17 one (images from 'make images').
+
+Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("edmsdr-drill takes no arguments, got %q", args)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelWarn
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			ds, err := drill.LookupDataset(dataset)
+			if err != nil {
+				return usageError{err}
+			}
+			if (srcVersion != 0 || tgtVersion != 0 || image != "") && db != "container" {
+				return usagef("--image, --source-version and --target-version need --db container")
+			}
+			if image != "" && srcVersion != 0 {
+				return usagef("give --image or --source-version, not both")
+			}
+			ctx := cmd.Context()
+			closeServer := func(s provider.Server) {
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if s.Kind() == "dsn" {
+					_ = s.DropDatabase(cctx, database)
+				}
+				_ = s.Close(cctx)
+			}
+			srcOpts := provider.Options{Image: image}
+			if srcVersion != 0 {
+				srcOpts.Image = provider.ImageForVersion(srcVersion)
+			}
+			srv, err := provider.Open(ctx, db, srcOpts)
+			if err != nil {
+				return fmt.Errorf("drill: %w", err)
+			}
+			defer closeServer(srv)
+			var target provider.Server
+			if tgtVersion != 0 && tgtVersion != srcVersion {
+				target, err = provider.Open(ctx, db, provider.Options{Image: provider.ImageForVersion(tgtVersion)})
+				if err != nil {
+					return fmt.Errorf("drill: target server: %w", err)
+				}
+				defer closeServer(target)
+			}
+			work := ""
+			if keep && reportDir != "" {
+				work = reportDir
+			}
+			rep, err := drill.Run(ctx, drill.Config{
+				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
+				WorkDir: work, Tool: "edmsdr-drill " + version, Log: log,
+			})
+			if err != nil {
+				return err
+			}
+			if err := rep.WriteText(stdout); err != nil {
+				return err
+			}
+			if reportDir != "" {
+				if err := writeFile(filepath.Join(reportDir, "report.json"), rep.WriteJSON); err != nil {
+					return err
+				}
+				if err := writeFile(filepath.Join(reportDir, "report.md"), rep.WriteMarkdown); err != nil {
+					return err
+				}
+			}
+			if rep.Verdict != finding.Pass {
+				return fmt.Errorf("drill verdict %s", rep.Verdict)
+			}
+			return nil
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	cmd.Flags().StringVar(&db, "db", "auto", "server: auto, local, container, or a DSN")
+	cmd.Flags().StringVar(&scale, "scale", "tiny", "data size: tiny, small, medium or a number")
+	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")
+	cmd.Flags().StringVar(&dataset, "dataset", "edms", "dataset: edms or ledger")
+	cmd.Flags().StringVar(&reportDir, "report", ".", "directory for report.json and report.md ('' writes none)")
+	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
+	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
+	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "also keep the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory")
+	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
+	return cmd
+}
+
+// writeFile writes path whole or not at all: write fills path.partial, which is fsynced and
+// renamed over path; on any error the partial file is removed.
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	partial := path + ".partial"
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(partial)
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(partial, path)
+}
