@@ -27,6 +27,7 @@ gofmt_clean() {
 	[ -z "$unformatted" ] || { echo "gofmt would change: $unformatted"; return 1; }
 }
 static gofmt gofmt_clean
+static go-mod-tidy go mod tidy -diff
 static go-vet go vet ./...
 static depcheck scripts/depcheck.sh
 # A short pass of every fuzz target (make fuzz runs them longer).

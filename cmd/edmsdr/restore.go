@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -46,7 +47,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			}
 			policy, err := restore.ParseOnExisting(onExisting)
 			if err != nil {
-				return usageError{err}
+				return usagef("--on-existing: %w", err)
 			}
 			var kf *keys.File
 			if keysPath != "" {
@@ -100,6 +101,10 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				opts.IDMap = idmap
 			}
 			res, rerr := restore.Run(ctx, conn, src, opts)
+			if res != nil {
+				inFlagWords(res.Findings)
+			}
+			inFlagWords(finding.FindingsOf(rerr))
 			printRestore(g.stdout, res)
 			if reportDir != "" {
 				if err := writeJSON(filepath.Join(reportDir, "restore.json"), reportView(res, reportKeys)); err != nil {
@@ -139,6 +144,18 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().BoolVar(&reportKeys, "report-keys", false, "keep the natural keys of failing rows in restore.json (row content; left out by default)")
 	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")
 	return cmd
+}
+
+// optionFlags turns the restore options that finding messages name into the flags that set them.
+var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless")
+
+// inFlagWords rewrites the messages of fl in place so that they name this command's flags rather
+// than the library's options (restore says "Options.AppendKeyless", the operator types
+// --append-keyless).
+func inFlagWords(fl finding.List) {
+	for i := range fl {
+		fl[i].Message = optionFlags.Replace(fl[i].Message)
+	}
 }
 
 func printRestore(w io.Writer, res *restore.Result) {

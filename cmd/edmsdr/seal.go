@@ -125,7 +125,7 @@ func (s *sealFlags) writerOptions(g *globals, opts *pack.WriterOptions) (string,
 	if s.signKey != "" {
 		signer, err := seal.LoadSigner(s.signKey)
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("%w (write one with edmsdr keygen)", err)
 		}
 		opts.Sign = signer.Sign
 		if desc != "" {
@@ -173,7 +173,11 @@ func (s *sealFlags) verifier() (*seal.Verifier, error) {
 	if s.pubkey == "" {
 		return nil, nil
 	}
-	return seal.LoadVerifier(s.pubkey)
+	v, err := seal.LoadVerifier(s.pubkey)
+	if err != nil {
+		return nil, fmt.Errorf("%w (edmsdr keygen writes one as PREFIX.pub)", err)
+	}
+	return v, nil
 }
 
 // verifyFile reads the whole package at path, decrypting it and checking its signature as the

@@ -153,12 +153,12 @@ func (r *run) checkDiverged(ctx context.Context) error {
 		if st.diverged == 0 {
 			continue
 		}
-		sev, msg := finding.Warning, "matched by natural key, but the target's content differs: the target's row was kept (--on-existing reuse)"
+		sev, msg := finding.Warning, "matched by natural key, but the target's content differs: the target's row was kept (Options.OnExisting reuse)"
 		switch r.opts.OnExisting {
 		case Update:
-			sev, msg = finding.Info, "matched by natural key with different content: the target's row is overwritten (--on-existing update)"
+			sev, msg = finding.Info, "matched by natural key with different content: the target's row is overwritten (Options.OnExisting update)"
 		case Fail:
-			sev, msg = finding.Error, "matched by natural key, but the target's content differs (--on-existing fail)"
+			sev, msg = finding.Error, "matched by natural key, but the target's content differs (Options.OnExisting fail)"
 		}
 		n, keys, err := r.sample(ctx, st, fmt.Sprintf("%s s JOIN %s d ON d.h = s.%s", st.stg, st.div, st.rowHandle()))
 		if err != nil {
@@ -248,11 +248,11 @@ func (r *run) checkKeyless(ctx context.Context) error {
 	for st, n := range overlap {
 		if r.opts.AppendKeyless {
 			r.findings.Add(finding.Finding{Kind: finding.Duplicated, Severity: finding.Warning, Table: st.display, Count: n,
-				Message: "keyless rows equal to rows already in the target are inserted again (--append-keyless)"})
+				Message: "keyless rows equal to rows already in the target are inserted again (Options.AppendKeyless)"})
 			continue
 		}
 		r.findings.Add(finding.Finding{Kind: finding.Duplicated, Table: st.display, Count: n,
-			Message: fmt.Sprintf("%d of %d keyless rows already exist in the target: restoring would duplicate them (a partial earlier restore? use --append-keyless to insert them anyway)", n, st.staged)})
+			Message: fmt.Sprintf("%d of %d keyless rows already exist in the target: restoring would duplicate them (a partial earlier restore? Options.AppendKeyless inserts them anyway)", n, st.staged)})
 	}
 	return nil
 }

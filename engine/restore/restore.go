@@ -43,7 +43,7 @@ func ParseOnExisting(s string) (OnExisting, error) {
 	case "":
 		return Reuse, nil
 	}
-	return "", fmt.Errorf("--on-existing must be reuse, update or fail, not %q", s)
+	return "", fmt.Errorf("policy for existing rows must be reuse, update or fail, not %q", s)
 }
 
 // Options tune a restore.

@@ -173,7 +173,7 @@ func (v *Verifier) Check(manifest, sig []byte) error {
 func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("not a PEM PRIVATE KEY block (write one with edmsdr keygen)")
+		return nil, errors.New("not a PEM PRIVATE KEY block")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -190,7 +190,7 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	block, _ := pem.Decode(data)
 	if block == nil || block.Type != "PUBLIC KEY" {
-		return nil, errors.New("not a PEM PUBLIC KEY block (edmsdr keygen writes one as PREFIX.pub)")
+		return nil, errors.New("not a PEM PUBLIC KEY block")
 	}
 	k, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {
