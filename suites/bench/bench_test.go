@@ -20,6 +20,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -95,7 +96,7 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-var _ = Describe("Natural-key path against the id-based path", Serial, Label("bench", "slow"), func() {
+var _ = Describe("Natural-key path against the id-based path", Serial, Label(label.Bench, label.Slow), func() {
 	It("measures backup + restore against COPY out + COPY in on the same data", func(ctx SpecContext) {
 		ds, err := drill.LookupDataset("edms")
 		Expect(err).NotTo(HaveOccurred())

@@ -14,6 +14,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/fixtures/netfault"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -129,7 +130,7 @@ func dbOf(u string) string {
 	return cfg.Database
 }
 
-var _ = Describe("The network failing during a backup", Label("chaos"), func() {
+var _ = Describe("The network failing during a backup", Label(label.Chaos), func() {
 	for _, sc := range networkBackupScenarios {
 		It(sc.String(), func(ctx SpecContext) {
 			runBackupScenario(ctx, &env{server: srv, proxy: proxyTo(ctx, srv)}, dbOf(src.url), src.digest, sc)
@@ -137,7 +138,7 @@ var _ = Describe("The network failing during a backup", Label("chaos"), func() {
 	}
 })
 
-var _ = Describe("The database server killed during a backup", Label("chaos"), func() {
+var _ = Describe("The database server killed during a backup", Label(label.Chaos), func() {
 	for _, sc := range killBackupScenarios {
 		It(sc.String()+" (local cluster)", func(ctx SpecContext) {
 			if local == nil {
@@ -147,7 +148,7 @@ var _ = Describe("The database server killed during a backup", Label("chaos"), f
 			runBackupScenario(ctx, &env{server: local}, dbOf(s.url), s.digest, sc)
 		}, SpecTimeout(2*time.Minute))
 
-		It(sc.String()+" (container)", Label("container"), func(ctx SpecContext) {
+		It(sc.String()+" (container)", Label(label.Container), func(ctx SpecContext) {
 			suitekit.SkipUnlessContainer(csrv)
 			s := newSource(ctx, csrv, 2)
 			runBackupScenario(ctx, &env{server: csrv}, dbOf(s.url), s.digest, sc)

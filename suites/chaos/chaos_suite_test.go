@@ -54,7 +54,7 @@ func TestChaos(t *testing.T) {
 
 var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
 	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
-	csrv = suitekit.StartContainerIfSelected(ctx, knobs.Image)
+	csrv = suitekit.StartContainerIfSelected(ctx)
 	local = startLocal(ctx)
 	src = newSource(ctx, srv, 1)
 }, NodeTimeout(5*time.Minute))

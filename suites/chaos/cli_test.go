@@ -16,6 +16,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/fixtures/netfault"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -38,7 +39,7 @@ func exits(s *gexec.Session, limit time.Duration, code int) time.Duration {
 	return time.Since(start)
 }
 
-var _ = Describe("The CLI under faults", Label("chaos", "cli"), func() {
+var _ = Describe("The CLI under faults", Label(label.Chaos, label.CLI), func() {
 	It("backup --timeout ends a backup from a blackholed server: exit 1, the timeout named, no file left", func(ctx SpecContext) {
 		e := &env{server: srv, proxy: proxyTo(ctx, srv)}
 		e.proxy.Blackhole()

@@ -20,6 +20,7 @@ import (
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/fixtures/netfault"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -227,7 +228,7 @@ func runRestoreScenario(ctx SpecContext, e *env, sc restoreScenario) {
 	Expect(again.RestoredDigest).To(Equal(src.digest), "the target's digest, computed by the restore's validation")
 }
 
-var _ = Describe("The database server killed during a restore", Label("chaos"), func() {
+var _ = Describe("The database server killed during a restore", Label(label.Chaos), func() {
 	Context("on a local cluster", func() {
 		for _, sc := range killScenarios {
 			It(sc.String(), func(ctx SpecContext) {
@@ -239,7 +240,7 @@ var _ = Describe("The database server killed during a restore", Label("chaos"), 
 		}
 	})
 
-	Context("on a container", Label("container"), func() {
+	Context("on a container", Label(label.Container), func() {
 		for _, sc := range containerKillScenarios {
 			It(sc.String(), func(ctx SpecContext) {
 				suitekit.SkipUnlessContainer(csrv)
@@ -249,7 +250,7 @@ var _ = Describe("The database server killed during a restore", Label("chaos"), 
 	})
 })
 
-var _ = Describe("The server ending the restore's statements or session", Label("chaos"), func() {
+var _ = Describe("The server ending the restore's statements or session", Label(label.Chaos), func() {
 	for _, sc := range sessionScenarios {
 		It(sc.String(), func(ctx SpecContext) {
 			runRestoreScenario(ctx, &env{server: srv, proxy: proxyTo(ctx, srv)}, sc)
@@ -257,7 +258,7 @@ var _ = Describe("The server ending the restore's statements or session", Label(
 	}
 })
 
-var _ = Describe("The network failing during a restore", Label("chaos"), func() {
+var _ = Describe("The network failing during a restore", Label(label.Chaos), func() {
 	for _, sc := range networkRestoreScenarios {
 		It(sc.String(), func(ctx SpecContext) {
 			runRestoreScenario(ctx, &env{server: srv, proxy: proxyTo(ctx, srv)}, sc)

@@ -25,6 +25,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -251,7 +252,7 @@ func digestOfSnapshot(ctx context.Context, tx pgx.Tx) string {
 	return sum.Total
 }
 
-var _ = Describe("Writers changing the source during a backup", Label("chaos"), func() {
+var _ = Describe("Writers changing the source during a backup", Label(label.Chaos), func() {
 	It("back up one consistent snapshot: the package restores into an empty schema and equals the source at the snapshot", func(ctx SpecContext) {
 		const seed = 21
 		s := newSource(ctx, srv, seed)

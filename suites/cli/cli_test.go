@@ -19,6 +19,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -37,7 +38,7 @@ func lastLine(b []byte) string {
 	return lines[len(lines)-1]
 }
 
-var _ = Describe("edmsdr usage", Label("cli"), func() {
+var _ = Describe("edmsdr usage", Label(label.CLI), func() {
 	It("documents every command and flag in --help, exiting 0", func() {
 		s := edmsdr(nil, "--help")
 		Expect(s.ExitCode()).To(Equal(0))
@@ -76,7 +77,7 @@ var _ = Describe("edmsdr usage", Label("cli"), func() {
 	)
 })
 
-var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"), func() {
+var _ = Describe("edmsdr backup, verify, restore, digest", Label(label.CLI, label.EDMS), func() {
 	It("round-trips through a re-initialised database with exit code 0 and equal digests", func(ctx SpecContext) {
 		src := suitekit.EDMSSource(ctx, srv, 31)
 		dir := GinkgoT().TempDir()
@@ -198,7 +199,7 @@ var _ = Describe("edmsdr backup, verify, restore, digest", Label("cli", "edms"),
 	})
 })
 
-var _ = Describe("edmsdr drill", Label("cli", "drill"), func() {
+var _ = Describe("edmsdr drill", Label(label.CLI, label.Drill), func() {
 	It("runs a drill against a server given by DSN, prints the summary and writes report.json", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		db := fmt.Sprintf("cli_drill_%d", GinkgoParallelProcess())
@@ -230,7 +231,7 @@ var _ = Describe("edmsdr drill", Label("cli", "drill"), func() {
 		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		// The first phase installs the schema; generating small-scale data takes many seconds more.
-		Eventually(s.Err).WithTimeout(2*time.Minute).Should(gbytes.Say(`drill phase done.* phase=install`))
+		Eventually(s.Err).WithTimeout(2 * time.Minute).Should(gbytes.Say(`drill phase done.* phase=install`))
 		s.Signal(syscall.SIGTERM)
 		Eventually(s).WithTimeout(2*time.Minute).Should(gexec.Exit(1), "edmsdr drill after SIGTERM")
 		// Left alone, this drill passes (exit 0): a FAIL report without a restore phase is the stop.
@@ -259,7 +260,7 @@ func alone() string {
 	return path
 }
 
-var _ = Describe("edmsdr drill without edmsdr-drill beside it", Label("cli", "drill"), func() {
+var _ = Describe("edmsdr drill without edmsdr-drill beside it", Label(label.CLI, label.Drill), func() {
 	run := func(path string, env []string, args ...string) *gexec.Session {
 		GinkgoHelper()
 		cmd := exec.Command(path, args...)

@@ -20,6 +20,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/fixtures/ledger"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -39,7 +40,7 @@ type sample struct {
 }
 
 // targets maps a sample name prefix to its target; a sample with another prefix fails.
-var targets = []string{"edms", "ledger", "django"}
+var targets = []string{label.EDMS, label.Ledger, label.Django}
 
 // findSamples globs every sample: packages of every format version, and Django fixtures.
 func findSamples() ([]sample, error) {
@@ -137,7 +138,7 @@ func target(ctx context.Context, s sample) (string, []string) {
 	return url, nil
 }
 
-var _ = Describe("Committed samples", Label("compat"), func() {
+var _ = Describe("Committed samples", Label(label.Compat), func() {
 	all, globErr := findSamples()
 
 	It("are all found, each with its recorded digest and its checksum, unchanged since committed", func() {
@@ -170,11 +171,11 @@ var _ = Describe("Committed samples", Label("compat"), func() {
 	})
 
 	for _, s := range all {
-		label := Label(s.Target)
+		labels := Label(s.Target) // the targets are named after their labels (label.EDMS, label.Ledger, label.Django)
 		if !s.Package {
-			label = Label("legacy")
+			labels = Label(label.Legacy)
 		}
-		It(fmt.Sprintf("restore %s into a fresh %s target: PASS, digest as recorded", s.Name, s.Target), label, func(ctx SpecContext) {
+		It(fmt.Sprintf("restore %s into a fresh %s target: PASS, digest as recorded", s.Name, s.Target), labels, func(ctx SpecContext) {
 			want, err := os.ReadFile(s.Digest)
 			Expect(err).NotTo(HaveOccurred(), "sample %s has no recorded digest", s.Name)
 			if s.Package {

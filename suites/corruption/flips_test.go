@@ -11,6 +11,7 @@ import (
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/reports"
+	"github.com/edmsdr/edmsdr/suites/label"
 )
 
 // flipSeed is the seed of one trial: distinct for every spec seed and trial.
@@ -19,7 +20,7 @@ func flipSeed(seed int64, trial int) int64 { return seed*1_000_003 + int64(trial
 // The property: whatever bits are flipped, anywhere in a package, a restore either refuses (the
 // target exactly as it was) or restores exactly the package's data; and it never accepts what
 // pack.Verify refuses.
-var _ = Describe("Random flips over whole packages", Label("corruption", "property"), func() {
+var _ = Describe("Random flips over whole packages", Label(label.Corruption, label.Property), func() {
 	for _, level := range []corrupt.Level{corrupt.Uncompressed, corrupt.Compressed} {
 		for _, seed := range knobs.Seeds {
 			It(fmt.Sprintf("random flips at %s level (seed %d): refused or restored exactly", level, seed), func(ctx SpecContext) {

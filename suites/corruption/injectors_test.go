@@ -13,6 +13,7 @@ import (
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/reports"
+	"github.com/edmsdr/edmsdr/suites/label"
 )
 
 // seedsOf are the seeds an injector runs at: every seed, or the first only when the seed does
@@ -49,7 +50,7 @@ var cliChecked = map[string]bool{
 	"dangling-reference": true, "changed-value": true,
 }
 
-var _ = Describe("Damaged packages", Label("corruption"), func() {
+var _ = Describe("Damaged packages", Label(label.Corruption), func() {
 	It("checks through the CLI injectors of the registry that restore refuses", func(_ SpecContext) {
 		for name := range cliChecked {
 			in, ok := corrupt.Lookup(name)
@@ -121,7 +122,7 @@ func cliRefuses(ctx context.Context, in corrupt.Injector, damaged []byte, j *jud
 
 // Fixture restore (`edmsdr restore --in X.json`: converted against the target, then restored) is
 // the contract these specs hold the legacy engine to.
-var _ = Describe("Damaged Django fixtures", Label("corruption", "legacy"), func() {
+var _ = Describe("Damaged Django fixtures", Label(label.Corruption, label.Legacy), func() {
 	It("baseline: the undamaged fixture restores", func(ctx SpecContext) {
 		tgt.reset(ctx)
 		path := writeInput(good.fixture, "fixture.json")

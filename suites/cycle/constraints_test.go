@@ -11,6 +11,7 @@ import (
 	"github.com/edmsdr/edmsdr/drill"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -30,7 +31,7 @@ func installed(ctx context.Context, dataset string, seed int64) (src, tgt string
 	return src, tgt
 }
 
-var _ = Describe("Foreign keys during the load", Label("cycle"), func() {
+var _ = Describe("Foreign keys during the load", Label(label.Cycle), func() {
 	for _, dataset := range []string{"edms", "ledger"} {
 		It(fmt.Sprintf("restores %s with the constraints kept in place, checked row by row (the least-privilege path)", dataset), func(ctx SpecContext) {
 			src, tgt := installed(ctx, dataset, 12)

@@ -13,6 +13,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/reports"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -33,7 +34,7 @@ func drillOn(ctx context.Context, source, target provider.Server, dataset string
 	return rep
 }
 
-var _ = Describe("On container servers", Label("cycle", "container"), func() {
+var _ = Describe("On container servers", Label(label.Cycle, label.Container), func() {
 	for _, seed := range knobs.Seeds[:min(2, len(knobs.Seeds))] {
 		It(fmt.Sprintf("restores EDMS after the server is replaced by a brand-new one (seed %d)", seed), func(ctx SpecContext) {
 			suitekit.SkipUnlessContainer(csrv)
@@ -47,7 +48,7 @@ var _ = Describe("On container servers", Label("cycle", "container"), func() {
 		drillOn(ctx, csrv, nil, "ledger", 1)
 	}, SpecTimeout(4*time.Minute))
 
-	Describe("across PostgreSQL versions", Label("crossversion"), func() {
+	Describe("across PostgreSQL versions", Label(label.CrossVersion), func() {
 		It("backs up from PostgreSQL 15 and restores into PostgreSQL 17: equal digest, usable sequences", func(ctx SpecContext) {
 			suitekit.SkipUnlessContainer(csrv)
 			Expect(csrv.Version()).To(Equal(15), "the default container image is PostgreSQL 15")

@@ -29,6 +29,6 @@ func TestCycle(t *testing.T) {
 
 var _ = BeforeSuite(func(ctx SpecContext) {
 	Expect(knobs.Err).NotTo(HaveOccurred())
-	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
-	csrv = suitekit.StartContainerIfSelected(ctx, knobs.Image)
+	srv = suitekit.StartServer(ctx, knobs.DB)
+	csrv = suitekit.StartContainerIfSelected(ctx)
 }, NodeTimeout(5*time.Minute))

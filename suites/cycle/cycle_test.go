@@ -17,6 +17,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/reports"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -47,7 +48,7 @@ func tableOf(rep *reports.Drill, name string) reports.Table {
 	return reports.Table{}
 }
 
-var _ = Describe("EDMS backup, reinit and restore", Label("cycle", "edms"), func() {
+var _ = Describe("EDMS backup, reinit and restore", Label(label.Cycle, label.EDMS), func() {
 	for _, seed := range knobs.Seeds {
 		It(fmt.Sprintf("brings every row back, reusing the seeded rows (seed %d)", seed), func(ctx SpecContext) {
 			rep := runDrill(ctx, "edms", seed)
@@ -93,7 +94,7 @@ var _ = Describe("EDMS backup, reinit and restore", Label("cycle", "edms"), func
 	}, SpecTimeout(2*time.Minute))
 })
 
-var _ = Describe("A schema unlike EDMS", Label("cycle", "ledger"), func() {
+var _ = Describe("A schema unlike EDMS", Label(label.Cycle, label.Ledger), func() {
 	for _, seed := range knobs.Seeds {
 		It(fmt.Sprintf("restores the ledger: composite keys, cycles, trees, keyless tables (seed %d)", seed), func(ctx SpecContext) {
 			rep := runDrill(ctx, "ledger", seed)
@@ -105,7 +106,7 @@ var _ = Describe("A schema unlike EDMS", Label("cycle", "ledger"), func() {
 	}
 })
 
-var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
+var _ = Describe("Restore targets", Label(label.Cycle, label.EDMS), func() {
 	It("restores into an empty schema (no seeded rows): everything is inserted", func(ctx SpecContext) {
 		src := suitekit.EDMSSource(ctx, srv, 5)
 		path, bres := suitekit.Backup(ctx, src, nil)
@@ -161,7 +162,7 @@ var _ = Describe("Restore targets", Label("cycle", "edms"), func() {
 	}, SpecTimeout(2*time.Minute))
 })
 
-var _ = Describe("Matched rows whose content differs", Label("cycle", "edms"), func() {
+var _ = Describe("Matched rows whose content differs", Label(label.Cycle, label.EDMS), func() {
 	var src, tgt, path string
 	BeforeEach(func(ctx SpecContext) {
 		src = suitekit.EDMSSource(ctx, srv, 8)
@@ -225,7 +226,7 @@ func findingsOfKind(err error, kind finding.Kind) []finding.Finding {
 	return out
 }
 
-var _ = Describe("Packages that must be refused", Label("cycle", "edms"), func() {
+var _ = Describe("Packages that must be refused", Label(label.Cycle, label.EDMS), func() {
 	var src, tgt, path string
 	BeforeEach(func(ctx SpecContext) {
 		src = suitekit.EDMSSource(ctx, srv, 9)

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -22,7 +23,7 @@ func changedTables(a, b pack.Digest) []string {
 	return out
 }
 
-var _ = Describe("The logical digest", Label("cycle", "digest"), func() {
+var _ = Describe("The logical digest", Label(label.Cycle, label.Digest), func() {
 	var src string
 	var base pack.Digest
 	// clone copies the source database (CREATE DATABASE … TEMPLATE) and changes it.

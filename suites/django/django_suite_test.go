@@ -56,7 +56,7 @@ var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []b
 			strings.TrimSpace(string(out)) + " " + err.Error()
 		return
 	}
-	srv = suitekit.StartServer(ctx, knobs.DB, knobs.Image)
+	srv = suitekit.StartServer(ctx, knobs.DB)
 	seed = knobs.Seeds[0]
 	src = migrated(ctx, "src", false)
 	manage(ctx, src, "seed_edms", "--seed", itoa(seed))

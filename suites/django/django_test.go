@@ -15,6 +15,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -169,7 +170,7 @@ func assertRestored(ctx context.Context, s *gexec.Session, want outcome, target,
 	}
 }
 
-var _ = Describe("Django dumpdata fixtures restored by edmsdr", Label("django"), func() {
+var _ = Describe("Django dumpdata fixtures restored by edmsdr", Label(label.Django), func() {
 	BeforeEach(func() {
 		if djangoSkip != "" {
 			Skip(djangoSkip)
@@ -224,7 +225,7 @@ var _ = Describe("Django dumpdata fixtures restored by edmsdr", Label("django"),
 	)
 })
 
-var _ = Describe("The Django test project", Label("django"), func() {
+var _ = Describe("The Django test project", Label(label.Django), func() {
 	BeforeEach(func() {
 		if djangoSkip != "" {
 			Skip(djangoSkip)
@@ -311,7 +312,7 @@ var _ = Describe("The Django test project", Label("django"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
-var _ = Describe("edmsdr fixture loaded by Django's loaddata", Label("django"), func() {
+var _ = Describe("edmsdr fixture loaded by Django's loaddata", Label(label.Django), func() {
 	BeforeEach(func() {
 		if djangoSkip != "" {
 			Skip(djangoSkip)

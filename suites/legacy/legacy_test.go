@@ -23,6 +23,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -88,7 +89,7 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-var _ = Describe("Django fixtures restore into a re-initialised install", Ordered, Label("legacy"), func() {
+var _ = Describe("Django fixtures restore into a re-initialised install", Ordered, Label(label.Legacy), func() {
 	var (
 		seed   int64
 		src    string
@@ -381,7 +382,7 @@ var damages = map[string]damage{
 	"generic foreign key to an object without pk": {base: "nfnp", kind: finding.Orphaned},
 }
 
-var _ = Describe("Bad Django fixtures are refused and the target is unchanged", Ordered, Label("legacy"), func() {
+var _ = Describe("Bad Django fixtures are refused and the target is unchanged", Ordered, Label(label.Legacy), func() {
 	var (
 		tgt    string
 		before pack.Digest
@@ -434,7 +435,7 @@ var _ = Describe("Bad Django fixtures are refused and the target is unchanged", 
 	}
 })
 
-var _ = Describe("A large fixture", Label("legacy", "memory"), func() {
+var _ = Describe("A large fixture", Label(label.Legacy, label.Memory), func() {
 	It("restores with memory that does not grow with the fixture", func(ctx SpecContext) {
 		// Peak memory rises while the fixed-size buffers fill (COPY chunks, zstd windows), then
 		// stays flat: a fixture four times larger must not need noticeably more.

@@ -14,6 +14,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -104,7 +105,7 @@ func editPlan(edit func(*keys.Plan)) mutation {
 	}}
 }
 
-var _ = Describe("names from a package", Label("security", "injection"), Ordered, func() {
+var _ = Describe("names from a package", Label(label.Security, label.Injection), Ordered, func() {
 	var pkg, tgt, before string
 	var dir string
 

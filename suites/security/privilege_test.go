@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -44,7 +45,7 @@ func restorerGrants(db, role string) []string {
 	}
 }
 
-var _ = Describe("least privilege", Label("security", "privilege", "edms"), func() {
+var _ = Describe("least privilege", Label(label.Security, label.Privilege, label.EDMS), func() {
 	It("backs up as a read-only role and restores as a non-superuser holding only the documented grants", func(ctx SpecContext) {
 		src := suitekit.EDMSSource(ctx, srv, 51)
 		tgt := suitekit.EDMSTarget(ctx, srv)

@@ -21,6 +21,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/engine/seal"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -48,7 +49,7 @@ func readFile(path string) string {
 
 var keyIDLine = regexp.MustCompile(`key id ([0-9a-f]{64})`)
 
-var _ = Describe("encryption at rest", Label("security", "seal", "edms"), func() {
+var _ = Describe("encryption at rest", Label(label.Security, label.Seal, label.EDMS), func() {
 	It("encrypts to age recipients; only a matching identity verifies or restores it, and a wrong key writes nothing", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		src := suitekit.EDMSSource(ctx, srv, 61)
@@ -122,7 +123,7 @@ var _ = Describe("encryption at rest", Label("security", "seal", "edms"), func()
 	}, SpecTimeout(3*time.Minute))
 })
 
-var _ = Describe("signed packages", Label("security", "seal", "edms"), func() {
+var _ = Describe("signed packages", Label(label.Security, label.Seal, label.EDMS), func() {
 	It("verifies the signer, and refuses unsigned, foreign-signed and tampered packages even with every checksum recomputed", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		src := suitekit.EDMSSource(ctx, srv, 62)
@@ -204,7 +205,7 @@ var _ = Describe("signed packages", Label("security", "seal", "edms"), func() {
 	}, SpecTimeout(3*time.Minute))
 })
 
-var _ = Describe("restore.Options.Authenticate", Label("security", "seal"), func() {
+var _ = Describe("restore.Options.Authenticate", Label(label.Security, label.Seal), func() {
 	It("refuses a badly signed package inside the restore, before anything is checked against the target", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		src := miniSource(ctx)

@@ -13,6 +13,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -30,7 +31,7 @@ func noSecret(s *gexec.Session, dirs ...string) {
 	}
 }
 
-var _ = Describe("secrets", Label("security", "secrets"), func() {
+var _ = Describe("secrets", Label(label.Security, label.Secrets), func() {
 	It("keeps DSN passwords out of the output, logs and report files of every command", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		src, tgt := miniSource(ctx), miniTarget(ctx)

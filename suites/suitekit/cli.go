@@ -55,7 +55,7 @@ func DrillCLI(cli string) string { return filepath.Join(filepath.Dir(cli), "edms
 func SetUpProcess(ctx context.Context, k Knobs, cli []byte) (bin string, srv provider.Server) {
 	GinkgoHelper()
 	Expect(k.Err).NotTo(HaveOccurred())
-	return string(cli), StartServer(ctx, k.DB, k.Image)
+	return string(cli), StartServer(ctx, k.DB)
 }
 
 // CleanEnv is the environment the suites run the binary in when the test process's own must

@@ -11,18 +11,14 @@ import (
 	"strings"
 )
 
-// Knobs are every setting the suites read from the environment.
+// Knobs are every setting the suites read from the environment. The container image
+// (EDMSDR_PG_IMAGE) is not one of them: fixtures/containerpg reads it, for the suites and the drill
+// alike.
 type Knobs struct {
 	// DB picks the server: auto, local, container or a DSN (EDMSDR_DB, default auto).
 	DB string
 	// Seeds are the seeds multi-seed specs run (EDMSDR_SEEDS, comma-separated, default 1,2,3).
 	Seeds []int64
-	// Image is the container image (EDMSDR_PG_IMAGE).
-	Image string
-	// KeepArtifacts keeps packages and reports of failed specs (EDMSDR_KEEP_ARTIFACTS=1).
-	KeepArtifacts bool
-	// Artifacts is where kept artifacts go (EDMSDR_ARTIFACTS, default out/artifacts).
-	Artifacts string
 	// BenchScale is the data size of the bench suite (EDMSDR_BENCH_SCALE, default tiny).
 	BenchScale string
 	// BenchSamples is how many times the bench suite measures each path (EDMSDR_BENCH_SAMPLES, default 3).
@@ -39,12 +35,7 @@ type Knobs struct {
 
 // ReadKnobs reads the knobs; a malformed value is an error naming the variable.
 func ReadKnobs() (Knobs, error) {
-	k := Knobs{
-		DB:            cmp.Or(os.Getenv("EDMSDR_DB"), "auto"),
-		Image:         os.Getenv("EDMSDR_PG_IMAGE"),
-		KeepArtifacts: os.Getenv("EDMSDR_KEEP_ARTIFACTS") == "1",
-		Artifacts:     cmp.Or(os.Getenv("EDMSDR_ARTIFACTS"), "out/artifacts"),
-	}
+	k := Knobs{DB: cmp.Or(os.Getenv("EDMSDR_DB"), "auto")}
 	k.BenchScale = cmp.Or(os.Getenv("EDMSDR_BENCH_SCALE"), "tiny")
 	samples := cmp.Or(os.Getenv("EDMSDR_BENCH_SAMPLES"), "3")
 	n, err := strconv.Atoi(samples)

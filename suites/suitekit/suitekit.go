@@ -23,13 +23,14 @@ import (
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/containerpg"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/suites/label"
 )
 
 // StartServer starts (or connects to) the server the knobs name, for this Ginkgo process, and
 // registers its shutdown. Call it from a BeforeSuite or SynchronizedBeforeSuite's all-process body.
-func StartServer(ctx context.Context, spec string, image string) provider.Server {
+func StartServer(ctx context.Context, spec string) provider.Server {
 	GinkgoHelper()
-	srv, err := provider.Open(ctx, spec, provider.Options{Image: image, Log: GinkgoWriter})
+	srv, err := provider.Open(ctx, spec, provider.Options{Log: GinkgoWriter})
 	Expect(err).NotTo(HaveOccurred(), "start PostgreSQL server %q", spec)
 	DeferCleanup(func(ctx SpecContext) error { return srv.Close(ctx) }, NodeTimeout(2*time.Minute))
 	return srv
@@ -158,13 +159,13 @@ var containerSkip string
 // specs labelled container. When Docker does not answer or the image is missing, it records why
 // and returns nil: SkipUnlessContainer then skips those specs with that reason (CI refuses such
 // skips where Docker answers).
-func StartContainerIfSelected(ctx context.Context, image string) provider.Server {
+func StartContainerIfSelected(ctx context.Context) provider.Server {
 	GinkgoHelper()
-	if !Label("container").MatchesLabelFilter(GinkgoLabelFilter()) {
+	if !Label(label.Container).MatchesLabelFilter(GinkgoLabelFilter()) {
 		containerSkip = "specs labelled container are not selected"
 		return nil
 	}
-	srv, err := provider.Open(ctx, "container", provider.Options{Image: image, Log: GinkgoWriter})
+	srv, err := provider.Open(ctx, "container", provider.Options{Log: GinkgoWriter})
 	if errors.Is(err, containerpg.ErrDockerUnavailable) || errors.Is(err, containerpg.ErrImageMissing) {
 		containerSkip = err.Error()
 		return nil
