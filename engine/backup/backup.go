@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -49,12 +48,32 @@ type Options struct {
 type Result struct {
 	Path     string
 	Manifest *pack.Manifest
-	Bytes    int64 // size of the package file
+	Bytes    int64 // size of the package as written
 	Elapsed  time.Duration
 }
 
-// Run backs up the database cfg points at into the package out.
-func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (res *Result, err error) {
+// Run backs up the database cfg points at into the package file out (written to out.partial,
+// fsynced and renamed).
+func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (*Result, error) {
+	return run(ctx, cfg, out, func() (*pack.Writer, error) { return pack.Create(out, opts.Writer) }, opts)
+}
+
+// RunTo backs up the database cfg points at into sink, a destination the caller opened (an
+// object upload, for instance); name names the package in the result and in errors. The sink is
+// committed when the backup succeeds and aborted when it fails: it is never left open.
+func RunTo(ctx context.Context, cfg *pgx.ConnConfig, sink pack.Sink, name string, opts Options) (*Result, error) {
+	opened := false
+	res, err := run(ctx, cfg, name, func() (*pack.Writer, error) {
+		opened = true
+		return pack.NewWriter(sink, name, opts.Writer)
+	}, opts)
+	if !opened {
+		sink.Abort()
+	}
+	return res, err
+}
+
+func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*pack.Writer, error), opts Options) (res *Result, err error) {
 	start := time.Now()
 	log := opts.Log
 	if log == nil {
@@ -115,7 +134,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 		digestDone <- digestResult{sum, err}
 	}()
 
-	w, err := pack.Create(out, opts.Writer)
+	w, err := create()
 	if err != nil {
 		cancelDigest()
 		<-digestDone
@@ -167,11 +186,7 @@ func Run(ctx context.Context, cfg *pgx.ConnConfig, out string, opts Options) (re
 	if err := w.Close(m); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
-	st, err := os.Stat(out)
-	if err != nil {
-		return nil, fmt.Errorf("backup: %w", err)
-	}
-	return &Result{Path: out, Manifest: m, Bytes: st.Size(), Elapsed: time.Since(start)}, nil
+	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start)}, nil
 }
 
 // digestSnapshot computes the digest of the exported snapshot on its own connection. Temporary

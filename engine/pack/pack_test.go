@@ -349,7 +349,7 @@ func TestCreatePartialLocking(t *testing.T) {
 
 // wrapCounter stands in for encryption: it counts bytes and records Close.
 type wrapCounter struct {
-	w      *os.File
+	w      io.Writer
 	n      int
 	closed bool
 }
@@ -361,7 +361,7 @@ func TestWriterWrap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "p.edmsdr")
 	var wc *wrapCounter
 	opts := WriterOptions{Wrap: func(w io.Writer) (io.WriteCloser, error) {
-		wc = &wrapCounter{w: w.(*os.File)}
+		wc = &wrapCounter{w: w}
 		return wc, nil
 	}}
 	writePackage(t, path, sampleTables(), opts)

@@ -9,9 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -36,54 +33,74 @@ type WriterOptions struct {
 	Sign func(manifest []byte) ([]byte, error)
 }
 
-// Writer writes a package to PATH.partial and renames it to PATH on Close.
+// Sink is where a Writer puts a package's bytes. Commit is called once, after the last byte, and
+// makes the package visible whole (a file fsynced and renamed into place, an object upload
+// completed); Abort discards everything written and leaves nothing behind. A Writer calls exactly
+// one of them, once.
+type Sink interface {
+	io.Writer
+	Commit() error
+	Abort()
+}
+
+// Writer writes a package into a Sink: PATH.partial renamed to PATH on Close (Create), or any
+// other destination (NewWriter).
 type Writer struct {
-	path, partial string
-	f             *os.File
-	wrap          io.WriteCloser
-	zw            *zstd.Encoder
-	tw            *tar.Writer
-	opts          WriterOptions
-	headerSHA     string
-	tables        []*TableEntry
-	byIndex       map[int]*TableEntry
-	done          bool
+	name      string
+	sink      Sink
+	count     *countingWriter
+	wrap      io.WriteCloser
+	zw        *zstd.Encoder
+	tw        *tar.Writer
+	opts      WriterOptions
+	headerSHA string
+	tables    []*TableEntry
+	byIndex   map[int]*TableEntry
+	done      bool
+	partial   string
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // Create opens PATH.partial for writing. It refuses an existing PATH (unless opts.Overwrite) and a
 // PATH.partial that another live writer holds; a stale PATH.partial left by a crash is replaced.
 func Create(path string, opts WriterOptions) (*Writer, error) {
+	sink, err := CreateFile(path, opts.Overwrite)
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(sink, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	w.partial = sink.partial
+	return w, nil
+}
+
+// NewWriter starts a package in sink; name names it in errors. On error sink is aborted.
+func NewWriter(sink Sink, name string, opts WriterOptions) (*Writer, error) {
 	if opts.ChunkBytes <= 0 {
 		opts.ChunkBytes = DefaultChunkBytes
 	}
 	if opts.Level == 0 {
 		opts.Level = zstd.SpeedDefault
 	}
-	if !opts.Overwrite {
-		if _, err := os.Lstat(path); err == nil {
-			return nil, fmt.Errorf("create package %s: file exists (choose another name or remove it)", path)
-		}
-	}
-	partial := path + ".partial"
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create package %s: %w", path, err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("create package %s: %s is held by another running backup", path, partial)
-	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("create package %s: %w", path, err)
-	}
-	w := &Writer{path: path, partial: partial, f: f, opts: opts, byIndex: map[int]*TableEntry{}}
-	var dst io.Writer = f
+	w := &Writer{name: name, sink: sink, count: &countingWriter{w: sink}, opts: opts, byIndex: map[int]*TableEntry{}}
+	var dst io.Writer = w.count
 	if opts.Wrap != nil {
-		wc, err := opts.Wrap(f)
+		wc, err := opts.Wrap(w.count)
 		if err != nil {
 			w.Abort()
-			return nil, fmt.Errorf("create package %s: %w", path, err)
+			return nil, fmt.Errorf("create package %s: %w", name, err)
 		}
 		w.wrap = wc
 		dst = wc
@@ -91,14 +108,17 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 	zw, err := zstd.NewWriter(dst, zstd.WithEncoderLevel(opts.Level), zstd.WithEncoderConcurrency(2))
 	if err != nil {
 		w.Abort()
-		return nil, fmt.Errorf("create package %s: %w", path, err)
+		return nil, fmt.Errorf("create package %s: %w", name, err)
 	}
 	w.zw = zw
 	w.tw = tar.NewWriter(zw)
 	return w, nil
 }
 
-// Partial is the path being written.
+// Bytes is the number of bytes written to the sink so far (the package's size once closed).
+func (w *Writer) Bytes() int64 { return w.count.n }
+
+// Partial is the path being written ("" when the sink is not a file of Create).
 func (w *Writer) Partial() string { return w.partial }
 
 func (w *Writer) entry(name string, data []byte) error {
@@ -214,7 +234,8 @@ func (t *TableStream) Close() (TableEntry, error) {
 	return *t.entry, nil
 }
 
-// Close writes the manifest, flushes, fsyncs and renames PATH.partial to PATH. The manifest's
+// Close writes the manifest, flushes and commits the sink (for Create: fsyncs and renames
+// PATH.partial to PATH). The manifest's
 // Tables and HeaderSHA256 are filled in from what was written.
 func (w *Writer) Close(m *Manifest) error {
 	if w.done {
@@ -251,7 +272,7 @@ func (w *Writer) Close(m *Manifest) error {
 	}
 	if err := w.finish(); err != nil {
 		w.Abort()
-		return fmt.Errorf("write package %s: %w", w.path, err)
+		return fmt.Errorf("write package %s: %w", w.name, err)
 	}
 	return nil
 }
@@ -268,22 +289,15 @@ func (w *Writer) finish() error {
 			return err
 		}
 	}
-	if err := w.f.Sync(); err != nil {
-		return err
-	}
-	if err := os.Rename(w.partial, w.path); err != nil {
-		return err
-	}
 	w.done = true
-	err := w.f.Close() // releases the lock
-	if d, derr := os.Open(filepath.Dir(w.path)); derr == nil {
-		_ = d.Sync()
-		d.Close()
+	if err := w.sink.Commit(); err != nil {
+		w.sink.Abort()
+		return err
 	}
-	return err
+	return nil
 }
 
-// Abort discards the partial file. It is safe to call after Close.
+// Abort discards the package: the sink is aborted. It is safe to call after Close.
 func (w *Writer) Abort() {
 	if w.done {
 		return
@@ -292,6 +306,5 @@ func (w *Writer) Abort() {
 	if w.zw != nil {
 		_ = w.zw.Close()
 	}
-	_ = os.Remove(w.partial)
-	_ = w.f.Close()
+	w.sink.Abort()
 }
