@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -169,4 +170,42 @@ func (l *Location) ReadMeta(ctx context.Context) (*Meta, error) {
 // IsPackageName reports whether a listed name is a package (ends in .edmsdr).
 func IsPackageName(name string) bool {
 	return strings.HasSuffix(name, PackageSuffix) && len(name) > len(PackageSuffix)
+}
+
+// MetaOf is the metadata of the package name whose manifest is m, stored as size bytes with
+// SHA-256 sha; encrypted describes its encryption and signedBy the signing key ("" for none).
+func MetaOf(name string, m *pack.Manifest, size int64, sha, encrypted, signedBy string) Meta {
+	var rows int64
+	for _, t := range m.Tables {
+		rows += t.Rows
+	}
+	return Meta{Package: name, Size: size, SHA256: sha, CreatedAt: m.CreatedAt.UTC(), Origin: m.Origin, Database: m.Database,
+		ServerVersion: m.ServerVersion, Tool: m.Tool, Tables: len(m.Tables), Rows: rows, Digest: m.Digest.Total,
+		Encrypted: encrypted, SignedBy: signedBy}
+}
+
+// PutPackage stores the package file at path (whose manifest is m) at l, atomically, and writes
+// its metadata beside it. A metadata failure is returned as metaErr: the package itself is then
+// complete.
+func (l *Location) PutPackage(ctx context.Context, path string, m *pack.Manifest, overwrite bool) (up *Upload, metaErr, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	up, err = l.Create(ctx, overwrite)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := io.Copy(up, f); err != nil {
+		up.Abort()
+		return up, nil, fmt.Errorf("write %s: %w", l, err)
+	}
+	if err := up.Commit(); err != nil {
+		return up, nil, err
+	}
+	if m != nil {
+		metaErr = l.WriteMeta(ctx, MetaOf(l.Base(), m, up.Size(), up.SHA256(), "", ""))
+	}
+	return up, metaErr, nil
 }

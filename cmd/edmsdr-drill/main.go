@@ -25,7 +25,9 @@ import (
 	"github.com/edmsdr/edmsdr/drill"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/store"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -75,7 +77,8 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		db, scale, dataset, reportDir, database string
 		seed                                    int64
-		keep, verbose                           bool
+		keep                                    string
+		verbose                                 bool
 		srcVersion, tgtVersion                  int
 		image                                   string
 	)
@@ -98,11 +101,20 @@ order, and the dataset's own invariants. Prints a summary table and exits 0 only
 --source-version 15 --target-version 17 (with --db container) backs up from a PostgreSQL 15
 container and restores into a brand-new PostgreSQL 17 one (images from 'make images').
 
+--keep keeps the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory;
+--keep LOCATION (a path or an s3:// URL, see 'edmsdr backup --help') stores the drill's package
+there, with its metadata, whatever the verdict.
+
 Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args: func(cmd *cobra.Command, args []string) error {
+			// --keep LOCATION: the flag's value may follow it as a separate word.
+			if len(args) == 1 && cmd.Flags().Changed("keep") && keep == keepInReport {
+				keep = args[0]
+				return nil
+			}
 			if len(args) > 0 {
 				return usagef("edmsdr-drill takes no arguments, got %q", args)
 			}
@@ -114,6 +126,16 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			var keepAt *store.Location
+			if keep != "" && keep != keepInReport {
+				var err error
+				if keepAt, err = store.Parse(keep); err != nil {
+					if errors.Is(err, store.ErrUsage) {
+						return usagef("--keep: %v", err)
+					}
+					return err
+				}
+			}
 			ds, err := drill.LookupDataset(dataset)
 			if err != nil {
 				return usageError{err}
@@ -151,7 +173,15 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 				defer closeServer(target)
 			}
 			work := ""
-			if keep && reportDir != "" {
+			switch {
+			case keepAt != nil:
+				dir, err := os.MkdirTemp("", "edmsdr-drill-")
+				if err != nil {
+					return fmt.Errorf("drill: %w", err)
+				}
+				defer os.RemoveAll(dir)
+				work = dir
+			case keep == keepInReport && reportDir != "":
 				work = reportDir
 			}
 			rep, err := drill.Run(ctx, drill.Config{
@@ -163,6 +193,11 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 			}
 			if err := rep.WriteText(stdout); err != nil {
 				return err
+			}
+			if keepAt != nil {
+				if err := keepPackage(ctx, stdout, stderr, filepath.Join(work, "drill.edmsdr"), keepAt); err != nil {
+					return fmt.Errorf("drill: keep the package: %w", err)
+				}
 			}
 			if reportDir != "" {
 				if err := writeFile(filepath.Join(reportDir, "report.json"), rep.WriteJSON); err != nil {
@@ -190,7 +225,8 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
 	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")
-	cmd.Flags().BoolVar(&keep, "keep", false, "also keep the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory")
+	cmd.Flags().StringVar(&keep, "keep", "", "keep the package: alone, drill.edmsdr and idmap.tsv in the report directory; with a LOCATION (path or s3:// URL), the package there")
+	cmd.Flags().Lookup("keep").NoOptDefVal = keepInReport
 	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
 	return cmd
 }
@@ -222,4 +258,32 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 		return err
 	}
 	return os.Rename(partial, path)
+}
+
+// keepInReport is the value of a bare --keep: keep the package in the report directory.
+const keepInReport = "\x00report"
+
+// keepPackage stores the drill's package (verified again first) at loc, with its metadata.
+func keepPackage(ctx context.Context, stdout, stderr io.Writer, path string, loc *store.Location) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	m, err := pack.Verify(f, pack.Limits{})
+	f.Close()
+	if err != nil {
+		return err
+	}
+	up, metaErr, err := loc.PutPackage(ctx, path, m, false)
+	if err != nil {
+		if up != nil && up.AbortError() != nil {
+			fmt.Fprintf(stderr, "warning: %v\n", up.AbortError())
+		}
+		return err
+	}
+	if metaErr != nil {
+		fmt.Fprintf(stderr, "warning: the package is kept, but its metadata was not written: %v\n", metaErr)
+	}
+	fmt.Fprintf(stdout, "package kept: %s\n", loc)
+	return nil
 }

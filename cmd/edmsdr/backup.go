@@ -10,6 +10,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/store"
 )
 
 func newBackupCmd(g *globals) *cobra.Command {
@@ -21,15 +22,23 @@ func newBackupCmd(g *globals) *cobra.Command {
 	)
 	var sf sealFlags
 	cmd := &cobra.Command{
-		Use:   "backup --dsn DSN --out FILE [--keys FILE]",
+		Use:   "backup --dsn DSN --out FILE|URL [--keys FILE]",
 		Short: "Back up a database into a package (natural keys, one consistent snapshot)",
 		Long: `Back up every table of the database (one REPEATABLE READ snapshot) into a package: COPY
 entries per table, the schema snapshot, the key plan and the logical digest, zstd-compressed.
-The package is written to FILE.partial, fsynced and renamed: it exists whole or not at all.` + backupSealHelp,
+The package is written to FILE.partial, fsynced and renamed: it exists whole or not at all. An
+object (s3://…) is sent as a multipart upload in parts of 8 MiB (at most 3 in memory) and becomes
+visible only when the upload completes; a failed or interrupted backup aborts the upload. Beside
+the package, NAME.meta.json records its time, size, checksum, database and digest for list and
+prune.` + backupSealHelp + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usagef("--out is required")
+			}
+			loc, err := parseLocation("--out", out)
+			if err != nil {
+				return err
 			}
 			cfg, err := dsn.Config(dsnStr)
 			if err != nil {
@@ -49,13 +58,19 @@ The package is written to FILE.partial, fsynced and renamed: it exists whole or 
 				return err
 			}
 			defer cancel()
-			res, err := backup.Run(ctx, cfg, out, backup.Options{
+			up, err := createPackage(ctx, loc, overwrite)
+			if err != nil {
+				return timeoutError(ctx, err)
+			}
+			res, err := backup.RunTo(ctx, cfg, up, out, backup.Options{
 				Keys: kf, Schemas: schemas, Tool: "edmsdr " + version, Log: g.log,
 				Writer: wopts,
 			})
 			if err != nil {
+				abortNote(g, up)
 				return timeoutError(ctx, err)
 			}
+			writeMeta(ctx, g, loc, store.MetaOf(loc.Base(), res.Manifest, up.Size(), up.SHA256(), sf.encrypted, sf.signedBy))
 			var rows int64
 			for _, t := range res.Manifest.Tables {
 				rows += t.Rows
@@ -66,10 +81,10 @@ The package is written to FILE.partial, fsynced and renamed: it exists whole or 
 		},
 	}
 	cmd.Flags().StringVar(&dsnStr, "dsn", "", "source database (URL or keyword DSN; PG* variables apply)")
-	cmd.Flags().StringVar(&out, "out", "", "package file to write (required)")
+	cmd.Flags().StringVar(&out, "out", "", "package file or object URL to write (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): natural keys, generic foreign keys, exclusions")
 	cmd.Flags().StringSliceVar(&schemas, "schema", nil, "back up only these schemas (default: all non-system schemas)")
-	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package file")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addWriteFlags(cmd)
 	return cmd

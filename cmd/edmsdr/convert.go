@@ -27,7 +27,7 @@ func newConvertCmd(g *globals) *cobra.Command {
 		overwrite                 bool
 	)
 	cmd := &cobra.Command{
-		Use:   "convert --in LEGACY.json --out FILE [--keys FILE] [--dsn DSN]",
+		Use:   "convert --in LEGACY.json --out FILE|URL [--keys FILE] [--dsn DSN]",
 		Short: "Convert a Django dumpdata fixture into a package",
 		Long: `Convert a Django dumpdata fixture (JSON array, JSON Lines, either gzip-compressed; id-based or
 with natural foreign and primary keys) into a package. Restoring the package is the same as
@@ -42,7 +42,7 @@ Models map to tables by Django's conventions (app_label_model, field_id for fore
 table_field for many-to-many) unless the keys file's django: section says otherwise. A fixture
 that cannot be converted exactly is refused with every finding (malformed JSON with its line and
 column, unknown models or fields, values of the wrong type, references to objects the fixture
-does not contain, duplicate keys), and no file is written.`,
+does not contain, duplicate keys), and no file is written.` + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -50,6 +50,10 @@ does not contain, duplicate keys), and no file is written.`,
 			}
 			if out == "" {
 				return usagef("--out is required")
+			}
+			loc, err := parseLocation("--out", out)
+			if err != nil {
+				return err
 			}
 			if _, err := dsn.Config(dsnStr); err != nil {
 				return usageError{err}
@@ -69,19 +73,38 @@ does not contain, duplicate keys), and no file is written.`,
 				return err
 			}
 			defer conn.Close(context.WithoutCancel(ctx))
-			res, err := legacy.Convert(ctx, conn, f, out, legacy.ConvertOptions{
+			local := out
+			if loc.IsObject() {
+				// An object is written from a converted file in a temporary directory.
+				if _, err := loc.Stat(ctx); err == nil && !overwrite {
+					return fmt.Errorf("convert: %s exists (choose another name or remove it)", loc)
+				}
+				dir, err := os.MkdirTemp("", "edmsdr-convert-")
+				if err != nil {
+					return fmt.Errorf("convert: %w", err)
+				}
+				defer os.RemoveAll(dir)
+				local = filepath.Join(dir, loc.Base())
+			}
+			res, err := legacy.Convert(ctx, conn, f, local, legacy.ConvertOptions{
 				Keys: kf, Tool: "edmsdr " + version, Name: filepath.Base(in), Log: g.log,
 				Writer: pack.WriterOptions{Overwrite: overwrite},
 			})
 			if err != nil {
 				return refusal(g, "convert", err, "nothing was written")
 			}
+			if loc.IsObject() {
+				if err := copyToLocation(ctx, g, local, loc, overwrite, res.Manifest); err != nil {
+					return fmt.Errorf("convert: %w (nothing was written)", err)
+				}
+				res.Path = out
+			}
 			printConvert(g.stdout, res)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&in, "in", "", "Django fixture: .json, .jsonl or .json.gz (required)")
-	cmd.Flags().StringVar(&out, "out", "", "package file to write (required)")
+	cmd.Flags().StringVar(&out, "out", "", "package file or object URL to write (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): natural keys, exclusions, django: model overrides")
 	cmd.Flags().StringVar(&dsnStr, "dsn", "", "database holding the fixture's schema (URL or keyword DSN; PG* variables apply); only read")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package file")

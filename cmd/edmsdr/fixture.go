@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -21,7 +20,7 @@ func newFixtureCmd(g *globals) *cobra.Command {
 		overwrite, strict              bool
 	)
 	cmd := &cobra.Command{
-		Use:   "fixture --in FILE --out FIXTURE.json [--keys FILE] [--dsn TARGET]",
+		Use:   "fixture --in FILE|URL --out FIXTURE.json [--keys FILE] [--dsn TARGET]",
 		Short: "Write a package as a Django loaddata fixture with natural keys",
 		Long: `Write a package as a fixture that Django's loaddata accepts: a JSON array of
 {"model", "pk", "fields"} objects. References to models with a natural key are natural keys
@@ -38,7 +37,7 @@ instead.
 
 The package is read three times (verify, index, write); the index of natural keys lives in a
 temporary directory (--tmp), not in memory. The fixture is written to FIXTURE.json.partial and
-renamed.`,
+renamed.` + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -51,12 +50,16 @@ renamed.`,
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(in); err != nil {
-				return fmt.Errorf("fixture: %w", err)
+			loc, err := parseLocation("--in", in)
+			if err != nil {
+				return err
 			}
 			ctx := cmd.Context()
+			if _, err := loc.Stat(ctx); err != nil {
+				return fmt.Errorf("fixture: %w", err)
+			}
 			opts := legacy.ExportOptions{
-				Open: func() (io.ReadCloser, error) { return os.Open(in) },
+				Open: func() (io.ReadCloser, error) { return loc.Open(ctx) },
 				Keys: kf, TempDir: tmp, Overwrite: overwrite, Strict: strict, Log: g.log,
 			}
 			if cmd.Flags().Changed("dsn") {
@@ -92,7 +95,7 @@ renamed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&in, "in", "", "package file (required)")
+	cmd.Flags().StringVar(&in, "in", "", "package file or object URL (required)")
 	cmd.Flags().StringVar(&out, "out", "", "fixture to write (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): django: model names, fields and natural keys")
 	cmd.Flags().StringVar(&dsnStr, "dsn", "", "the database the fixture will be loaded into: resolve and check the pks generic foreign keys need (URL or keyword DSN; PG* variables apply); only read")

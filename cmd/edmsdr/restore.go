@@ -28,7 +28,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	var sf sealFlags
 	var reportKeys bool
 	cmd := &cobra.Command{
-		Use:   "restore --dsn DSN --in FILE [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
+		Use:   "restore --dsn DSN --in FILE|URL [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
 		Long: `Restore a package into the target database in one transaction: stage the data, map every
 source id to a target id (rows whose natural key matches an existing row reuse it, the rest get
@@ -39,7 +39,7 @@ digest) and commit — or roll back and report every finding. Nothing is ever ha
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
 --report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
 restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
-stderr but left out of it unless --report-keys is given (they are row content).` + sealHelp,
+stderr but left out of it unless --report-keys is given (they are row content).` + sealHelp + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -58,11 +58,10 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			if _, err := dsn.Config(dsnStr); err != nil {
 				return usageError{err}
 			}
-			f, err := sf.openInput(in)
+			loc, err := parseLocation("--in", in)
 			if err != nil {
-				return fmt.Errorf("restore: %w", err)
+				return err
 			}
-			defer f.Close()
 			if reportDir != "" && idMapPath == "" {
 				idMapPath = filepath.Join(reportDir, "idmap.tsv")
 			}
@@ -71,6 +70,11 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				return err
 			}
 			defer cancel()
+			f, err := sf.openInput(ctx, loc)
+			if err != nil {
+				return timeoutError(ctx, fmt.Errorf("restore: %w", err))
+			}
+			defer f.Close()
 			conn, err := dsn.Connect(ctx, dsnStr)
 			if err != nil {
 				return timeoutError(ctx, fmt.Errorf("restore: %w", err))
@@ -132,7 +136,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 		},
 	}
 	cmd.Flags().StringVar(&dsnStr, "dsn", "", "target database (URL or keyword DSN; PG* variables apply)")
-	cmd.Flags().StringVar(&in, "in", "", "package file, or a Django dumpdata fixture (.json, .jsonl, .json.gz: converted against the target first) (required)")
+	cmd.Flags().StringVar(&in, "in", "", "package file or object URL, or a Django dumpdata fixture (.json, .jsonl, .json.gz: converted against the target first) (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
 	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/seal"
+	"github.com/edmsdr/edmsdr/store"
 )
 
 // passphraseEnv names the environment variable that may hold the passphrase (never a flag: a
@@ -28,6 +30,8 @@ type sealFlags struct {
 	pubkey     string
 	// both
 	passphraseFile string
+	// set by writerOptions: what the package is encrypted to and signed by ("" for none)
+	encrypted, signedBy string
 }
 
 // addWriteFlags registers backup's flags: whom to encrypt to, and the signing key.
@@ -103,6 +107,7 @@ func (s *sealFlags) writerOptions(g *globals, opts *pack.WriterOptions) (string,
 		}
 		opts.Wrap = enc.Wrap
 		desc = "encrypted to " + enc.Describe()
+		s.encrypted = "age, " + enc.Describe()
 	case passphrase:
 		pw, err := s.passphrase()
 		if err != nil {
@@ -117,6 +122,7 @@ func (s *sealFlags) writerOptions(g *globals, opts *pack.WriterOptions) (string,
 		}
 		opts.Wrap = enc.Wrap
 		desc = "encrypted with " + enc.Describe()
+		s.encrypted = "age, " + enc.Describe()
 	default:
 		if os.Getenv(passphraseEnv) != "" {
 			g.log.Warn(passphraseEnv + " is set but the package is not encrypted: add --encrypt-passphrase to use it")
@@ -128,6 +134,7 @@ func (s *sealFlags) writerOptions(g *globals, opts *pack.WriterOptions) (string,
 			return "", fmt.Errorf("%w (write one with edmsdr keygen)", err)
 		}
 		opts.Sign = signer.Sign
+		s.signedBy = signer.KeyID()
 		if desc != "" {
 			desc += ", "
 		}
@@ -180,9 +187,9 @@ func (s *sealFlags) verifier() (*seal.Verifier, error) {
 	return v, nil
 }
 
-// verifyFile reads the whole package at path, decrypting it and checking its signature as the
+// verifyFile reads the whole package at loc, decrypting it and checking its signature as the
 // flags say.
-func (s *sealFlags) verifyFile(path string) (*seal.Checked, error) {
+func (s *sealFlags) verifyFile(ctx context.Context, loc *store.Location) (*seal.Checked, error) {
 	d, err := s.decrypter()
 	if err != nil {
 		return nil, err
@@ -191,7 +198,7 @@ func (s *sealFlags) verifyFile(path string) (*seal.Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	f, err := loc.Open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -199,22 +206,22 @@ func (s *sealFlags) verifyFile(path string) (*seal.Checked, error) {
 	return seal.VerifyPackage(f, d, v, pack.Limits{})
 }
 
-// openInput opens the file at path for a command that consumes it (restore, fixture) and returns
-// its plaintext, decrypted when it is encrypted. With --pubkey, the whole package is first read
-// and its signature checked: an unsigned or badly signed package is refused before the caller
-// touches anything (the caller should also pass authenticate() to the restore, which checks the
-// signature again on the bytes it actually restores).
-func (s *sealFlags) openInput(path string) (io.ReadCloser, error) {
+// openInput opens the package at loc for a command that consumes it (restore, fixture) and
+// returns its plaintext, decrypted when it is encrypted. With --pubkey, the whole package is
+// first read and its signature checked: an unsigned or badly signed package is refused before the
+// caller touches anything (the caller should also pass authenticate() to the restore, which checks
+// the signature again on the bytes it actually restores).
+func (s *sealFlags) openInput(ctx context.Context, loc *store.Location) (io.ReadCloser, error) {
 	d, err := s.decrypter()
 	if err != nil {
 		return nil, err
 	}
 	if s.pubkey != "" {
-		if _, err := s.verifyFile(path); err != nil {
+		if _, err := s.verifyFile(ctx, loc); err != nil {
 			return nil, err
 		}
 	}
-	f, err := os.Open(path)
+	f, err := loc.Open(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,15 +12,19 @@ func newVerifyCmd(g *globals) *cobra.Command {
 	var in string
 	var sf sealFlags
 	cmd := &cobra.Command{
-		Use:   "verify --in FILE",
+		Use:   "verify --in FILE|URL",
 		Short: "Check a package offline: format, every checksum, counts, sizes, row shapes, manifest",
-		Long:  "Check a package offline: format, every checksum, counts, sizes, row shapes, manifest.\n" + sealHelp,
+		Long:  "Check a package offline: format, every checksum, counts, sizes, row shapes, manifest.\n" + sealHelp + locationHelp,
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
 				return usagef("--in is required")
 			}
-			c, err := sf.verifyFile(in)
+			loc, err := parseLocation("--in", in)
+			if err != nil {
+				return err
+			}
+			c, err := sf.verifyFile(cmd.Context(), loc)
 			if err != nil {
 				if fl := finding.FindingsOf(err); fl != nil {
 					for _, x := range fl {
@@ -41,7 +45,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&in, "in", "", "package file (required)")
+	cmd.Flags().StringVar(&in, "in", "", "package file or object URL (required)")
 	sf.addReadFlags(cmd, true)
 	return cmd
 }
