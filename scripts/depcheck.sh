@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Keeps the dependency rules true:
-#   - the engine imports no harness code;
+#   - the engine imports no harness code, and no object-store SDK (store/ holds that; the CLI
+#     wires it): the engine reads and writes packages through io.Reader and pack.Sink;
+#   - the storage layer (store/) imports no harness code;
 #   - the operator binary (cmd/edmsdr) links no test harness: no package testing, testcontainers,
 #     Docker/moby client, gofakeit, Ginkgo/Gomega, nor the harness folders (the drill lives in
 #     cmd/edmsdr-drill, which `edmsdr drill` runs);
@@ -27,6 +29,8 @@ harness="$mod/(fixtures|generators|corrupt|suites|drill|reports)"
 check "./engine/..." "^($harness|github.com/onsi/|github.com/brianvoe/gofakeit|github.com/testcontainers/)" "the engine imports no harness code"
 check "./cmd/edmsdr" "^(testing|$harness|github\.com/(onsi|brianvoe/gofakeit|testcontainers|docker|moby))(/|$)" "the operator binary links no test harness (the drill is cmd/edmsdr-drill)"
 check "./engine/pack" "^github.com/jackc/" "the package format is readable without the database driver"
+check "./engine/..." "^($mod/store|github.com/aws/)" "the engine links no object-store SDK (store/ does, for the CLI)"
+check "./store" "^($harness|github.com/onsi/|github.com/testcontainers/)" "the storage layer imports no harness code"
 # Direct imports, one line per package: "path import import ...".
 imports=$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)
 only() { # import regexp, package regexp allowed to import it, rule
