@@ -98,7 +98,7 @@ var _ = Describe("The CLI under faults", Label(label.Chaos, label.CLI), func() {
 
 		s = edmsdr("backup", "--dsn", src.url, "--out", out)
 		exits(s, 2*time.Minute, 0)
-		Expect(filesIn(dir)).To(ConsistOf("p.edmsdr"), "the stale partial file was replaced")
+		Expect(filesIn(dir)).To(ConsistOf("p.edmsdr", "p.edmsdr.meta.json"), "the stale partial file was replaced; the metadata is beside the package")
 		v := edmsdr("verify", "--in", out)
 		exits(v, time.Minute, 0)
 		Expect(string(v.Out.Contents())).To(ContainSubstring("digest " + src.digest))
