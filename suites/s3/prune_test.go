@@ -13,6 +13,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/store"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -94,7 +95,7 @@ func prune(args ...string) pruned {
 	return rep
 }
 
-var _ = Describe("prune", Label("s3"), func() {
+var _ = Describe("prune", Label(label.S3), func() {
 	// Eight packages at controlled times (their manifests' creation times): ISO weeks and months
 	// in the comments.
 	base := time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)

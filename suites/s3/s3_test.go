@@ -14,6 +14,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/fixtures/netfault"
+	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
 
@@ -48,7 +49,7 @@ func bigSource(ctx SpecContext) string {
 	return u
 }
 
-var _ = Describe("packages in object storage", Label("s3"), func() {
+var _ = Describe("packages in object storage", Label(label.S3), func() {
 	It("round trip: backup to s3://, verify and restore from it, equal digests; list describes it from its metadata", func(ctx SpecContext) {
 		source := suitekit.EDMSSource(ctx, srv, 1)
 		target := suitekit.EDMSTarget(ctx, srv)
