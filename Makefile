@@ -5,7 +5,7 @@ BIN := bin/edmsdr
 DRILL_BIN := bin/edmsdr-drill
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build drill test vet depcheck images sweep fuzz clean
+.PHONY: all build drill test vet depcheck images sweep fuzz bench bench-large clean
 
 all: build
 
@@ -36,6 +36,20 @@ sweep:
 FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+# The performance budget (docs/performance.md): the natural-key path against the id path and
+# pg_dump/pg_restore on one generated EDMS database, BENCH_SAMPLES interleaved repetitions; exits
+# non-zero when the budget is broken. BENCH_DOCS=20000 for a quicker comparison.
+BENCH_DOCS ?= 200000
+BENCH_SAMPLES ?= 3
+bench:
+	EDMSDR_BENCH_SCALE=$(BENCH_DOCS) EDMSDR_BENCH_SAMPLES=$(BENCH_SAMPLES) EDMSDR_BENCH_BUDGET=1 \
+		EDMSDR_BENCH_REPORT=$(CURDIR)/out/bench/bench-$(BENCH_DOCS).md \
+		$(GO) tool ginkgo -v --label-filter=bench --timeout=12h --poll-progress-after=1h ./suites/bench
+
+# One million documents (~19M rows), one repetition, the same budget and memory ceiling.
+bench-large:
+	$(MAKE) bench BENCH_DOCS=1000000 BENCH_SAMPLES=1
 
 clean:
 	rm -rf bin out

@@ -121,6 +121,14 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 
+	phase := time.Now()
+	mark := func(name string) {
+		now := time.Now()
+		log.Debug("phase done", "phase", name, "elapsed", now.Sub(phase))
+		phase = now
+	}
+	mark("prepare")
+
 	// The digest runs beside the COPY stream, on a second connection that imports the snapshot.
 	dctx, cancelDigest := context.WithCancel(ctx)
 	defer cancelDigest()
@@ -175,10 +183,12 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		}
 		log.Debug("table copied", "table", t.Display(), "rows", te.Rows, "bytes", te.Bytes)
 	}
+	mark("copy")
 	dr := <-digestDone
 	if dr.err != nil {
 		return nil, fmt.Errorf("backup: digest: %w", dr.err)
 	}
+	mark("digest")
 	m := &pack.Manifest{
 		Tool: opts.Tool, CreatedAt: time.Now().UTC(), ServerVersion: version, Database: cfg.Database,
 		Schema: sch, Plan: plan, Digest: dr.sum,
@@ -186,6 +196,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	if err := w.Close(m); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	mark("close")
 	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start)}, nil
 }
 

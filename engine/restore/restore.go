@@ -188,9 +188,9 @@ func (r *run) mark(name string) {
 	now := time.Now()
 	if !r.phase.IsZero() {
 		r.res.Phases = append(r.res.Phases, Phase{Name: name, Elapsed: now.Sub(r.phase)})
+		r.log.Debug("phase done", "phase", name, "elapsed", now.Sub(r.phase))
 	}
 	r.phase = now
-	r.log.Debug("phase done", "phase", name)
 }
 
 // hook calls Options.Hook.

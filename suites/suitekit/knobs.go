@@ -23,6 +23,12 @@ type Knobs struct {
 	BenchScale string
 	// BenchSamples is how many times the bench suite measures each path (EDMSDR_BENCH_SAMPLES, default 3).
 	BenchSamples int
+	// BenchBudget makes the bench suite fail when the performance budget is broken
+	// (EDMSDR_BENCH_BUDGET=1, set by make bench); otherwise it only measures.
+	BenchBudget bool
+	// BenchReport is a file the bench suite writes its Markdown report to (EDMSDR_BENCH_REPORT,
+	// default none).
+	BenchReport string
 	// CorruptionReport is the directory of the corruption suite's report, relative to the module
 	// root unless absolute (EDMSDR_CORRUPTION_REPORT, default out/corruption).
 	CorruptionReport string
@@ -43,6 +49,14 @@ func ReadKnobs() (Knobs, error) {
 		return k, fmt.Errorf("EDMSDR_BENCH_SAMPLES: %q is not a positive integer", samples)
 	}
 	k.BenchSamples = n
+	switch b := os.Getenv("EDMSDR_BENCH_BUDGET"); b {
+	case "", "0":
+	case "1":
+		k.BenchBudget = true
+	default:
+		return k, fmt.Errorf("EDMSDR_BENCH_BUDGET: %q is neither 0 nor 1", b)
+	}
+	k.BenchReport = os.Getenv("EDMSDR_BENCH_REPORT")
 	k.CorruptionReport = cmp.Or(os.Getenv("EDMSDR_CORRUPTION_REPORT"), "out/corruption")
 	flips := cmp.Or(os.Getenv("EDMSDR_CORRUPTION_FLIPS"), "8")
 	if k.CorruptionFlips, err = strconv.Atoi(flips); err != nil || k.CorruptionFlips < 0 {
