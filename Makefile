@@ -15,7 +15,7 @@ build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(DRILL_BIN) ./cmd/edmsdr-drill
 
 drill: build
-	$(BIN) drill --db auto --report out/drill
+	$(BIN) drill --db auto
 
 test:
 	scripts/test.sh

@@ -50,6 +50,7 @@ type Config struct {
 type runner struct {
 	cfg    Config
 	rep    *reports.Drill
+	cycle  *reports.Scenario
 	last   time.Time
 	log    *slog.Logger
 	source provider.Server
@@ -92,17 +93,22 @@ func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
 		Replay: fmt.Sprintf("edmsdr drill --dataset %s --db %s --scale %s --seed %d", cfg.Dataset.Name, cfg.Source.Kind(), cfg.Scale, cfg.Seed),
 	}
 	r.last = time.Now()
+	r.cycle = &reports.Scenario{Name: "cycle"}
 	err := r.run(ctx)
 	r.rep.Elapsed = time.Since(r.rep.StartedAt)
+	r.cycle.Elapsed = r.rep.Elapsed
 	r.rep.PeakRSSBytes = PeakRSS()
 	r.rep.TargetVersion = r.target.Version()
 	if err != nil {
 		r.rep.Error = dsn.Redact(err.Error())
-		r.rep.Verdict = finding.Fail
-		if fl := finding.FindingsOf(err); fl != nil && len(r.rep.Findings) == 0 {
-			r.rep.Findings = append(r.rep.Findings, fl.Redacted()...)
+		r.cycle.Error = r.rep.Error
+		r.cycle.Verdict = finding.Fail
+		if fl := finding.FindingsOf(err); fl != nil && len(r.cycle.Findings) == 0 {
+			r.cycle.Findings = append(r.cycle.Findings, fl.Redacted()...)
 		}
 	}
+	r.rep.Scenarios = append(r.rep.Scenarios, *r.cycle)
+	r.rep.Combine()
 	return r.rep, nil
 }
 
@@ -205,8 +211,8 @@ func (r *runner) run(ctx context.Context) error {
 		for _, t := range res.Tables {
 			r.rep.Tables = append(r.rep.Tables, reports.Table{Table: t.Table, Backup: t.Staged, Inserted: t.Inserted, Matched: t.Matched, Present: t.Present, Diverged: t.Diverged, Verdict: t.Verdict})
 		}
-		r.rep.Checks = append(r.rep.Checks, res.Checks...)
-		r.rep.Findings = append(r.rep.Findings, res.Findings.Redacted()...)
+		r.cycle.Checks = append(r.cycle.Checks, res.Checks...)
+		r.cycle.Findings = append(r.cycle.Findings, res.Findings.Redacted()...)
 	}
 	r.phase("restore")
 	if rerr != nil {
@@ -221,7 +227,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.phase("digest after")
 	verdicts := []finding.Verdict{res.Verdict}
 	add := func(c finding.Check) {
-		r.rep.Checks = append(r.rep.Checks, c)
+		r.cycle.Checks = append(r.cycle.Checks, c)
 		verdicts = append(verdicts, c.Verdict)
 	}
 	if before.Summary.Total == after.Summary.Total {
@@ -246,7 +252,7 @@ func (r *runner) run(ctx context.Context) error {
 		add(c)
 	}
 	r.phase("probes")
-	r.rep.Verdict = finding.Combine(verdicts...)
+	r.cycle.Verdict = finding.Combine(verdicts...)
 	return nil
 }
 

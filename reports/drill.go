@@ -14,31 +14,124 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
-// Drill is the outcome of one backup → reinit → restore → validate cycle.
+// DrillSchema names the drill report's JSON document and DrillSchemaVersion is its version
+// (docs/drill-report.md). A change that renames, removes or re-means a field bumps the version;
+// readers check both before trusting a document (ReadDrill).
+const (
+	DrillSchema        = "edmsdr.drill-report"
+	DrillSchemaVersion = 1
+)
+
+// Drill is the outcome of one drill: the backup → reinit → restore → validate cycle (its phases,
+// tables and digests) and every scenario run beside it, each with its checks and verdict.
 type Drill struct {
-	Tool          string          `json:"tool"`
-	Dataset       string          `json:"dataset"`
-	Provider      string          `json:"provider"`
-	SourceVersion int             `json:"source_version"`
-	TargetVersion int             `json:"target_version"`
-	Scale         string          `json:"scale"`
-	Seed          int64           `json:"seed"`
-	StartedAt     time.Time       `json:"started_at"`
-	Elapsed       time.Duration   `json:"elapsed_ns"`
-	Phases        []Phase         `json:"phases"`
-	Tables        []Table         `json:"tables"`
-	DigestBefore  string          `json:"digest_before"`
-	DigestAfter   string          `json:"digest_after"`
-	PackageBytes  int64           `json:"package_bytes"`
-	Rows          int64           `json:"rows"`
-	PeakRSSBytes  int64           `json:"peak_rss_bytes"`
-	Checks        []finding.Check `json:"checks"`
-	Findings      finding.List    `json:"findings,omitempty"`
-	Verdict       finding.Verdict `json:"verdict"`
+	Schema        string        `json:"schema"`
+	SchemaVersion int           `json:"schema_version"`
+	Tool          string        `json:"tool"`
+	Dataset       string        `json:"dataset"`
+	Provider      string        `json:"provider"`
+	SourceVersion int           `json:"source_version"`
+	TargetVersion int           `json:"target_version"`
+	Scale         string        `json:"scale"`
+	Seed          int64         `json:"seed"`
+	StartedAt     time.Time     `json:"started_at"`
+	Elapsed       time.Duration `json:"elapsed_ns"`
+	Phases        []Phase       `json:"phases"`
+	Tables        []Table       `json:"tables"`
+	DigestBefore  string        `json:"digest_before"`
+	DigestAfter   string        `json:"digest_after"`
+	PackageBytes  int64         `json:"package_bytes"`
+	Rows          int64         `json:"rows"`
+	PeakRSSBytes  int64         `json:"peak_rss_bytes"`
+	Scenarios     []Scenario    `json:"scenarios"`
+	// Verdict combines the scenarios' verdicts: FAIL if one failed, else UNKNOWN if one lacks
+	// evidence (or none ran), else PASS.
+	Verdict finding.Verdict `json:"verdict"`
 	// Replay is the command that replays this drill (same dataset, scale and seed).
 	Replay string `json:"replay"`
 	// Error is set when the drill could not complete.
 	Error string `json:"error,omitempty"`
+}
+
+// Scenario is one scenario's outcome: cycle, legacy, corruption, chaos or bench.
+type Scenario struct {
+	Name    string          `json:"name"`
+	Verdict finding.Verdict `json:"verdict"`
+	Elapsed time.Duration   `json:"elapsed_ns"`
+	// Checks are the scenario's checks, each PASS, FAIL or UNKNOWN with its evidence.
+	Checks []finding.Check `json:"checks"`
+	// Findings are what the engine reported (a refused restore's reasons).
+	Findings finding.List `json:"findings,omitempty"`
+	// Bench holds the bench scenario's measurements.
+	Bench []Ratio `json:"bench,omitempty"`
+	// Error is set when the scenario could not complete.
+	Error string `json:"error,omitempty"`
+}
+
+// Ratio is one measurement against its budget: Value / Baseline must stay at or under Budget
+// (the bench's 10% budget is 1.10).
+type Ratio struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Baseline float64 `json:"baseline"`
+	Unit     string  `json:"unit"`
+	Ratio    float64 `json:"ratio"`
+	Budget   float64 `json:"budget"`
+}
+
+// Within reports whether the ratio is within its budget.
+func (r Ratio) Within() bool { return r.Ratio <= r.Budget }
+
+// Scenario returns the scenario called name, or nil.
+func (d *Drill) Scenario(name string) *Scenario {
+	for i := range d.Scenarios {
+		if d.Scenarios[i].Name == name {
+			return &d.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// Checks returns every scenario's checks, in scenario order.
+func (d *Drill) Checks() []finding.Check {
+	var out []finding.Check
+	for _, s := range d.Scenarios {
+		out = append(out, s.Checks...)
+	}
+	return out
+}
+
+// Findings returns every scenario's findings, in scenario order.
+func (d *Drill) Findings() finding.List {
+	var out finding.List
+	for _, s := range d.Scenarios {
+		out = append(out, s.Findings...)
+	}
+	return out
+}
+
+// Combine sets the overall verdict from the scenarios' verdicts (UNKNOWN when none ran).
+func (d *Drill) Combine() {
+	vs := make([]finding.Verdict, 0, len(d.Scenarios))
+	for _, s := range d.Scenarios {
+		vs = append(vs, s.Verdict)
+	}
+	d.Verdict = finding.Combine(vs...)
+}
+
+// ReadDrill reads a drill report, refusing a document of another schema or version.
+func ReadDrill(r io.Reader) (*Drill, error) {
+	var d Drill
+	if err := json.NewDecoder(r).Decode(&d); err != nil {
+		return nil, fmt.Errorf("drill report: %w", err)
+	}
+	if d.Schema != DrillSchema {
+		return nil, fmt.Errorf("drill report: schema %q, want %q", d.Schema, DrillSchema)
+	}
+	if d.SchemaVersion != DrillSchemaVersion {
+		return nil, fmt.Errorf("drill report: schema version %d, this build reads version %d", d.SchemaVersion, DrillSchemaVersion)
+	}
+	return &d, nil
 }
 
 // Phase is one step's duration.
@@ -58,11 +151,13 @@ type Table struct {
 	Verdict  finding.Verdict `json:"verdict"`
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON, stamped with the schema and its version.
 func (d *Drill) WriteJSON(w io.Writer) error {
+	doc := *d
+	doc.Schema, doc.SchemaVersion = DrillSchema, DrillSchemaVersion
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(d)
+	return enc.Encode(&doc)
 }
 
 func short(h string) string {
@@ -87,15 +182,24 @@ func (d *Drill) WriteText(w io.Writer) error {
 	tw.Flush()
 	fmt.Fprintf(&b, "digest before %s\ndigest after  %s\n", orDash(d.DigestBefore), orDash(d.DigestAfter))
 	var failed []string
-	for _, c := range d.Checks {
-		if c.Verdict != finding.Pass {
-			failed = append(failed, fmt.Sprintf("  %s %s %s: %s", c.Verdict, c.Name, c.Table, c.Evidence))
+	for _, s := range d.Scenarios {
+		for _, c := range s.Checks {
+			if c.Verdict != finding.Pass {
+				failed = append(failed, fmt.Sprintf("  %s %s: %s %s: %s", c.Verdict, s.Name, c.Name, c.Table, c.Evidence))
+			}
 		}
 	}
 	if len(failed) > 0 {
 		fmt.Fprintf(&b, "checks not passed:\n%s\n", strings.Join(failed, "\n"))
 	}
-	for _, f := range d.Findings {
+	if len(d.Scenarios) > 1 {
+		var ss []string
+		for _, s := range d.Scenarios {
+			ss = append(ss, s.Name+" "+string(s.Verdict))
+		}
+		fmt.Fprintf(&b, "scenarios: %s\n", strings.Join(ss, ", "))
+	}
+	for _, f := range d.Findings() {
 		if f.Severity == finding.Error {
 			fmt.Fprintf(&b, "  %s\n", f)
 		}

@@ -4,7 +4,8 @@
 // container providers and the data generators): `edmsdr drill ARGS` runs `edmsdr-drill ARGS`,
 // found beside the edmsdr binary or on PATH.
 //
-// Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage.
+// Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage,
+// 3 its verdict is UNKNOWN (evidence missing: a check could not run; never a pass).
 package main
 
 import (
@@ -41,6 +42,47 @@ func (u usageError) Unwrap() error { return u.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// verdictError is a drill that ran to a verdict other than PASS: exit 1 for FAIL, 3 for UNKNOWN.
+type verdictError struct{ verdict finding.Verdict }
+
+func (v verdictError) Error() string { return "drill verdict " + string(v.verdict) }
+
+// Exit codes.
+const (
+	exitFail    = 1
+	exitUsage   = 2
+	exitUnknown = 3
+)
+
+// defaultReport is --report's default, a directory of the run's own: out/drill/<UTC timestamp>.
+const defaultReport = "out/drill/<timestamp>"
+
+// reportDirFor returns the directory a run starting at now writes its reports to: dir, or for the
+// default a new directory out/drill/<UTC timestamp>[-N] that no earlier run used.
+func reportDirFor(dir string, now time.Time) (string, error) {
+	if dir != defaultReport {
+		return dir, nil
+	}
+	base := filepath.Join("out", "drill", now.UTC().Format("20060102T150405Z"))
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", fmt.Errorf("report directory: %w", err)
+	}
+	for n := 1; n < 100; n++ {
+		try := base
+		if n > 1 {
+			try = fmt.Sprintf("%s-%d", base, n)
+		}
+		err := os.Mkdir(try, 0o755)
+		if err == nil {
+			return try, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("report directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("report directory: %s-1 to -99 all exist; give --report DIR", base)
+}
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -55,12 +97,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintf(stderr, "edmsdr-drill: %s\n", dsn.Redact(err.Error()))
+	code := exitCode(err)
+	if code == exitUsage {
+		fmt.Fprintln(stderr, "Run 'edmsdr-drill --help' for usage.")
+	}
+	return code
+}
+
+// exitCode maps the command's error to the exit code: 2 bad usage, 3 an UNKNOWN verdict, else 1.
+func exitCode(err error) int {
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
-		fmt.Fprintln(stderr, "Run 'edmsdr-drill --help' for usage.")
-		return 2
+		return exitUsage
 	}
-	return 1
+	var ve verdictError
+	if errors.As(err, &ve) && ve.verdict == finding.Unknown {
+		return exitUnknown
+	}
+	return exitFail
 }
 
 func isCobraUsage(err error) bool {
@@ -101,11 +155,17 @@ order, and the dataset's own invariants. Prints a summary table and exits 0 only
 --source-version 15 --target-version 17 (with --db container) backs up from a PostgreSQL 15
 container and restores into a brand-new PostgreSQL 17 one (images from 'make images').
 
+--report DIR receives report.json (the versioned document described in docs/drill-report.md) and
+report.md; by default each run writes into a new directory of its own, out/drill/<UTC timestamp>/.
+--report '' writes none.
+
 --keep keeps the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory;
 --keep LOCATION (a path or an s3:// URL, see 'edmsdr backup --help') stores the drill's package
 there, with its metadata, whatever the verdict.
 
-Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr), 2 bad usage.`,
+Every check ends PASS, FAIL or UNKNOWN (its evidence is missing, e.g. a probe that could not run);
+the drill's verdict is FAIL if any check failed, else UNKNOWN if any is unknown, else PASS.
+Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad usage, 3 UNKNOWN.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -147,6 +207,9 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 				return usagef("give --image or --source-version, not both")
 			}
 			ctx := cmd.Context()
+			if reportDir, err = reportDirFor(reportDir, time.Now()); err != nil {
+				return err
+			}
 			closeServer := func(s provider.Server) {
 				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 				defer cancel()
@@ -206,9 +269,10 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 				if err := writeFile(filepath.Join(reportDir, "report.md"), rep.WriteMarkdown); err != nil {
 					return err
 				}
+				fmt.Fprintf(stdout, "report: %s\n", reportDir)
 			}
 			if rep.Verdict != finding.Pass {
-				return fmt.Errorf("drill verdict %s", rep.Verdict)
+				return verdictError{rep.Verdict}
 			}
 			return nil
 		},
@@ -221,7 +285,7 @@ Exit codes: 0 the drill passed, 1 it failed or could not run (reason on stderr),
 	cmd.Flags().StringVar(&scale, "scale", "tiny", "data size: tiny, small, medium or a number")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")
 	cmd.Flags().StringVar(&dataset, "dataset", "edms", "dataset: edms or ledger")
-	cmd.Flags().StringVar(&reportDir, "report", ".", "directory for report.json and report.md ('' writes none)")
+	cmd.Flags().StringVar(&reportDir, "report", defaultReport, "directory for report.json and report.md, by default a new one per run ('' writes none)")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
 	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")

@@ -18,7 +18,8 @@ const drillName = "edmsdr-drill"
 // drillAbout is what `edmsdr help drill` says, and `edmsdr drill --help` when edmsdr-drill is absent.
 const drillAbout = `Run a disaster-recovery drill on a throwaway server: generate data, back it up, re-initialise
 the database, restore, and prove that every row came back (digests, counts, references,
-sequences). Exits 0 only on PASS.
+sequences). Exits 0 on PASS, 1 on FAIL, 3 on UNKNOWN (evidence missing; never a pass); reports
+go to a new directory out/drill/<UTC timestamp>/ unless --report DIR says otherwise.
 
 'edmsdr drill ARGS' runs 'edmsdr-drill ARGS' in its place (same arguments, standard streams,
 signals and exit code): the drill links the test harness (local and container servers, data

@@ -211,14 +211,25 @@ var _ = Describe("edmsdr drill", Label(label.CLI, label.Drill), func() {
 		m := regexp.MustCompile(`digest before ([0-9a-f]{64})\ndigest after  ([0-9a-f]{64})`).FindStringSubmatch(out)
 		Expect(m[1]).To(Equal(m[2]))
 		var rep struct {
-			Verdict string
-			Tables  []struct{ Table string }
+			Schema        string
+			SchemaVersion int `json:"schema_version"`
+			Verdict       string
+			Tables        []struct{ Table string }
+			Scenarios     []struct {
+				Name, Verdict string
+				Checks        []struct{ Verdict string }
+			}
 		}
 		data, err := os.ReadFile(filepath.Join(dir, "report.json"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(json.Unmarshal(data, &rep)).To(Succeed())
+		Expect(rep.Schema).To(Equal("edmsdr.drill-report"))
+		Expect(rep.SchemaVersion).To(Equal(1))
 		Expect(rep.Verdict).To(Equal("PASS"))
 		Expect(rep.Tables).NotTo(BeEmpty())
+		Expect(rep.Scenarios).To(ConsistOf(HaveField("Name", "cycle")), "the default scenarios: cycle alone")
+		Expect(rep.Scenarios[0].Checks).NotTo(BeEmpty())
+		Expect(rep.Scenarios[0].Checks).To(HaveEach(HaveField("Verdict", "PASS")))
 		Expect(filepath.Join(dir, "report.md")).To(BeAnExistingFile())
 		Expect(suitekit.Count(ctx, srv.DSN("postgres"), `SELECT count(*) FROM pg_database WHERE datname = $1`, db)).To(BeZero(), "the drill drops its database")
 	}, SpecTimeout(3*time.Minute))

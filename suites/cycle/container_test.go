@@ -57,7 +57,7 @@ var _ = Describe("On container servers", Label(label.Cycle, label.Container), fu
 			rep := drillOn(ctx, csrv, pg17, "edms", 3)
 			Expect(rep.SourceVersion).To(Equal(15))
 			Expect(rep.TargetVersion).To(Equal(17))
-			for _, c := range rep.Checks {
+			for _, c := range rep.Checks() {
 				if c.Name == "sequence" || c.Name == "new inserts succeed" {
 					Expect(c.Verdict).To(Equal(finding.Pass), c.Evidence)
 				}
