@@ -21,19 +21,25 @@ import (
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var (
-		dsnStr, in, keysPath, onExisting, reportDir, idMapPath string
-		dryRun, appendKeyless, keepConstraints                 bool
+		dsnStr, in, keysPath, onExisting, reportDir, idMapPath, modeName string
+		dryRun, appendKeyless, keepConstraints                           bool
 	)
 	var timeout time.Duration
 	var sf sealFlags
 	var reportKeys bool
 	cmd := &cobra.Command{
-		Use:   "restore --dsn DSN --in FILE|URL [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
+		Use:   "restore --dsn DSN --in FILE|URL [--mode merge|replace] [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
 		Long: `Restore a package into the target database in one transaction: stage the data, map every
 source id to a target id (rows whose natural key matches an existing row reuse it, the rest get
 fresh ids), rewrite every reference, validate (counts, references, constraints, sequences, logical
 digest) and commit — or roll back and report every finding. Nothing is ever half-restored.
+
+--mode merge (default) reconciles the package with the target's rows as above. --mode replace
+empties every table of the package in the target (TRUNCATE, in the same transaction) and loads
+the package's rows keeping their ids, sequences moved past them, validated like any restore:
+afterwards those tables hold exactly the package's rows (a staging refresh). It refuses when a
+table outside the package references one it would empty.
 
 --on-existing says what to do with rows matched by natural key whose content differs:
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
@@ -48,6 +54,10 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			policy, err := restore.ParseOnExisting(onExisting)
 			if err != nil {
 				return usagef("--on-existing: %w", err)
+			}
+			mode, err := restore.ParseMode(modeName)
+			if err != nil {
+				return usagef("--mode: %w", err)
 			}
 			var kf *keys.File
 			if keysPath != "" {
@@ -92,7 +102,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				return timeoutError(ctx, err)
 			}
 			defer cleanupFixture()
-			opts := restore.Options{Keys: kf, OnExisting: policy, DryRun: dryRun, AppendKeyless: appendKeyless, KeepConstraints: keepConstraints, Log: g.log}
+			opts := restore.Options{Keys: kf, OnExisting: policy, Mode: mode, DryRun: dryRun, AppendKeyless: appendKeyless, KeepConstraints: keepConstraints, Log: g.log}
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
@@ -139,6 +149,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().StringVar(&in, "in", "", "package file or object URL, or a Django dumpdata fixture (.json, .jsonl, .json.gz: converted against the target first) (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
 	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
+	cmd.Flags().StringVar(&modeName, "mode", "merge", "merge (reconcile with the target's rows) or replace (empty the package's tables, load its rows keeping their ids)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
 	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
 	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target")
@@ -168,9 +179,16 @@ func printRestore(w io.Writer, res *restore.Result) {
 	}
 	if len(res.Tables) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
-		for _, t := range res.Tables {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Inserted, t.Matched, t.Diverged, t.Verdict)
+		if res.Mode == restore.Replace {
+			fmt.Fprintln(tw, "table\tin backup\tremoved\tinserted\tverdict\t")
+			for _, t := range res.Tables {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Replaced, t.Inserted, t.Verdict)
+			}
+		} else {
+			fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
+			for _, t := range res.Tables {
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Inserted, t.Matched, t.Diverged, t.Verdict)
+			}
 		}
 		tw.Flush()
 	}

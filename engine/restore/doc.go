@@ -3,10 +3,12 @@
 //
 //  1. check the package's tables and columns against the target's catalog;
 //  2. stream every entry into a temporary staging table (COPY FROM STDIN), verifying checksums;
+//     in replace mode (Options.Mode) every package table is then emptied by TRUNCATE inside the
+//     transaction (a later refusal undoes it), once nothing outside the package references it;
 //  3. build an id map per table, in dependency order: a row whose natural key matches an existing
 //     target row takes that row's id (foreign-key columns of the key compared through the maps,
 //     trees matched level by level from the roots); the others get fresh ids past the target's
-//     highest id and sequence;
+//     highest id and sequence (replace mode: every row keeps its id);
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
 //     rows matched with different content (diverged), keyless rows already present; every finding
 //     is collected before anything is written;

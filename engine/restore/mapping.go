@@ -129,6 +129,9 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 	if _, err := r.exec(ctx, st.display, sql); err != nil {
 		return err
 	}
+	if r.replacing() {
+		return r.buildKeptMap(ctx, st)
+	}
 	base, err := r.nextIDBase(ctx, st)
 	if err != nil {
 		return err

@@ -52,6 +52,9 @@ type Options struct {
 	Keys *keys.File
 	// OnExisting is the policy for matched rows whose content differs (default Reuse).
 	OnExisting OnExisting
+	// Mode is Merge (default) or Replace (empty the package's tables, load its rows with their
+	// ids kept).
+	Mode Mode
 	// DryRun does everything, then rolls back.
 	DryRun bool
 	// AppendKeyless inserts keyless rows even when equal rows already exist in the target
@@ -107,9 +110,11 @@ type TableResult struct {
 	Matched  int64  `json:"matched"`
 	Inserted int64  `json:"inserted"`
 	// Present counts keyless rows found already in the target (a package restored before).
-	Present  int64           `json:"present"`
-	Diverged int64           `json:"diverged"`
-	Updated  int64           `json:"updated"`
+	Present  int64 `json:"present"`
+	Diverged int64 `json:"diverged"`
+	Updated  int64 `json:"updated"`
+	// Replaced counts the rows replace mode removed from the target's table.
+	Replaced int64           `json:"replaced,omitempty"`
 	Verdict  finding.Verdict `json:"verdict"`
 }
 
@@ -121,6 +126,7 @@ type Result struct {
 	Verdict         finding.Verdict `json:"verdict"`
 	Committed       bool            `json:"committed"`
 	DryRun          bool            `json:"dry_run"`
+	Mode            Mode            `json:"mode,omitempty"`
 	AlreadyRestored bool            `json:"already_restored"`
 	PackageDigest   string          `json:"package_digest"`
 	RestoredDigest  string          `json:"restored_digest"`
@@ -143,6 +149,13 @@ func Run(ctx context.Context, conn *pgx.Conn, src io.Reader, opts Options) (*Res
 	if r.opts.OnExisting == "" {
 		r.opts.OnExisting = Reuse
 	}
+	if r.opts.Mode == "" {
+		r.opts.Mode = Merge
+	}
+	if _, err := ParseMode(string(r.opts.Mode)); err != nil {
+		return r.res, fmt.Errorf("restore: %w", err)
+	}
+	r.res.Mode = r.opts.Mode
 	if r.opts.LockTimeout <= 0 {
 		r.opts.LockTimeout = 30 * time.Second
 	}
@@ -337,8 +350,16 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err := r.precheckStaging(ctx); err != nil {
 		return err
 	}
+	if r.replacing() {
+		r.checkReplace()
+	}
 	if r.findings.HasErrors() {
 		return r.refuse()
+	}
+	if r.replacing() {
+		if err := r.emptyTargets(ctx); err != nil {
+			return err
+		}
 	}
 	if err := r.buildMaps(ctx); err != nil {
 		return err
@@ -449,7 +470,7 @@ func (r *run) lockTargets(ctx context.Context) error {
 	for _, t := range r.tables {
 		names = append(names, pgquote.Table(t.qname))
 	}
-	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN "+r.lockMode()+" MODE"); err != nil {
 		if pgerr.Code(err) == "55P03" {
 			return fmt.Errorf("restore: the target's tables are locked by another session (waited %s): %w", r.opts.LockTimeout, err)
 		}
@@ -474,6 +495,9 @@ func (r *run) authenticate() error {
 }
 
 func (r *run) nothingToDo() bool {
+	if r.replacedAny() {
+		return false
+	}
 	for _, t := range r.tables {
 		if t.toInsert() > 0 {
 			return false

@@ -36,6 +36,7 @@ type tableState struct {
 	refs, refsMatched                                   int64
 	stagingRefs                                         bool
 	staged, matched, inserted, diverged, updated, exist int64
+	replaced                                            int64 // rows replace mode removed
 }
 
 func (t *tableState) toInsert() int64 { return t.staged - t.matched - t.exist }

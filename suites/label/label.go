@@ -43,9 +43,12 @@ const (
 	Chaos = "chaos"
 	// S3: packages in object storage, against versitygw started by the harness (suites/s3).
 	S3 = "s3"
+	// Rollback: replace-mode restores, safety backups, rollback and the restore journal
+	// (suites/rollback).
+	Rollback = "rollback"
 )
 
 // Required are the labels whose specs must run wherever CI runs (it installs what they need): a
 // skipped or absent one fails the run. Container is required too, but only where Docker
 // answers; .ci/run adds it then.
-var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3}
+var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback}

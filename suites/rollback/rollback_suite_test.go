@@ -1,0 +1,31 @@
+// Package rollback_test proves replace-mode restores, safety backups and rollbacks: the target
+// back to exactly its earlier state (every row, every id, the sequences), refusals that leave it
+// untouched, and the journal of every attempt — on a local cluster.
+package rollback_test
+
+import (
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/suites/suitekit"
+)
+
+var (
+	knobs = suitekit.LoadKnobs()
+	// srv is this process's server named by EDMSDR_DB (a local cluster by default).
+	srv provider.Server
+)
+
+func TestRollback(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Rollback suite")
+}
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	Expect(knobs.Err).NotTo(HaveOccurred())
+	srv = suitekit.StartServer(ctx, knobs.DB)
+}, NodeTimeout(5*time.Minute))
