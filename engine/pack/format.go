@@ -117,7 +117,9 @@ type Limits struct {
 	MaxManifestBytes int64 // default 64 MiB
 	MaxEntryBytes    int64 // one data entry, default 1 GiB
 	MaxTotalBytes    int64 // all entries, default 1 TiB
-	// MaxRatio bounds uncompressed/compressed bytes once past 64 MiB uncompressed; default 1000.
+	// MaxRatio bounds the bytes decompressed (all of them: entries read or skipped, tar headers)
+	// over the compressed bytes consumed, once past 64 MiB decompressed; default DefaultMaxRatio.
+	// The writer pads its output so that every package it writes stays within DefaultMaxRatio.
 	MaxRatio int64
 }
 
@@ -135,7 +137,11 @@ func (l Limits) withDefaults() Limits {
 		l.MaxTotalBytes = 1 << 40
 	}
 	if l.MaxRatio <= 0 {
-		l.MaxRatio = 1000
+		l.MaxRatio = DefaultMaxRatio
 	}
 	return l
 }
+
+// DefaultMaxRatio is the decompression ratio a reader accepts by default. Writers keep every
+// package they write at half of it (see Writer), so that a package that was written is read.
+const DefaultMaxRatio = 1000

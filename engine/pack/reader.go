@@ -51,7 +51,7 @@ func unsupported(format string, args ...any) error {
 type Reader struct {
 	limits     Limits
 	compressed *countingReader
-	plain      *countingReader // the decompressed stream, as the tar reader consumes it
+	plain      *plainReader // the decompressed stream, as the tar reader consumes it
 	zr         *zstd.Decoder
 	tr         *tar.Reader
 	header     Header
@@ -82,6 +82,44 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// ratioFloor is the decompressed size below which the ratio is not checked (small packages of
+// repetitive rows compress far better than 1000:1 and cost nothing to read).
+const ratioFloor = 64 << 20
+
+// plainReader is the decompressed stream as the tar reader consumes it. It counts every byte
+// decompressed (entry data read or drained, tar headers, padding) and fails for good once the
+// count passes MaxRatio times the compressed bytes consumed: a decompression bomb costs at most
+// MaxRatio times its own size, whatever its entries declare and whatever happens to them.
+type plainReader struct {
+	r          io.Reader
+	compressed *countingReader
+	maxRatio   int64
+	n          int64
+	err        error
+}
+
+func (p *plainReader) Read(b []byte) (int, error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n > ratioFloor && p.n > p.maxRatio*max(p.compressed.n, 1) {
+		p.err = corrupt("decompression ratio above %d:1 after %d bytes (a decompression bomb?): refused", p.maxRatio, p.n)
+		return 0, p.err
+	}
+	return n, err
+}
+
+// streamErr is the error for a failed read of the archive: the ratio refusal when that is what
+// stopped it, else a corruption finding built from format and args.
+func (r *Reader) streamErr(format string, args ...any) error {
+	if r.plain.err != nil {
+		return r.plain.err
+	}
+	return corrupt(format, args...)
+}
+
 // NewReader starts reading a package from r (the bytes of a .edmsdr file, decrypted if it was
 // encrypted) and reads its header. Unknown format versions are refused here, before any data.
 func NewReader(r io.Reader, limits Limits) (*Reader, error) {
@@ -105,7 +143,7 @@ func NewReader(r io.Reader, limits Limits) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open package: %w", err)
 	}
-	plain := &countingReader{r: zr}
+	plain := &plainReader{r: zr, compressed: cr, maxRatio: limits.MaxRatio}
 	rd := &Reader{limits: limits, compressed: cr, plain: plain, zr: zr, tr: tar.NewReader(plain), seen: map[string]Chunk{}, lastTable: -1, lastChunk: -1}
 	if err := rd.readHeader(); err != nil {
 		zr.Close()
@@ -135,7 +173,7 @@ func (r *Reader) nextHeader() (*tar.Header, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, corrupt("package ends before its manifest (truncated or incomplete)")
 		}
-		return nil, corrupt("unreadable archive: %v", err)
+		return nil, r.streamErr("unreadable archive: %v", err)
 	}
 	if h.Typeflag != tar.TypeReg {
 		return nil, corrupt("entry %q is not a regular file (type %q): refused", h.Name, h.Typeflag)
@@ -152,7 +190,7 @@ func (r *Reader) readSmall(h *tar.Header, max int64) ([]byte, error) {
 	}
 	data, err := io.ReadAll(io.LimitReader(r.tr, max+1))
 	if err != nil {
-		return nil, corrupt("entry %s unreadable: %v", h.Name, err)
+		return nil, r.streamErr("entry %s unreadable: %v", h.Name, err)
 	}
 	if int64(len(data)) != h.Size {
 		return nil, corrupt("entry %s is truncated", h.Name)
@@ -274,14 +312,6 @@ func (r *Reader) Next() (*Entry, error) {
 	}
 	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Ref: ref, Size: h.Size, r: r, h: sha256.New(), fields: 1, line: 1}
 	return r.cur, nil
-}
-
-func (r *Reader) checkRatio() error {
-	const floor = 64 << 20
-	if r.total > floor && r.total > r.limits.MaxRatio*max(r.compressed.n, 1) {
-		return corrupt("decompression ratio above %d:1 (a decompression bomb?)", r.limits.MaxRatio)
-	}
-	return nil
 }
 
 func (r *Reader) addFinding(f finding.Finding) {
@@ -486,10 +516,6 @@ func (e *Entry) Read(p []byte) (int, error) {
 			e.err = verr
 			return 0, verr
 		}
-		if rerr := e.r.checkRatio(); rerr != nil {
-			e.err = rerr
-			return 0, rerr
-		}
 	}
 	if errors.Is(err, io.EOF) {
 		if ferr := e.finish(); ferr != nil {
@@ -499,7 +525,7 @@ func (e *Entry) Read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	if err != nil {
-		e.err = corrupt("entry %s unreadable: %v", e.Name, err)
+		e.err = e.r.streamErr("entry %s unreadable: %v", e.Name, err)
 		return n, e.err
 	}
 	return n, nil
@@ -514,6 +540,9 @@ func (e *Entry) scan(p []byte) error {
 		}
 		if p[i] == '\t' {
 			e.fields++
+			if e.fields > want {
+				return e.shapeError(fmt.Sprintf("row %d has more than %d fields, table %s has %d columns", e.line, want, e.Layout.Table, want))
+			}
 		} else {
 			if e.fields != want {
 				return e.shapeError(fmt.Sprintf("row %d has %d fields, table %s has %d columns", e.line, e.fields, e.Layout.Table, want))
@@ -562,7 +591,7 @@ func (e *Entry) drain() error {
 			// The entry failed its shape check but the stream is intact: skip the rest so the
 			// reader stays in step; the finding stands.
 			if _, err := io.Copy(io.Discard, e.r.tr); err != nil {
-				return corrupt("entry %s unreadable: %v", e.Name, err)
+				return e.r.streamErr("entry %s unreadable: %v", e.Name, err)
 			}
 			e.done = true
 			e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: -1, Bytes: -1, SHA256: "unverifiable"}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -51,6 +52,7 @@ type Writer struct {
 	count     *countingWriter
 	wrap      io.WriteCloser
 	zw        *zstd.Encoder
+	guard     *ratioGuard
 	tw        *tar.Writer
 	opts      WriterOptions
 	headerSHA string
@@ -105,14 +107,90 @@ func NewWriter(sink Sink, name string, opts WriterOptions) (*Writer, error) {
 		w.wrap = wc
 		dst = wc
 	}
-	zw, err := zstd.NewWriter(dst, zstd.WithEncoderLevel(opts.Level), zstd.WithEncoderConcurrency(2))
+	comp := &countingWriter{w: dst}
+	zw, err := zstd.NewWriter(comp, zstd.WithEncoderLevel(opts.Level), zstd.WithEncoderConcurrency(2))
 	if err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("create package %s: %w", name, err)
 	}
 	w.zw = zw
-	w.tw = tar.NewWriter(zw)
+	w.guard = &ratioGuard{w: w, comp: comp}
+	w.tw = tar.NewWriter(w.guard)
 	return w, nil
+}
+
+// Keeping the ratio: every prefix of a package this writer writes decompresses to at most
+// writeRatio times the compressed bytes before it (past ratioFloor/2), half of what a reader
+// with default limits accepts, however repetitive the rows (a column of zeros compresses far
+// beyond 1000:1). When the compressed stream falls behind, the writer flushes the compressor;
+// if that is not enough it ends the zstd frame and adds a skippable frame of padding (bytes
+// every zstd decoder skips) before starting the next frame.
+const (
+	writeRatio = DefaultMaxRatio / 2
+	guardStep  = 1 << 20 // the most the guard lets through between two checks
+)
+
+// skippableMagic starts a zstd skippable frame (little-endian 0x184D2A50), followed by the
+// payload's length as a little-endian uint32.
+var skippableMagic = []byte{0x50, 0x2a, 0x4d, 0x18}
+
+// ratioGuard sits between the tar writer and the compressor and keeps the ratio.
+type ratioGuard struct {
+	w     *Writer
+	comp  *countingWriter // the compressor's output
+	plain int64           // bytes given to the compressor
+	pads  int64           // padding bytes added
+}
+
+func (g *ratioGuard) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), guardStep)
+		if err := g.balance(int64(n)); err != nil {
+			return written, err
+		}
+		m, err := g.w.zw.Write(p[:n])
+		written += m
+		g.plain += int64(m)
+		if err != nil {
+			return written, err
+		}
+		p = p[n:]
+	}
+	return written, nil
+}
+
+// balance makes room for next more bytes: a reader that has decompressed up to any of them has
+// consumed every compressed byte emitted before them, which must be at least a writeRatio-th
+// of the stream up to there.
+func (g *ratioGuard) balance(next int64) error {
+	after := g.plain + next
+	if after <= ratioFloor/2 {
+		return nil
+	}
+	short := func() int64 { return (after+writeRatio-1)/writeRatio - g.comp.n }
+	if short() <= 0 {
+		return nil
+	}
+	if err := g.w.zw.Flush(); err != nil {
+		return err
+	}
+	if short() <= 0 {
+		return nil
+	}
+	if err := g.w.zw.Close(); err != nil {
+		return err
+	}
+	pad := short()
+	frame := make([]byte, 8+pad)
+	copy(frame, skippableMagic)
+	binary.LittleEndian.PutUint32(frame[4:], uint32(pad))
+	if _, err := g.comp.Write(frame); err != nil {
+		return err
+	}
+	g.pads += int64(len(frame))
+	g.w.zw.Reset(g.comp)
+	return nil
 }
 
 // Bytes is the number of bytes written to the sink so far (the package's size once closed).
@@ -146,13 +224,13 @@ func (w *Writer) WriteHeader(h Header) error {
 
 // Table starts the COPY stream of table index: write COPY text rows to it, then Close it.
 func (w *Writer) Table(index int, qname string) *TableStream {
-	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: make([]byte, 0, min(w.opts.ChunkBytes, DefaultChunkBytes)+64<<10)}
 }
 
 // Refs starts the stream of reference rows of table index (after its data): rows that must match
 // existing target rows by natural key. Write them as COPY text in the table's layout.
 func (w *Writer) Refs(index int, qname string) *TableStream {
-	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: make([]byte, 0, w.opts.ChunkBytes+64<<10)}
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: make([]byte, 0, min(w.opts.ChunkBytes, DefaultChunkBytes)+64<<10)}
 }
 
 func (w *Writer) tableEntry(index int, qname string) *TableEntry {
@@ -174,38 +252,57 @@ type TableStream struct {
 	err   error
 }
 
-// Write buffers COPY text and emits an entry whenever the buffer is full.
+// Write buffers COPY text and emits an entry, cut at the last row end, whenever the buffer and p
+// together reach the chunk size. p itself is never copied into the buffer when it completes an
+// entry: a row of any size (one write of pgconn's CopyTo is one row) costs no memory beyond the
+// caller's own.
 func (t *TableStream) Write(p []byte) (int, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	t.buf = append(t.buf, p...)
-	for len(t.buf) >= t.w.opts.ChunkBytes {
-		i := bytes.LastIndexByte(t.buf, '\n')
-		if i < 0 {
-			break // a single row larger than a chunk: keep buffering until its end
+	if len(t.buf)+len(p) >= t.w.opts.ChunkBytes {
+		if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+			if err := t.flush(t.buf, p[:i+1]); err != nil {
+				t.err = err
+				return 0, err
+			}
+			t.buf = append(t.buf[:0], p[i+1:]...)
+			return len(p), nil
 		}
-		if err := t.flush(t.buf[:i+1]); err != nil {
-			t.err = err
-			return 0, err
+		if i := bytes.LastIndexByte(t.buf, '\n'); i >= 0 {
+			if err := t.flush(t.buf[:i+1], nil); err != nil {
+				t.err = err
+				return 0, err
+			}
+			t.buf = t.buf[:copy(t.buf, t.buf[i+1:])]
 		}
-		n := copy(t.buf, t.buf[i+1:])
-		t.buf = t.buf[:n]
 	}
+	// A row larger than a chunk written in pieces is buffered until its end.
+	t.buf = append(t.buf, p...)
 	return len(p), nil
 }
 
-func (t *TableStream) flush(data []byte) error {
+// flush writes a and b, together, as the stream's next entry.
+func (t *TableStream) flush(a, b []byte) error {
 	name := DataName(t.entry.Index, len(t.entry.Chunks))
 	if t.refs {
 		name = RefName(t.entry.Index, len(t.entry.Refs))
 	}
-	if err := t.w.entry(name, data); err != nil {
-		return err
+	size := int64(len(a) + len(b))
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	if err := t.w.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write entry %s: %w", name, err)
 	}
-	sum := sha256.Sum256(data)
-	rows := int64(bytes.Count(data, []byte{'\n'}))
-	c := Chunk{Name: name, Rows: rows, Bytes: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	h := sha256.New()
+	var rows int64
+	for _, part := range [][]byte{a, b} {
+		if _, err := t.w.tw.Write(part); err != nil {
+			return fmt.Errorf("write entry %s: %w", name, err)
+		}
+		h.Write(part)
+		rows += int64(bytes.Count(part, []byte{'\n'}))
+	}
+	c := Chunk{Name: name, Rows: rows, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}
 	if t.refs {
 		t.entry.Refs = append(t.entry.Refs, c)
 		t.entry.RefRows += rows
@@ -213,7 +310,7 @@ func (t *TableStream) flush(data []byte) error {
 	}
 	t.entry.Chunks = append(t.entry.Chunks, c)
 	t.entry.Rows += rows
-	t.entry.Bytes += int64(len(data))
+	t.entry.Bytes += size
 	return nil
 }
 
@@ -226,7 +323,7 @@ func (t *TableStream) Close() (TableEntry, error) {
 		if t.buf[len(t.buf)-1] != '\n' {
 			return TableEntry{}, fmt.Errorf("table %s: COPY stream ends inside a row", t.entry.Table)
 		}
-		if err := t.flush(t.buf); err != nil {
+		if err := t.flush(t.buf, nil); err != nil {
 			return TableEntry{}, err
 		}
 	}
