@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -26,8 +27,10 @@ func newFixtureCmd(g *globals) *cobra.Command {
 {"model", "pk", "fields"} objects. References to models with a natural key are natural keys
 (lists), and such models' objects have no pk (natural primary keys); many-to-many tables are folded
 into their owner's field as lists. Model names come from the package's content types (or the keys
-file's django: section); a table with rows that is neither a model nor a many-to-many table is
-refused.
+file's django: section). Tables that are neither a model nor a many-to-many table of one
+(django_migrations, tables no content type names) are left out, as dumpdata leaves them out, and
+listed; such a table is refused instead when an exported model refers to it, or when the package
+has no content types at all.
 
 Django writes a generic foreign key's object_id as a plain pk. Objects that one names keep their
 pk, so that object_id stays right. --dsn TARGET names the database the fixture is meant for: rows
@@ -81,6 +84,14 @@ renamed.` + locationHelp,
 			res, err := legacy.Export(ctx, out, opts)
 			if err != nil {
 				return refusal(g, "fixture", err, "nothing was written")
+			}
+			if len(res.Skipped) > 0 {
+				names := make([]string, len(res.Skipped))
+				for i, sk := range res.Skipped {
+					names[i] = fmt.Sprintf("%s (%d rows)", sk.Table, sk.Rows)
+				}
+				fmt.Fprintf(g.stdout, "skipped %d tables that are no Django model (no content type, no many-to-many table), as dumpdata skips them: %s\n",
+					len(res.Skipped), strings.Join(names, ", "))
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(g.stderr, "warning: %s\n", w)

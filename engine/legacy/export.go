@@ -64,9 +64,18 @@ type ExportResult struct {
 	// GenericTargets counts objects of models with a natural key written with their pk because a
 	// generic foreign key names them by it.
 	GenericTargets int64
+	// Skipped are the tables with rows left out because they are no Django model (no content type
+	// names them and they are no many-to-many table), as dumpdata leaves them out.
+	Skipped []SkippedTable
 	// Warnings are things the user must know about the fixture.
 	Warnings []string
 	Elapsed  time.Duration
+}
+
+// SkippedTable is a table left out of a fixture.
+type SkippedTable struct {
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
 }
 
 // ExportedModel is one model's share of a fixture.
@@ -152,7 +161,9 @@ type exporter struct {
 	// remap: package id -> target id of generic targets the resolver found, per table.
 	remap map[string]map[int64]int64
 	cache map[string]map[int64]json.RawMessage
-	res   ExportResult
+	// skipped are the tables with rows that are no model, left out.
+	skipped []SkippedTable
+	res     ExportResult
 }
 
 func (e *exporter) close() {
@@ -324,16 +335,8 @@ func (e *exporter) plan() error {
 			}
 		}
 	}
-	var fl finding.List
-	for _, te := range e.manifest.Tables {
-		if e.models[te.Table] != nil || e.through[te.Table] != nil || te.Rows == 0 {
-			continue
-		}
-		fl.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: schema.DisplayName(te.Table), Count: te.Rows,
-			Message: "no content type names this table's model and it is no many-to-many table of one: give it a django: models: entry in the keys file (or exclude it)"})
-	}
-	if len(fl) > 0 {
-		return &finding.Refused{Op: "export fixture", Findings: fl}
+	if err := e.skipNonModels(); err != nil {
+		return err
 	}
 	// Tables whose natural keys the fixture writes: referenced by an exported column or list, and
 	// every table spliced into such a key.
@@ -401,6 +404,45 @@ func (e *exporter) plan() error {
 			}
 			e.keep[q] = x
 		}
+	}
+	return nil
+}
+
+// skipNonModels leaves out, as dumpdata does, the tables with rows that are no model: no content
+// type names them and they are no many-to-many table of a model (django_migrations, tables of
+// raw SQL). It refuses instead when that cannot be told (the package has no content types) or when
+// leaving a table out would break the fixture (an exported model refers to it).
+func (e *exporter) skipNonModels() error {
+	referrers := map[string][]string{} // table -> exported tables with a foreign key to it
+	for _, t := range e.s.Tables {
+		if e.models[t.QName()] == nil && e.through[t.QName()] == nil {
+			continue
+		}
+		for _, fk := range t.ForeignKeys {
+			if q := fk.RefQName(); q != t.QName() {
+				referrers[q] = append(referrers[q], t.Display())
+			}
+		}
+	}
+	var fl finding.List
+	for _, te := range e.manifest.Tables {
+		if e.models[te.Table] != nil || e.through[te.Table] != nil || te.Rows == 0 {
+			continue
+		}
+		switch refs := referrers[te.Table]; {
+		case len(e.cts) == 0:
+			fl.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: schema.DisplayName(te.Table), Count: te.Rows,
+				Message: "the package has no content types, so nothing says which tables are Django models: give this table a django: models: entry in the keys file (or exclude it)"})
+		case len(refs) > 0:
+			sort.Strings(refs)
+			fl.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: schema.DisplayName(te.Table), Count: te.Rows,
+				Message: fmt.Sprintf("no content type names this table's model and it is no many-to-many table of one, but %s refers to it: give it a django: models: entry in the keys file", strings.Join(refs, ", "))})
+		default:
+			e.skipped = append(e.skipped, SkippedTable{Table: schema.DisplayName(te.Table), Rows: te.Rows})
+		}
+	}
+	if len(fl) > 0 {
+		return &finding.Refused{Op: "export fixture", Findings: fl}
 	}
 	return nil
 }
@@ -711,7 +753,7 @@ func (e *exporter) write(ctx context.Context, out string) (*ExportResult, error)
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.WriteString("[")
-	e.res = ExportResult{Path: out}
+	e.res = ExportResult{Path: out, Skipped: e.skipped}
 	first := true
 	counts := map[string]*ExportedModel{}
 	var order []string

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -165,18 +166,31 @@ func TestExportHandBuiltPackage(t *testing.T) {
 
 func TestExportRefusals(t *testing.T) {
 	s := djangoSchema()
-	t.Run("table without a model", func(t *testing.T) {
+	t.Run("a table without a model that a model refers to", func(t *testing.T) {
 		rows := djangoRows()
-		rows["django_content_type"] = rows["django_content_type"][:6] // no audit.auditentry
+		rows["django_content_type"] = append(rows["django_content_type"][:4:4], rows["django_content_type"][5:]...) // no documents.folder
 		pkg := filepath.Join(t.TempDir(), "p.edmsdr")
 		writePackage(t, pkg, s, rows)
 		out, _, err := exportFile(t, pkg, ExportOptions{})
 		fl := finding.FindingsOf(err)
-		if !fl.Has(finding.SchemaMismatch) || fl[0].Table != "audit_auditentry" {
-			t.Fatalf("got %v, want a schema-mismatch finding naming audit_auditentry", err)
+		if len(fl) != 1 || !fl.Has(finding.SchemaMismatch) || fl[0].Table != "documents_folder" || !strings.Contains(fl[0].Message, "documents_document refers to it") {
+			t.Fatalf("got %v, want a schema-mismatch finding naming documents_folder and its referrer", err)
 		}
 		if _, err := os.Stat(out); !os.IsNotExist(err) {
 			t.Error("a refused export wrote its fixture")
+		}
+	})
+	t.Run("tables without a model in a package without content types", func(t *testing.T) {
+		rows := djangoRows()
+		delete(rows, "django_content_type")
+		delete(rows, "auth_permission")
+		delete(rows, "auth_group_permissions")
+		pkg := filepath.Join(t.TempDir(), "p.edmsdr")
+		writePackage(t, pkg, s, rows)
+		_, _, err := exportFile(t, pkg, ExportOptions{})
+		fl := finding.FindingsOf(err)
+		if !fl.Has(finding.SchemaMismatch) || !strings.Contains(fl[0].Message, "no content types") {
+			t.Fatalf("got %v, want a schema-mismatch finding saying the package has no content types", err)
 		}
 	})
 	t.Run("strict generic targets", func(t *testing.T) {
@@ -217,4 +231,44 @@ func TestExportRefusals(t *testing.T) {
 			t.Fatalf("got %v, want a refusal to overwrite", err)
 		}
 	})
+}
+
+// TestExportSkipsTablesThatAreNoModel: tables no content type names and no model refers to
+// (django_migrations, an audit table whose app has no content type) are left out as dumpdata leaves
+// them out, and the result lists them.
+func TestExportSkipsTablesThatAreNoModel(t *testing.T) {
+	s := djangoSchema()
+	mig := idTable("django_migrations", col("app", "character varying(255)"), col("name", "character varying(255)"), col("applied", "timestamp with time zone"))
+	s = schema.New(append(s.Tables, mig))
+	rows := djangoRows()
+	rows["django_content_type"] = rows["django_content_type"][:6] // no audit.auditentry
+	rows["django_migrations"] = []string{"1\tcontenttypes\t0001_initial\t2024-01-01 00:00:00+00", "2\tauth\t0001_initial\t2024-01-01 00:00:01+00"}
+	pkg := filepath.Join(t.TempDir(), "p.edmsdr")
+	writePackage(t, pkg, s, rows)
+	out, res, err := exportFile(t, pkg, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []SkippedTable{{Table: "audit_auditentry", Rows: 3}, {Table: "django_migrations", Rows: 2}}
+	got := append([]SkippedTable(nil), res.Skipped...)
+	sort.Slice(got, func(i, j int) bool { return got[i].Table < got[j].Table })
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("skipped %+v, want %+v", got, want)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objs []map[string]any
+	if err := json.Unmarshal(data, &objs); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if m := o["model"]; m == "audit.auditentry" || strings.Contains(m.(string), "migration") {
+			t.Errorf("the fixture holds %v", o)
+		}
+	}
+	if len(objs) != 16 {
+		t.Errorf("%d objects, want 16 (the hand-built package's 20 less 3 audit entries and their content type)", len(objs))
+	}
 }

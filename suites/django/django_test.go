@@ -349,4 +349,22 @@ var _ = Describe("edmsdr fixture loaded by Django's loaddata", Label(label.Djang
 		Entry("without --dsn", false, SpecTimeout(3*time.Minute)),
 		Entry("with --dsn naming the target", true, SpecTimeout(3*time.Minute)),
 	)
+
+	It("leaves out tables that are no model (django_migrations) from a backup made without the keys file, and says so", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		pkg := filepath.Join(dir, "all.edmsdr")
+		s := edmsdr("backup", "--dsn", src, "--out", pkg)
+		Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+		fixture := filepath.Join(dir, "fixture.json")
+		s = edmsdr("fixture", "--in", pkg, "--out", fixture)
+		Expect(s.ExitCode()).To(Equal(0), "edmsdr fixture of a package holding django_migrations (seed %d): %s", seed, s.Err.Contents())
+		Expect(string(s.Out.Contents())).To(MatchRegexp(`skipped 1 tables that are no Django model.*: django_migrations \([1-9][0-9]* rows\)`))
+		data, err := os.ReadFile(fixture)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(data)).NotTo(ContainSubstring("migration"), "no object of django_migrations")
+		c := migrated(ctx, "nomig", true)
+		l := manageSession(ctx, c, "loaddata", fixture)
+		Expect(l.ExitCode()).To(Equal(0), "loaddata (seed %d): %s", seed, l.Err.Contents())
+		Expect(digestOf(c)).To(Equal(srcDigest), "seed %d", seed)
+	}, SpecTimeout(3*time.Minute))
 })
