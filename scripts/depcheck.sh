@@ -25,7 +25,7 @@ check() { # package pattern, forbidden dependency regexp, rule
 		fi
 	done
 }
-harness="$mod/(fixtures|generators|corrupt|suites|drill|reports)"
+harness="$mod/(fixtures|generators|corrupt|suites|drill|reports|oracle)"
 check "./engine/..." "^($harness|github.com/onsi/|github.com/brianvoe/gofakeit|github.com/testcontainers/)" "the engine imports no harness code"
 check "./cmd/edmsdr" "^(testing|$harness|github\.com/(onsi|brianvoe/gofakeit|testcontainers|docker|moby))(/|$)" "the operator binary links no test harness (the drill is cmd/edmsdr-drill)"
 check "./engine/pack" "^github.com/jackc/" "the package format is readable without the database driver"
