@@ -360,6 +360,30 @@ FROM (SELECT %s AS h FROM %s t %s) x`, rowHash(ex), relation, strings.Join(joins
 	return out, nil
 }
 
+// RowHashes returns a query over relation (alias t; "" means the table itself) selecting, for
+// every row of table qname, its row hash (column h, text: the same value Table sums, every
+// reference replaced by the identity of its target) followed by the expressions in extra, which
+// may name t's columns (t.ctid, say). Two sessions over two states of the same tables (the
+// package's staged rows and the target's, for instance) give equal hashes to equal rows.
+func (d *Session) RowHashes(ctx context.Context, qname, relation string, extra ...string) (string, error) {
+	t, err := d.table(qname)
+	if err != nil {
+		return "", err
+	}
+	if relation == "" {
+		relation = d.from(qname)
+	}
+	ex, joins, err := d.exprs(ctx, t, "t", d.contentColumns(t), nil)
+	if err != nil {
+		return "", err
+	}
+	sel := rowHash(ex) + " AS h"
+	if len(extra) > 0 {
+		sel += ", " + strings.Join(extra, ", ")
+	}
+	return fmt.Sprintf("SELECT %s FROM %s t %s", sel, relation, strings.Join(joins, " ")), nil
+}
+
 // All digests every table in qnames (every table of the schema when nil).
 func (d *Session) All(ctx context.Context, qnames []string) (pack.Digest, error) {
 	if qnames == nil {

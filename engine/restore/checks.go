@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
@@ -193,37 +194,66 @@ func (r *run) sample(ctx context.Context, st *tableState, from string) (int64, [
 // checkKeyless finds keyless rows that already exist in the target. All of a package present
 // (every keyed row matched, every keyless row present) means it was restored before: a no-op.
 // Some present means restoring would duplicate them: refused unless AppendKeyless.
+//
+// A keyless row is compared by its whole content with every reference replaced by the identity
+// of the row it points at (a keyed parent's natural key, a keyless parent's own content, through
+// its references in turn): the row hashes of the digest, computed once over the staged rows and
+// once over the target's. Rows are matched as a multiset (two equal staged rows need two equal
+// target rows), and the target rows found are recorded (st.exists) so that the digest reported
+// for them is computed from the target.
 func (r *run) checkKeyless(ctx context.Context) error {
-	overlap := map[*tableState]int64{}
+	var candidates []*tableState
 	for _, st := range r.tables {
-		if len(st.nk) > 0 || !st.targetHasRows || st.staged == 0 {
-			continue
+		if len(st.nk) == 0 && st.targetHasRows && st.staged > 0 {
+			candidates = append(candidates, st)
 		}
-		exprs, joins := r.projection(st, false)
-		var mine, theirs []string
-		for _, c := range st.cols {
-			if c == st.sid {
-				continue
-			}
-			if d := r.domains.Of(st.qname, c); d != "" {
-				if p := r.byName[d]; p != nil && len(p.nk) == 0 {
-					continue // references to keyless rows carry fresh ids: not comparable
-				}
-			}
-			mine = append(mine, exprs[c])
-			theirs = append(theirs, "t."+pgquote.Ident(c))
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	cols := map[string][]string{}
+	for _, st := range r.tables {
+		cols[st.qname] = st.cols
+	}
+	staged := func(qname string) string {
+		if st := r.byName[qname]; st != nil {
+			return st.stg
 		}
-		from := st.stg + " s"
-		if st.mapT != "" {
-			from += fmt.Sprintf(" JOIN %s m ON m.src = s.%s", st.mapT, pgquote.Ident(st.sid))
+		return ""
+	}
+	pkg, err := digest.NewSession(r.tx, r.target, r.manifest.Plan, digest.Options{Columns: cols, Prefix: "_edmsdr_pk", Source: staged})
+	if err != nil {
+		return fmt.Errorf("restore: keyless rows: %w", err)
+	}
+	defer pkg.Close(ctx)
+	tgt, err := digest.NewSession(r.tx, r.target, r.manifest.Plan, digest.Options{Columns: cols, Prefix: "_edmsdr_tk"})
+	if err != nil {
+		return fmt.Errorf("restore: keyless rows: %w", err)
+	}
+	defer tgt.Close(ctx)
+	overlap := map[*tableState]int64{}
+	for _, st := range candidates {
+		st.exists = fmt.Sprintf("_edmsdr_e%d", st.layout.Index)
+		if _, err := r.exec(ctx, st.display, fmt.Sprintf("CREATE TEMP TABLE %s (toid oid NOT NULL, tid tid NOT NULL) ON COMMIT DROP", st.exists)); err != nil {
+			return err
 		}
-		sql := fmt.Sprintf("SELECT count(*) FROM %s %s WHERE ROW(%s)::text IN (SELECT ROW(%s)::text FROM %s t)",
-			from, strings.Join(joins, " "), strings.Join(mine, ", "), strings.Join(theirs, ", "), pgquote.Table(st.qname))
-		var n int64
-		if err := r.tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+		mine, err := pkg.RowHashes(ctx, st.qname, fmt.Sprintf("(SELECT * FROM %s WHERE NOT _edmsdr_ref)", st.stg))
+		if err != nil {
 			return r.sqlError(st.display, err)
 		}
-		if n > 0 {
+		theirs, err := tgt.RowHashes(ctx, st.qname, "", "t.tableoid AS toid", "t.ctid AS tid")
+		if err != nil {
+			return r.sqlError(st.display, err)
+		}
+		sql := fmt.Sprintf(`INSERT INTO %s (toid, tid) SELECT b.toid, b.tid
+FROM (SELECT h, row_number() OVER (PARTITION BY h) AS n FROM (%s) a0) a
+JOIN (SELECT h, toid, tid, row_number() OVER (PARTITION BY h ORDER BY toid, tid) AS n FROM (%s) b0) b USING (h, n)`,
+			st.exists, mine, theirs)
+		tag, err := r.exec(ctx, st.display, sql)
+		if err != nil {
+			return err
+		}
+		if n := tag.RowsAffected(); n > 0 {
 			overlap[st] = n
 		}
 	}
@@ -252,7 +282,9 @@ func (r *run) checkKeyless(ctx context.Context) error {
 			continue
 		}
 		r.findings.Add(finding.Finding{Kind: finding.Duplicated, Table: st.display, Count: n,
-			Message: fmt.Sprintf("%d of %d keyless rows already exist in the target: restoring would duplicate them (a partial earlier restore? Options.AppendKeyless inserts them anyway)", n, st.staged)})
+			Message: fmt.Sprintf("%d of %d keyless rows already exist in the target: restoring would duplicate them. "+
+				"Declare a natural key for this table first (a keys file's natural_key entry), so that rows are matched instead of compared whole; "+
+				"Options.AppendKeyless inserts every row again, duplicating the existing ones", n, st.staged)})
 	}
 	return nil
 }

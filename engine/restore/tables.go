@@ -22,6 +22,7 @@ type tableState struct {
 	mapT    string   // id map (src, tgt, matched, lvl); "" without a surrogate id
 	keep    string   // matched row handles of a table without surrogate id (r, tid)
 	div     string   // diverged rows (src or r)
+	exists  string   // target rows (toid, tid) equal to staged keyless rows; "" when not looked for
 	cols    []string // package columns, staging order
 	colSet  map[string]bool
 	sid     string // surrogate id column ("" if none)

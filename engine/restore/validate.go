@@ -115,6 +115,8 @@ func (r *run) checkSequences(ctx context.Context, moved bool) ([]finding.Verdict
 func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 	tbl := pgquote.Table(st.qname)
 	switch {
+	case st.exist > 0:
+		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE (t.tableoid, t.ctid) IN (SELECT toid, tid FROM %s))", tbl, st.exists)
 	case st.mapT != "" && !st.targetHasRows && !excludeDiverged:
 		// The table was empty before the restore: every row in it is a restored row.
 		return tbl
@@ -183,13 +185,21 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 			continue
 		}
 		if st.exist > 0 {
-			// Already present keyless rows: the evidence is the row-by-row comparison made before.
-			v := finding.Pass
-			if st.exist != st.staged {
-				v = finding.Fail
+			// Keyless rows found already present: the digest is computed over those target rows.
+			actual, err := ds.Table(ctx, st.qname, r.restoredRelation(st, false))
+			if err != nil {
+				return nil, r.sqlError(st.display, err)
 			}
-			r.check("digest", st.display, v, fmt.Sprintf("%d of %d keyless rows found equal in the target", st.exist, st.staged))
-			restored[st.qname] = expected
+			restored[st.qname] = actual
+			v := finding.Pass
+			ev := fmt.Sprintf("%d of %d keyless rows found equal in the target, digest %s", st.exist, st.staged, actual.Hex(st.qname)[:16])
+			if st.exist != st.staged || !actual.Equal(expected) {
+				v = finding.Fail
+				ev = fmt.Sprintf("%d of %d keyless rows found in the target: %d rows with digest %s, package has %d rows with digest %s",
+					st.exist, st.staged, actual.Rows, actual.Hex(st.qname)[:16], expected.Rows, expected.Hex(st.qname)[:16])
+				r.findings.Add(finding.Finding{Kind: finding.DigestMismatch, Table: st.display, Message: ev})
+			}
+			r.check("digest", st.display, v, ev)
 			out = append(out, v)
 			continue
 		}

@@ -46,9 +46,12 @@ const (
 	// Rollback: replace-mode restores, safety backups, rollback and the restore journal
 	// (suites/rollback).
 	Rollback = "rollback"
+	// Regress: small synthetic schemas the fixtures never have (keyless parents, partitions,
+	// undeclared references), each a regression spec for a wrong outcome once seen (suites/regress).
+	Regress = "regress"
 )
 
 // Required are the labels whose specs must run wherever CI runs (it installs what they need): a
 // skipped or absent one fails the run. Container is required too, but only where Docker
 // answers; .ci/run adds it then.
-var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback}
+var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback, Regress}
