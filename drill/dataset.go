@@ -19,12 +19,23 @@ import (
 // proves the engine knows no EDMS table.
 type Dataset struct {
 	Name string
-	// Install applies the schema and the seeders; reinit plays a re-initialised install.
-	Install func(ctx context.Context, dsn string, reinit bool) error
+	// Install applies the schema and the seeders of the install opts choose.
+	Install func(ctx context.Context, dsn string, opts InstallOptions) error
 	// Generate fills an installed database deterministically from seed at scale.
 	Generate func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error)
 	// Probes check the application's invariants after a restore.
 	Probes func(ctx context.Context, conn *pgx.Conn) []finding.Check
+}
+
+// InstallOptions chooses the install a dataset plays.
+type InstallOptions struct {
+	// Reinit plays a re-initialised install: the seeded rows in another order under other ids,
+	// every sequence moved well past the ids in use.
+	Reinit bool
+	// SequencesAtMax, with Reinit, leaves every sequence after seeding at the highest id of the
+	// column it feeds, as a real install leaves it: fresh ids of a restore then start right
+	// after the seeded rows' ids.
+	SequencesAtMax bool
 }
 
 // Datasets lists the datasets by name.
@@ -32,8 +43,8 @@ func Datasets() map[string]Dataset {
 	return map[string]Dataset{
 		"edms": {
 			Name: "edms",
-			Install: func(ctx context.Context, dsn string, reinit bool) error {
-				return edms.Install(ctx, dsn, edms.SeedOptions{Reinit: reinit})
+			Install: func(ctx context.Context, dsn string, opts InstallOptions) error {
+				return edms.Install(ctx, dsn, edms.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax})
 			},
 			Generate: func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error) {
 				p, err := edmsgen.ProfileByName(scale)
@@ -47,8 +58,8 @@ func Datasets() map[string]Dataset {
 		},
 		"ledger": {
 			Name: "ledger",
-			Install: func(ctx context.Context, dsn string, reinit bool) error {
-				return ledger.Install(ctx, dsn, ledger.SeedOptions{Reinit: reinit})
+			Install: func(ctx context.Context, dsn string, opts InstallOptions) error {
+				return ledger.Install(ctx, dsn, ledger.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax})
 			},
 			Generate: func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error) {
 				n, err := ledgerMembers(scale)

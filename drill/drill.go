@@ -39,6 +39,9 @@ type Config struct {
 	Seed int64
 	// Scale is the dataset's profile: tiny, small, medium or a number.
 	Scale string
+	// SequencesAtMax re-initialises the target with every sequence at the highest id in use, as
+	// a real install leaves it, instead of moved well past it (InstallOptions.SequencesAtMax).
+	SequencesAtMax bool
 	// WorkDir receives the package and the id map; "" means a temporary directory, removed after.
 	WorkDir string
 	// Tool names the build in the report.
@@ -92,6 +95,9 @@ func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
 		SourceVersion: cfg.Source.Version(), TargetVersion: r.target.Version(), StartedAt: time.Now().UTC(),
 		Replay: fmt.Sprintf("edmsdr drill --dataset %s --db %s --scale %s --seed %d", cfg.Dataset.Name, cfg.Source.Kind(), cfg.Scale, cfg.Seed),
 	}
+	if cfg.SequencesAtMax {
+		r.rep.Replay += " --sequences-at-max"
+	}
 	r.last = time.Now()
 	r.cycle = &reports.Scenario{Name: "cycle"}
 	err := r.run(ctx)
@@ -132,7 +138,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err := r.source.CreateDatabase(ctx, db); err != nil {
 		return fmt.Errorf("drill: %w", err)
 	}
-	if err := cfg.Dataset.Install(ctx, r.source.DSN(db), false); err != nil {
+	if err := cfg.Dataset.Install(ctx, r.source.DSN(db), InstallOptions{}); err != nil {
 		return fmt.Errorf("drill: install: %w", err)
 	}
 	r.phase("install")
@@ -185,7 +191,7 @@ func (r *runner) run(ctx context.Context) error {
 			return fmt.Errorf("drill: %w", err)
 		}
 	}
-	if err := cfg.Dataset.Install(ctx, r.target.DSN(db), true); err != nil {
+	if err := cfg.Dataset.Install(ctx, r.target.DSN(db), InstallOptions{Reinit: true, SequencesAtMax: cfg.SequencesAtMax}); err != nil {
 		return fmt.Errorf("drill: reinstall: %w", err)
 	}
 	r.phase("reinit")

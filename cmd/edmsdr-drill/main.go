@@ -132,7 +132,7 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 		db, scale, dataset, reportDir, database string
 		seed                                    int64
 		keep                                    string
-		verbose                                 bool
+		verbose, seqAtMax                       bool
 		srcVersion, tgtVersion                  int
 		image                                   string
 	)
@@ -158,6 +158,9 @@ container and restores into a brand-new PostgreSQL 17 one (images from 'make ima
 --report DIR receives report.json (the versioned document described in docs/drill-report.md) and
 report.md; by default each run writes into a new directory of its own, out/drill/<UTC timestamp>/.
 --report '' writes none.
+
+--sequences-at-max re-initialises with every sequence at the highest id in use, as a real install
+leaves it (by default sequences move 1000 past, so that no restored row keeps its source id).
 
 --keep keeps the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory;
 --keep LOCATION (a path or an s3:// URL, see 'edmsdr backup --help') stores the drill's package
@@ -249,7 +252,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			}
 			rep, err := drill.Run(ctx, drill.Config{
 				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
-				WorkDir: work, Tool: "edmsdr-drill " + version, Log: log,
+				SequencesAtMax: seqAtMax, WorkDir: work, Tool: "edmsdr-drill " + version, Log: log,
 			})
 			if err != nil {
 				return err
@@ -291,6 +294,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")
 	cmd.Flags().StringVar(&keep, "keep", "", "keep the package: alone, drill.edmsdr and idmap.tsv in the report directory; with a LOCATION (path or s3:// URL), the package there")
 	cmd.Flags().Lookup("keep").NoOptDefVal = keepInReport
+	cmd.Flags().BoolVar(&seqAtMax, "sequences-at-max", false, "re-initialise with every sequence at the highest id in use, as a real install leaves it (default: moved 1000 past)")
 	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
 	return cmd
 }

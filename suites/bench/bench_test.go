@@ -210,7 +210,7 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 		ds, err := drill.LookupDataset("edms")
 		Expect(err).NotTo(HaveOccurred())
 		src := srv.DSN(suitekit.NewDatabase(ctx, srv, "bench_src"))
-		Expect(ds.Install(ctx, src, false)).To(Succeed())
+		Expect(ds.Install(ctx, src, drill.InstallOptions{})).To(Succeed())
 		conn := suitekit.Connect(ctx, src)
 		genStart := time.Now()
 		stats, err := ds.Generate(ctx, conn, 1, knobs.BenchScale)
@@ -259,7 +259,7 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 
 			// (c) the same package restored into a reinit'd, seeded install.
 			seededName := suitekit.NewDatabase(ctx, srv, "bench_seeded")
-			Expect(ds.Install(ctx, srv.DSN(seededName), true)).To(Succeed())
+			Expect(ds.Install(ctx, srv.DSN(seededName), drill.InstallOptions{Reinit: true})).To(Succeed())
 			rs := run(bin, "-v", "restore", "--dsn", srv.DSN(seededName), "--in", pkg)
 			Expect(srv.DropDatabase(ctx, seededName)).To(Succeed())
 			s.add("restore (seeded)", rs.wall)

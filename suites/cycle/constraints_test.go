@@ -21,13 +21,13 @@ func installed(ctx context.Context, dataset string, seed int64) (src, tgt string
 	ds, err := drill.LookupDataset(dataset)
 	Expect(err).NotTo(HaveOccurred())
 	src = srv.DSN(suitekit.NewDatabase(ctx, srv, dataset+"_src"))
-	Expect(ds.Install(ctx, src, false)).To(Succeed())
+	Expect(ds.Install(ctx, src, drill.InstallOptions{})).To(Succeed())
 	conn := suitekit.Connect(ctx, src)
 	_, err = ds.Generate(ctx, conn, seed, "tiny")
 	Expect(err).NotTo(HaveOccurred())
 	Expect(conn.Close(ctx)).To(Succeed())
 	tgt = srv.DSN(suitekit.NewDatabase(ctx, srv, dataset+"_tgt"))
-	Expect(ds.Install(ctx, tgt, true)).To(Succeed())
+	Expect(ds.Install(ctx, tgt, drill.InstallOptions{Reinit: true})).To(Succeed())
 	return src, tgt
 }
 

@@ -24,10 +24,19 @@ import (
 // runDrill runs a drill on the suite's server in a database of its own.
 func runDrill(ctx context.Context, dataset string, seed int64) *reports.Drill {
 	GinkgoHelper()
+	return runDrillWith(ctx, drill.Config{Seed: seed}, dataset)
+}
+
+// runDrillWith runs the drill cfg describes (Source, Dataset, Database, Scale and Tool filled
+// here) and expects it to pass.
+func runDrillWith(ctx context.Context, cfg drill.Config, dataset string) *reports.Drill {
+	GinkgoHelper()
+	seed := cfg.Seed
 	ds, err := drill.LookupDataset(dataset)
 	Expect(err).NotTo(HaveOccurred())
-	db := suitekit.NewDatabase(ctx, srv, dataset)
-	rep, err := drill.Run(ctx, drill.Config{Source: srv, Dataset: ds, Database: db, Seed: seed, Scale: "tiny", Tool: "edmsdr suites"})
+	cfg.Source, cfg.Dataset, cfg.Scale, cfg.Tool = srv, ds, "tiny", "edmsdr suites"
+	cfg.Database = suitekit.NewDatabase(ctx, srv, dataset)
+	rep, err := drill.Run(ctx, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	var text bytes.Buffer
 	Expect(rep.WriteText(&text)).To(Succeed())
@@ -92,6 +101,26 @@ var _ = Describe("EDMS backup, reinit and restore", Label(label.Cycle, label.EDM
 			`INSERT INTO audit_auditentry (action, "timestamp") VALUES ('after', now())`)
 		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM auth_user WHERE username = 'admin'`)).To(BeEquivalentTo(1))
 	}, SpecTimeout(2*time.Minute))
+})
+
+// Sequences at the highest id are what a real install leaves: fresh ids of the restore start
+// right after the seeded rows' ids, where one off by one meets an existing row.
+var _ = Describe("A target whose sequences stand at max(id)", Label(label.Cycle), func() {
+	for _, dataset := range []string{"edms", "ledger"} {
+		It(fmt.Sprintf("restores %s with fresh ids right after the seeded ones", dataset), func(ctx SpecContext) {
+			rep := runDrillWith(ctx, drill.Config{Seed: 31, SequencesAtMax: true}, dataset)
+			Expect(rep.Replay).To(ContainSubstring("--sequences-at-max"))
+			Expect(rep.DigestAfter).To(Equal(rep.DigestBefore))
+			var inserted int64
+			for _, t := range rep.Tables {
+				Expect(t.Inserted+t.Matched+t.Present).To(Equal(t.Backup), "counts of %s", t.Table)
+				if t.Matched > 0 {
+					inserted += t.Inserted // new rows in a table that holds seeded rows
+				}
+			}
+			Expect(inserted).To(BeNumerically(">", 0), "some fresh ids follow seeded ones")
+		}, SpecTimeout(3*time.Minute))
+	}
 })
 
 var _ = Describe("A schema unlike EDMS", Label(label.Cycle, label.Ledger), func() {
