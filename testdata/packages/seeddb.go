@@ -34,7 +34,7 @@ func run(ctx context.Context, dataset, scale string, seed int64, url string) err
 	if err != nil {
 		return err
 	}
-	if err := ds.Install(ctx, url, false); err != nil {
+	if err := ds.Install(ctx, url, drill.InstallOptions{}); err != nil {
 		return fmt.Errorf("install %s: %w", dataset, err)
 	}
 	conn, err := dsn.Connect(ctx, url)
