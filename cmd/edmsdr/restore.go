@@ -17,12 +17,13 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/store"
 )
 
 func newRestoreCmd(g *globals) *cobra.Command {
 	var (
-		dsnStr, in, keysPath, onExisting, reportDir, idMapPath, modeName string
-		dryRun, appendKeyless, keepConstraints                           bool
+		dsnStr, in, keysPath, onExisting, reportDir, idMapPath, modeName, safetyLoc string
+		dryRun, appendKeyless, keepConstraints                                      bool
 	)
 	var timeout time.Duration
 	var sf sealFlags
@@ -45,7 +46,7 @@ table outside the package references one it would empty.
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
 --report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
 restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
-stderr but left out of it unless --report-keys is given (they are row content).` + sealHelp + locationHelp,
+stderr but left out of it unless --report-keys is given (they are row content).` + safetyHelp + sealHelp + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" {
@@ -106,6 +107,17 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
+			if safetyLoc == "" {
+				safetyLoc = os.Getenv(safetyEnv)
+			}
+			var safetyUp *store.Upload
+			if safetyLoc != "" {
+				if opts.Safety, safetyUp, err = openSafety(ctx, safetyLoc); err != nil {
+					return timeoutError(ctx, err)
+				}
+				// The restore commits or aborts it; aborting twice is harmless.
+				defer safetyUp.Abort()
+			}
 			var idmap *atomicFile
 			if idMapPath != "" {
 				if idmap, err = createAtomic(idMapPath); err != nil {
@@ -120,6 +132,9 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			}
 			inFlagWords(finding.FindingsOf(rerr))
 			printRestore(g.stdout, res)
+			if res != nil && res.Safety != nil && !res.Safety.Kept {
+				abortNote(g, safetyUp)
+			}
 			if reportDir != "" {
 				if err := writeJSON(filepath.Join(reportDir, "restore.json"), reportView(res, reportKeys)); err != nil {
 					return err
@@ -149,6 +164,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().StringVar(&in, "in", "", "package file or object URL, or a Django dumpdata fixture (.json, .jsonl, .json.gz: converted against the target first) (required)")
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML) overriding the package's key plan for matching")
 	cmd.Flags().StringVar(&onExisting, "on-existing", "reuse", "matched rows whose content differs: reuse, update or fail")
+	cmd.Flags().StringVar(&safetyLoc, "safety-backup", "", "write a package of the target's current content of every table the restore touches here first (default $"+safetyEnv+"; a LOCATION ending in / gets a new time-stamped file)")
 	cmd.Flags().StringVar(&modeName, "mode", "merge", "merge (reconcile with the target's rows) or replace (empty the package's tables, load its rows keeping their ids)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
 	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
@@ -202,6 +218,13 @@ func printRestore(w io.Writer, res *restore.Result) {
 	}
 	if res.RestoredDigest != "" {
 		fmt.Fprintf(w, "restored digest %s\n", res.RestoredDigest)
+	}
+	if s := res.Safety; s != nil {
+		if s.Kept {
+			fmt.Fprintf(w, "safety backup   %s (%d tables, %d rows, %d bytes, %s; before %s)\n", s.Name, s.Tables, s.Rows, s.Bytes, s.Elapsed.Round(1e6), s.Digest)
+		} else {
+			fmt.Fprintf(w, "safety backup   %s not kept: the target was not changed\n", s.Name)
+		}
 	}
 	state := "rolled back"
 	switch {

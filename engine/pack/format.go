@@ -70,6 +70,9 @@ const (
 	OriginDatabase = ""
 	// OriginDjangoFixture is a package converted from a Django dumpdata fixture.
 	OriginDjangoFixture = "django-fixture"
+	// OriginSafety is a safety backup: the content a restore was about to change, written by the
+	// restore itself (Manifest.Safety says which restore).
+	OriginSafety = "safety-backup"
 )
 
 // Manifest is the last entry: everything needed to verify the package and reconcile it.
@@ -86,6 +89,31 @@ type Manifest struct {
 	Plan          *keys.Plan     `json:"plan"`
 	Tables        []TableEntry   `json:"tables"`
 	Digest        Digest         `json:"digest"`
+	// Safety describes the restore a safety backup was taken for (OriginSafety only).
+	Safety *Safety `json:"safety,omitempty"`
+}
+
+// Safety is what a rollback needs beyond a safety backup's rows: where the sequences stood before
+// the restore, and what the restore left behind, to tell whether the target changed since.
+type Safety struct {
+	// Package is the digest total of the package the restore restored; Mode its mode.
+	Package string `json:"package"`
+	Mode    string `json:"mode"`
+	// Sequences are the sequences of the tables' columns, as they stood before the restore.
+	Sequences []SequenceState `json:"sequences"`
+	// After is the digest of the same tables once the restore had written them (computed inside
+	// its transaction, just before COMMIT).
+	After Digest `json:"after"`
+	// XID is the restore's transaction id (xid8, decimal): rows written since carry a newer xmin.
+	XID string `json:"xid"`
+}
+
+// SequenceState is where one sequence stood: the value nextval would have returned.
+type SequenceState struct {
+	Table    string `json:"table"`
+	Column   string `json:"column"`
+	Sequence string `json:"sequence"`
+	Next     int64  `json:"next"`
 }
 
 // TableEntry lists one table's chunks.

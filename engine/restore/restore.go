@@ -52,6 +52,9 @@ type Options struct {
 	Keys *keys.File
 	// OnExisting is the policy for matched rows whose content differs (default Reuse).
 	OnExisting OnExisting
+	// Safety, if set, asks for a safety backup of every table the restore touches, taken before
+	// anything is written (see Safety).
+	Safety *Safety
 	// Mode is Merge (default) or Replace (empty the package's tables, load its rows with their
 	// ids kept).
 	Mode Mode
@@ -131,6 +134,7 @@ type Result struct {
 	PackageDigest   string          `json:"package_digest"`
 	RestoredDigest  string          `json:"restored_digest"`
 	Phases          []Phase         `json:"phases"`
+	Safety          *SafetyResult   `json:"safety_backup,omitempty"`
 	Elapsed         time.Duration   `json:"elapsed_ns"`
 }
 
@@ -195,6 +199,10 @@ type run struct {
 	byName   map[string]*tableState
 	gmaps    map[string]string // generic FK table -> temp (ct, src, tgt)
 	held     []heldConstraint  // foreign keys dropped for the load
+	version  int               // the target's server_version_num
+
+	safetyW *pack.Writer   // the safety backup being written, or nil
+	safetyM *pack.Manifest // its manifest, completed before COMMIT
 }
 
 func (r *run) mark(name string) {
@@ -275,6 +283,12 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 			_ = r.tx.Rollback(context.WithoutCancel(ctx))
 		}
 	}()
+	// A safety backup not committed by closeSafety is discarded (Abort is a no-op after Close).
+	defer func() {
+		if r.safetyW != nil {
+			r.safetyW.Abort()
+		}
+	}()
 	if _, err := r.tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", r.opts.LockTimeout.Milliseconds())); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -307,6 +321,7 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	r.version = version
 	if version < MinServerVersion {
 		r.findings.Add(finding.Finding{Kind: finding.Unsupported, Message: fmt.Sprintf(
 			"the target runs PostgreSQL %d.%d; restore needs %d or newer (it relies on pg_current_xact_id and xid8, added in 13)",
@@ -355,6 +370,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	}
 	if r.findings.HasErrors() {
 		return r.refuse()
+	}
+	if err := r.writeSafety(ctx); err != nil {
+		return err
 	}
 	if r.replacing() {
 		if err := r.emptyTargets(ctx); err != nil {
@@ -439,6 +457,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	}
 	if r.opts.DryRun || r.res.AlreadyRestored {
 		return nil
+	}
+	if err := r.closeSafety(ctx); err != nil {
+		return err
 	}
 	if err := r.hook(ctx, HookCommit); err != nil {
 		return err
