@@ -95,7 +95,11 @@ ORDER BY n.nspname, c.relname`, opts.Schemas)
 	if err := readColumns(ctx, q, oids, byOID); err != nil {
 		return nil, err
 	}
-	if err := readConstraints(ctx, q, oids, byOID); err != nil {
+	parts, err := readPartitions(ctx, q, oids, byOID)
+	if err != nil {
+		return nil, err
+	}
+	if err := readConstraints(ctx, q, oids, byOID, parts); err != nil {
 		return nil, err
 	}
 	if err := readUniques(ctx, q, oids, byOID, version); err != nil {
@@ -159,7 +163,64 @@ func names(ci *colInfo, nums []int16) ([]string, bool) {
 	return out, true
 }
 
-func readConstraints(ctx context.Context, q Querier, oids []uint32, byOID map[uint32]*colInfo) error {
+// partition is one partition of an introspected partitioned table: its own column numbers (a
+// partition attached after the fact may number its columns differently) and its root's table.
+type partition struct {
+	root  *colInfo
+	byNum map[int16]string
+}
+
+// readPartitions finds every partition (at any depth) of the partitioned tables among oids, so
+// that what is declared on a partition alone (a foreign key added to one partition, say) counts
+// for the one logical table its root is.
+func readPartitions(ctx context.Context, q Querier, oids []uint32, byOID map[uint32]*colInfo) (map[uint32]*partition, error) {
+	parts := map[uint32]*partition{}
+	var roots []uint32
+	for _, oid := range oids {
+		if byOID[oid].table.Partitioned {
+			roots = append(roots, oid)
+		}
+	}
+	if len(roots) == 0 {
+		return parts, nil
+	}
+	rows, err := q.Query(ctx, `
+SELECT t.root, a.attrelid, a.attnum, a.attname
+FROM (SELECT r.root, p.relid FROM unnest($1::oid[]) AS r(root), pg_partition_tree(r.root) p WHERE p.relid <> r.root) t
+JOIN pg_attribute a ON a.attrelid = t.relid AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY 1, 2, 3`, roots)
+	if err != nil {
+		return nil, fmt.Errorf("read partitions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var root, rel uint32
+		var num int16
+		var name string
+		if err := rows.Scan(&root, &rel, &num, &name); err != nil {
+			return nil, fmt.Errorf("read partitions: %w", err)
+		}
+		p := parts[rel]
+		if p == nil {
+			p = &partition{root: byOID[root], byNum: map[int16]string{}}
+			parts[rel] = p
+		}
+		p.byNum[num] = name
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read partitions: %w", err)
+	}
+	return parts, nil
+}
+
+func readConstraints(ctx context.Context, q Querier, oids []uint32, byOID map[uint32]*colInfo, parts map[uint32]*partition) error {
+	rels := append([]uint32{}, oids...)
+	for oid := range parts {
+		rels = append(rels, oid)
+	}
+	// conparentid <> 0 marks a constraint a partition inherited from its parent's (or one of the
+	// copies PostgreSQL makes for each partition of a referenced partitioned table): the parent's
+	// own declaration stands for it.
 	rows, err := q.Query(ctx, `
 SELECT con.conrelid, con.conname, con.contype::text, con.conkey, con.confrelid,
        coalesce(con.confkey, '{}'), con.condeferrable, con.condeferred,
@@ -167,8 +228,8 @@ SELECT con.conrelid, con.conname, con.contype::text, con.conkey, con.confrelid,
 FROM pg_constraint con
 LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
-WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f')
-ORDER BY con.conrelid, con.contype, con.conname`, oids)
+WHERE con.conrelid = ANY($1::oid[]) AND con.contype IN ('p', 'f') AND con.conparentid = 0
+ORDER BY con.conrelid, con.contype, con.conname`, rels)
 	if err != nil {
 		return fmt.Errorf("read constraints: %w", err)
 	}
@@ -192,6 +253,22 @@ ORDER BY con.conrelid, con.contype, con.conname`, oids)
 			return fmt.Errorf("read constraints: %w", err)
 		}
 		ci := byOID[oid]
+		if p := parts[oid]; p != nil {
+			// Declared on a partition: a foreign key counts for the logical table (a primary key
+			// of a partition alone identifies nothing across the table).
+			if typ != "f" {
+				continue
+			}
+			cols, ok := names(&colInfo{byNum: p.byNum}, key)
+			if !ok {
+				return fmt.Errorf("read constraints: partition of %s: constraint %s names an unknown column", p.root.table.Display(), name)
+			}
+			pending = append(pending, pendingFK{ci: p.root, refOID: refOID, refNums: refKey, fk: schema.ForeignKey{
+				Name: name, Columns: cols, RefSchema: refNS, RefTable: refName,
+				Deferrable: deferrable, InitiallyDeferred: defer_, Partition: true,
+			}})
+			continue
+		}
 		if ci == nil {
 			continue
 		}
@@ -213,22 +290,45 @@ ORDER BY con.conrelid, con.contype, con.conname`, oids)
 		return fmt.Errorf("read constraints: %w", err)
 	}
 	rows.Close()
+	// The table's own declaration first: it names a reference also declared on a partition.
+	sort.SliceStable(pending, func(i, j int) bool { return !pending[i].fk.Partition && pending[j].fk.Partition })
+	seen := map[string]bool{}
 	for _, p := range pending {
 		ref := byOID[p.refOID]
-		if ref == nil {
+		var refPart map[int16]string
+		if rp := parts[p.refOID]; rp != nil {
+			// A reference to one partition of a table refers to rows of the logical table.
+			ref, refPart = rp.root, rp.byNum
+			p.fk.RefSchema, p.fk.RefTable = rp.root.table.Schema, rp.root.table.Name
+		}
+		switch {
+		case refPart != nil:
+			cols, ok := names(&colInfo{byNum: refPart}, p.refNums)
+			if !ok {
+				return fmt.Errorf("read foreign key %s of %s: unknown referenced column", p.fk.Name, p.ci.table.Display())
+			}
+			p.fk.RefColumns = cols
+		case ref == nil:
 			// A reference to a table outside the introspected set: resolve column names directly.
 			var err error
 			p.fk.RefColumns, err = attNames(ctx, q, p.refOID, p.refNums)
 			if err != nil {
 				return fmt.Errorf("read foreign key %s of %s: %w", p.fk.Name, p.ci.table.Display(), err)
 			}
-		} else {
+		default:
 			cols, ok := names(ref, p.refNums)
 			if !ok {
 				return fmt.Errorf("read foreign key %s of %s: unknown referenced column", p.fk.Name, p.ci.table.Display())
 			}
 			p.fk.RefColumns = cols
 		}
+		// The same reference declared on several partitions (or on the table and a partition)
+		// is one reference of the logical table.
+		sig := fmt.Sprintf("%s|%q|%s|%q", p.ci.table.QName(), p.fk.Columns, p.fk.RefQName(), p.fk.RefColumns)
+		if seen[sig] {
+			continue
+		}
+		seen[sig] = true
 		p.ci.table.ForeignKeys = append(p.ci.table.ForeignKeys, p.fk)
 	}
 	return nil

@@ -121,7 +121,7 @@ func (r *run) matchedFrom(st *tableState) string {
 		return fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND m.matched AND NOT m.ref JOIN %s t ON t.%s = m.tgt",
 			st.stg, st.mapT, pgquote.Ident(st.sid), pgquote.Table(st.qname), pgquote.Ident(st.sid))
 	}
-	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r AND NOT k.ref JOIN %s t ON t.ctid = k.tid", st.stg, st.keep, pgquote.Table(st.qname))
+	return fmt.Sprintf("%s s JOIN %s k ON k.r = s._edmsdr_r AND NOT k.ref JOIN %s t ON t.tableoid = k.toid AND t.ctid = k.tid", st.stg, st.keep, pgquote.Table(st.qname))
 }
 
 // checkDiverged finds matched rows whose content differs from the package's.

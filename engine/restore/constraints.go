@@ -43,7 +43,7 @@ FROM pg_class c WHERE c.oid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::te
 		return nil
 	}
 	rows, err := r.tx.Query(ctx, `SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
-FROM pg_constraint c WHERE c.contype = 'f' AND c.conrelid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::text[]) q)
+FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::text[]) q)
 ORDER BY 1, 2`, quoteAll(oids))
 	if err != nil {
 		return r.sqlError("", err)

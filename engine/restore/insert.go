@@ -129,7 +129,7 @@ func (r *run) updateDiverged(ctx context.Context) error {
 			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s JOIN %s d ON d.h = s.%s %s WHERE t.%s = m.tgt",
 				pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, st.div, sid, strings.Join(joins, " "), sid)
 		} else {
-			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s d ON d.h = s._edmsdr_r %s WHERE t.ctid = k.tid",
+			sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s k ON k.r = s._edmsdr_r JOIN %s d ON d.h = s._edmsdr_r %s WHERE t.tableoid = k.toid AND t.ctid = k.tid",
 				pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.keep, st.div, strings.Join(joins, " "))
 		}
 		tag, err := r.exec(ctx, st.display, sql)

@@ -192,7 +192,7 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 // buildKeep records, for a table without surrogate id, which staged rows already exist in the
 // target (by natural key, references compared through the maps) and where.
 func (r *run) buildKeep(ctx context.Context, st *tableState) error {
-	sql := fmt.Sprintf("CREATE TEMP TABLE %s (r bigint PRIMARY KEY, tid tid NOT NULL, ref boolean NOT NULL DEFAULT false) ON COMMIT DROP", st.keep)
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (r bigint PRIMARY KEY, toid oid NOT NULL, tid tid NOT NULL, ref boolean NOT NULL DEFAULT false) ON COMMIT DROP", st.keep)
 	if _, err := r.exec(ctx, st.display, sql); err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (r *run) buildKeep(ctx context.Context, st *tableState) error {
 		if len(conds) > 0 {
 			where = strings.Join(conds, " AND ")
 		}
-		sql := fmt.Sprintf("INSERT INTO %s (r, tid, ref) SELECT s._edmsdr_r, t.ctid, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
+		sql := fmt.Sprintf("INSERT INTO %s (r, toid, tid, ref) SELECT s._edmsdr_r, t.tableoid, t.ctid, s._edmsdr_ref FROM %s s %s JOIN %s t ON %s WHERE %s",
 			st.keep, st.stg, strings.Join(joins, " "), pgquote.Table(st.qname), strings.Join(on, " AND "), where)
 		tag, err := r.exec(ctx, st.display, sql)
 		if err != nil {

@@ -20,7 +20,7 @@ type tableState struct {
 	display string
 	stg     string   // staging table (source values, target types)
 	mapT    string   // id map (src, tgt, matched, lvl); "" without a surrogate id
-	keep    string   // matched row handles of a table without surrogate id (r, tid)
+	keep    string   // matched row handles of a table without surrogate id (r, toid, tid): a target row is addressed by (tableoid, ctid), as ctid alone repeats across partitions
 	div     string   // diverged rows (src or r)
 	exists  string   // target rows (toid, tid) equal to staged keyless rows; "" when not looked for
 	cols    []string // package columns, staging order

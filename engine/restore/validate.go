@@ -128,9 +128,9 @@ func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 		}
 		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
 	default:
-		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR t.ctid IN (SELECT tid FROM %s WHERE NOT ref))", st.keep)
+		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR (t.tableoid, t.ctid) IN (SELECT toid, tid FROM %s WHERE NOT ref))", st.keep)
 		if excludeDiverged {
-			cond += fmt.Sprintf(" AND t.ctid NOT IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r)", st.keep, st.div)
+			cond += fmt.Sprintf(" AND (t.tableoid, t.ctid) NOT IN (SELECT k.toid, k.tid FROM %s k JOIN %s d ON d.h = k.r)", st.keep, st.div)
 		}
 		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
 	}
@@ -142,7 +142,7 @@ func (r *run) divergedTarget(st *tableState) string {
 	if st.mapT != "" {
 		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.%s IN (SELECT m.tgt FROM %s m JOIN %s d ON d.h = m.src))", tbl, pgquote.Ident(st.sid), st.mapT, st.div)
 	}
-	return fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.ctid IN (SELECT k.tid FROM %s k JOIN %s d ON d.h = k.r))", tbl, st.keep, st.div)
+	return fmt.Sprintf("(SELECT t.* FROM %s t WHERE (t.tableoid, t.ctid) IN (SELECT k.toid, k.tid FROM %s k JOIN %s d ON d.h = k.r))", tbl, st.keep, st.div)
 }
 
 // divergedProjection is a FROM item with the package's version of the diverged rows of st, in

@@ -52,6 +52,9 @@ type ForeignKey struct {
 	RefColumns        []string `json:"ref_columns"`
 	Deferrable        bool     `json:"deferrable,omitempty"`
 	InitiallyDeferred bool     `json:"initially_deferred,omitempty"`
+	// Partition is true for a foreign key declared on partitions of a partitioned table (some or
+	// all of them) rather than on the table: it counts for the whole logical table.
+	Partition bool `json:"partition,omitempty"`
 }
 
 // Unique is a unique constraint or a unique index over plain columns.
