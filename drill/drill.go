@@ -214,8 +214,19 @@ func (r *runner) run(ctx context.Context) error {
 	f.Close()
 	idmap.Close()
 	if res != nil {
+		lost, orphaned := map[string]int64{}, map[string]int64{}
+		for _, f := range res.Findings {
+			switch f.Kind {
+			case finding.Lost:
+				lost[strings.TrimPrefix(f.Table, "public.")] += f.Count
+			case finding.Orphaned:
+				orphaned[strings.TrimPrefix(f.Table, "public.")] += f.Count
+			}
+		}
 		for _, t := range res.Tables {
-			r.rep.Tables = append(r.rep.Tables, reports.Table{Table: t.Table, Backup: t.Staged, Inserted: t.Inserted, Matched: t.Matched, Present: t.Present, Diverged: t.Diverged, Verdict: t.Verdict})
+			name := strings.TrimPrefix(t.Table, "public.")
+			r.rep.Tables = append(r.rep.Tables, reports.Table{Table: t.Table, Backup: t.Staged, Inserted: t.Inserted, Matched: t.Matched, Present: t.Present,
+				Diverged: t.Diverged, Lost: lost[name], Orphaned: orphaned[name], Verdict: t.Verdict})
 		}
 		r.cycle.Checks = append(r.cycle.Checks, res.Checks...)
 		r.cycle.Findings = append(r.cycle.Findings, res.Findings.Redacted()...)

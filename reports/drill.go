@@ -142,12 +142,16 @@ type Phase struct {
 
 // Table is one table's line in the summary.
 type Table struct {
-	Table    string          `json:"table"`
-	Backup   int64           `json:"rows_in_backup"`
-	Inserted int64           `json:"inserted"`
-	Matched  int64           `json:"matched"`
-	Present  int64           `json:"present"`
-	Diverged int64           `json:"diverged"`
+	Table    string `json:"table"`
+	Backup   int64  `json:"rows_in_backup"`
+	Inserted int64  `json:"inserted"`
+	Matched  int64  `json:"matched"`
+	Present  int64  `json:"present"`
+	Diverged int64  `json:"diverged"`
+	// Lost counts rows of the backup that are not in the target; Orphaned, rows whose reference
+	// points at no row (both from the restore's findings).
+	Lost     int64           `json:"lost"`
+	Orphaned int64           `json:"orphaned"`
 	Verdict  finding.Verdict `json:"verdict"`
 }
 
@@ -185,7 +189,11 @@ func (d *Drill) WriteText(w io.Writer) error {
 	for _, s := range d.Scenarios {
 		for _, c := range s.Checks {
 			if c.Verdict != finding.Pass {
-				failed = append(failed, fmt.Sprintf("  %s %s: %s %s: %s", c.Verdict, s.Name, c.Name, c.Table, c.Evidence))
+				name := c.Name
+				if c.Table != "" {
+					name += " " + c.Table
+				}
+				failed = append(failed, fmt.Sprintf("  %s %s: %s: %s", c.Verdict, s.Name, name, c.Evidence))
 			}
 		}
 	}
@@ -220,18 +228,82 @@ func (d *Drill) WriteText(w io.Writer) error {
 	return err
 }
 
-// WriteMarkdown writes the report for a CI job page.
+// WriteMarkdown writes the report for a CI job page ($GITHUB_STEP_SUMMARY): the verdict, the
+// scenario matrix, the per-table recovery, every check not passed with its evidence, the error
+// findings, the bench's ratios against their budget, and the replay command of a drill not passed.
 func (d *Drill) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	icon := "✅"
-	if d.Verdict != finding.Pass {
-		icon = "❌"
+	icon := map[finding.Verdict]string{finding.Pass: "✅", finding.Fail: "❌"}
+	mark := func(v finding.Verdict) string {
+		if i, ok := icon[v]; ok {
+			return i + " " + string(v)
+		}
+		return "❔ " + string(v)
 	}
-	fmt.Fprintf(&b, "## %s Drill %s — %s\n\n", icon, d.Dataset, d.Verdict)
-	fmt.Fprintf(&b, "Provider %s, PostgreSQL %s, scale %s, seed %d, %s.\n\n", d.Provider, versions(d), d.Scale, d.Seed, d.Elapsed.Round(time.Millisecond))
-	b.WriteString("| table | in backup | inserted | matched | diverged | verdict |\n|---|---:|---:|---:|---:|---|\n")
-	for _, t := range d.Tables {
-		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %s |\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Verdict)
+	fmt.Fprintf(&b, "## %s Drill %s — %s\n\n", strings.Fields(mark(d.Verdict))[0], d.Dataset, d.Verdict)
+	fmt.Fprintf(&b, "Provider %s, PostgreSQL %s, scale %s, seed %d, %s, %d rows, package %d bytes.\n\n", d.Provider, versions(d), d.Scale, d.Seed, d.Elapsed.Round(time.Millisecond), d.Rows, d.PackageBytes)
+	if d.Error != "" {
+		fmt.Fprintf(&b, "> **The drill stopped:** %s\n\n", mdCell(d.Error))
+	}
+	b.WriteString("| scenario | verdict | checks passed | failed | unknown | time |\n|---|---|---:|---:|---:|---:|\n")
+	for _, s := range d.Scenarios {
+		var p, f, u int
+		for _, c := range s.Checks {
+			switch c.Verdict {
+			case finding.Pass:
+				p++
+			case finding.Fail:
+				f++
+			default:
+				u++
+			}
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s |\n", s.Name, mark(s.Verdict), p, f, u, s.Elapsed.Round(time.Millisecond))
+	}
+	if len(d.Tables) > 0 {
+		b.WriteString("\n| table | in backup | inserted | matched | diverged | lost | orphaned | verdict |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, t := range d.Tables {
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %s |\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Lost, t.Orphaned, t.Verdict)
+		}
+	}
+	var notPassed []string
+	for _, s := range d.Scenarios {
+		for _, c := range s.Checks {
+			if c.Verdict != finding.Pass {
+				name := c.Name
+				if c.Table != "" {
+					name += " " + c.Table
+				}
+				notPassed = append(notPassed, fmt.Sprintf("| %s | %s | %s | %s |", s.Name, mark(c.Verdict), mdCell(name), mdCell(c.Evidence)))
+			}
+		}
+	}
+	if len(notPassed) > 0 {
+		b.WriteString("\n### Checks not passed\n\n| scenario | verdict | check | evidence |\n|---|---|---|---|\n")
+		b.WriteString(strings.Join(notPassed, "\n") + "\n")
+	}
+	var errs []string
+	for _, f := range d.Findings() {
+		if f.Severity == finding.Error {
+			errs = append(errs, "- "+mdCell(f.String()))
+		}
+	}
+	if len(errs) > 0 {
+		b.WriteString("\n### Findings\n\n" + strings.Join(errs, "\n") + "\n")
+	}
+	var bench []string
+	for _, s := range d.Scenarios {
+		for _, r := range s.Bench {
+			v := finding.Pass
+			if !r.Within() {
+				v = finding.Fail
+			}
+			bench = append(bench, fmt.Sprintf("| %s | %.2f %s | %.2f %s | %.2f | %.2f | %s |", r.Name, r.Value, r.Unit, r.Baseline, r.Unit, r.Ratio, r.Budget, mark(v)))
+		}
+	}
+	if len(bench) > 0 {
+		b.WriteString("\n### Bench\n\n| measure | value | baseline | ratio | budget | |\n|---|---:|---:|---:|---:|---|\n")
+		b.WriteString(strings.Join(bench, "\n") + "\n")
 	}
 	fmt.Fprintf(&b, "\nDigest before `%s`, after `%s`.\n", short(d.DigestBefore), short(d.DigestAfter))
 	if d.Verdict != finding.Pass && d.Replay != "" {
@@ -239,6 +311,11 @@ func (d *Drill) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// mdCell makes s safe in a Markdown table cell: pipes escaped, newlines as spaces.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", "").Replace(s)
 }
 
 func versions(d *Drill) string {

@@ -28,6 +28,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/reports"
 	"github.com/edmsdr/edmsdr/store"
 )
 
@@ -130,6 +131,7 @@ func isCobraUsage(err error) bool {
 func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		db, scale, dataset, reportDir, database string
+		history                                 string
 		seed                                    int64
 		keep                                    string
 		verbose, seqAtMax                       bool
@@ -155,9 +157,12 @@ order, and the dataset's own invariants. Prints a summary table and exits 0 only
 --source-version 15 --target-version 17 (with --db container) backs up from a PostgreSQL 15
 container and restores into a brand-new PostgreSQL 17 one (images from 'make images').
 
---report DIR receives report.json (the versioned document described in docs/drill-report.md) and
-report.md; by default each run writes into a new directory of its own, out/drill/<UTC timestamp>/.
---report '' writes none.
+--report DIR receives the reports, all rendered from one document: report.json (versioned, see
+docs/drill-report.md), report.md (for a CI job page), junit.xml (one testcase per scenario and
+check), metrics.prom (Prometheus text format, for node_exporter's textfile collector) and
+report.html (one self-contained page: no network, inline CSS and SVG charts). By default each run
+writes into a new directory of its own, out/drill/<UTC timestamp>/; --report '' writes none.
+--history DIR appends the run's line to DIR/history.jsonl; report.html draws the trend from it.
 
 --sequences-at-max re-initialises with every sequence at the highest id in use, as a real install
 leaves it (by default sequences move 1000 past, so that no restored row keeps its source id).
@@ -265,14 +270,11 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 					return fmt.Errorf("drill: keep the package: %w", err)
 				}
 			}
+			if err := writeReports(rep, reportDir, history, stderr); err != nil {
+				return err
+			}
 			if reportDir != "" {
-				if err := writeFile(filepath.Join(reportDir, "report.json"), rep.WriteJSON); err != nil {
-					return err
-				}
-				if err := writeFile(filepath.Join(reportDir, "report.md"), rep.WriteMarkdown); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "report: %s\n", reportDir)
+				fmt.Fprintf(stdout, "report: %s\n", filepath.Join(reportDir, "report.html"))
 			}
 			if rep.Verdict != finding.Pass {
 				return verdictError{rep.Verdict}
@@ -289,6 +291,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")
 	cmd.Flags().StringVar(&dataset, "dataset", "edms", "dataset: edms or ledger")
 	cmd.Flags().StringVar(&reportDir, "report", defaultReport, "directory for report.json and report.md, by default a new one per run ('' writes none)")
+	cmd.Flags().StringVar(&history, "history", "", "history directory: each run appends its line to DIR/history.jsonl, and report.html draws the trend from it")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
 	cmd.Flags().IntVar(&tgtVersion, "target-version", 0, "with --db container: PostgreSQL major version of the server restored into (a second container)")
@@ -297,6 +300,44 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().BoolVar(&seqAtMax, "sequences-at-max", false, "re-initialise with every sequence at the highest id in use, as a real install leaves it (default: moved 1000 past)")
 	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
 	return cmd
+}
+
+// writeReports writes the report's formats into dir (none when dir is ""): report.json (the
+// document), report.md, junit.xml, metrics.prom and report.html. With a history directory, the
+// run's line is appended first, so that the HTML trend ends with this run.
+func writeReports(rep *reports.Drill, dir, history string, stderr io.Writer) error {
+	var opts reports.HTMLOptions
+	if history != "" {
+		if err := reports.AppendHistory(history, rep); err != nil {
+			return err
+		}
+		runs, skipped, err := reports.ReadHistory(history)
+		if err != nil {
+			return err
+		}
+		if skipped > 0 {
+			fmt.Fprintf(stderr, "warning: %d lines of %s are not drill runs this build reads; the trend leaves them out\n", skipped, filepath.Join(history, reports.HistoryFile))
+		}
+		opts = reports.HTMLOptions{History: runs, Skipped: skipped}
+	}
+	if dir == "" {
+		return nil
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{"report.json", rep.WriteJSON},
+		{"report.md", rep.WriteMarkdown},
+		{"junit.xml", rep.WriteJUnit},
+		{"metrics.prom", rep.WritePrometheus},
+		{"report.html", func(w io.Writer) error { return rep.WriteHTML(w, opts) }},
+	} {
+		if err := writeFile(filepath.Join(dir, f.name), f.write); err != nil {
+			return fmt.Errorf("report %s: %w", f.name, err)
+		}
+	}
+	return nil
 }
 
 // writeFile writes path whole or not at all: write fills path.partial, which is fsynced and

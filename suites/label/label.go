@@ -49,9 +49,11 @@ const (
 	// Regress: small synthetic schemas the fixtures never have (keyless parents, partitions,
 	// undeclared references), each a regression spec for a wrong outcome once seen (suites/regress).
 	Regress = "regress"
+	// HTML: the drill's HTML report rendered in headless Chromium (Debian's chromium).
+	HTML = "html"
 )
 
 // Required are the labels whose specs must run wherever CI runs (it installs what they need): a
 // skipped or absent one fails the run. Container is required too, but only where Docker
 // answers; .ci/run adds it then.
-var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback, Regress}
+var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback, Regress, HTML}
