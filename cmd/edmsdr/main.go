@@ -68,7 +68,7 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newConvertCmd(g), newFixtureCmd(g), newDrillCmd(g))
-	root.AddCommand(newKeygenCmd(g), newListCmd(g), newPruneCmd(g))
+	root.AddCommand(newKeygenCmd(g), newListCmd(g), newPruneCmd(g), newRollbackCmd(g))
 	return root
 }
 

@@ -25,6 +25,9 @@ const (
 	Orphaned Kind = "orphaned"
 	// Unexpected: in the target, not in the backup.
 	Unexpected Kind = "unexpected"
+	// ChangedSince: rows written or removed after the restore a rollback would undo (the rollback
+	// would lose those changes).
+	ChangedSince Kind = "changed-since"
 )
 
 // Structural and integrity findings.

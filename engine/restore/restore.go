@@ -135,6 +135,7 @@ type Result struct {
 	RestoredDigest  string          `json:"restored_digest"`
 	Phases          []Phase         `json:"phases"`
 	Safety          *SafetyResult   `json:"safety_backup,omitempty"`
+	Rollback        *RollbackResult `json:"rollback,omitempty"`
 	Elapsed         time.Duration   `json:"elapsed_ns"`
 }
 
@@ -149,7 +150,12 @@ type Phase struct {
 // reason is findings). The target is changed only when the returned error is nil and the result
 // says Committed.
 func Run(ctx context.Context, conn *pgx.Conn, src io.Reader, opts Options) (*Result, error) {
-	r := &run{conn: conn, opts: opts, res: &Result{DryRun: opts.DryRun}, start: time.Now()}
+	return run1(ctx, conn, src, opts, nil)
+}
+
+// run1 runs a restore, or a rollback when rb is set.
+func run1(ctx context.Context, conn *pgx.Conn, src io.Reader, opts Options, rb *rollbackState) (*Result, error) {
+	r := &run{conn: conn, opts: opts, res: &Result{DryRun: opts.DryRun}, start: time.Now(), rollback: rb}
 	if r.opts.OnExisting == "" {
 		r.opts.OnExisting = Reuse
 	}
@@ -201,6 +207,8 @@ type run struct {
 	held     []heldConstraint  // foreign keys dropped for the load
 	version  int               // the target's server_version_num
 
+	rollback *rollbackState // set when the run is a rollback
+
 	safetyW *pack.Writer   // the safety backup being written, or nil
 	safetyM *pack.Manifest // its manifest, completed before COMMIT
 }
@@ -226,6 +234,9 @@ func (r *run) hook(ctx context.Context, step string) error {
 }
 
 func (r *run) refuse() error {
+	if r.rollback != nil {
+		return &finding.Refused{Op: "rollback", Findings: r.findings}
+	}
 	return &finding.Refused{Op: "restore", Findings: r.findings}
 }
 
@@ -371,6 +382,18 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if r.findings.HasErrors() {
 		return r.refuse()
 	}
+	if r.rollback != nil {
+		done, err := r.checkRollback(ctx)
+		if err != nil {
+			return err
+		}
+		if done {
+			r.res.AlreadyRestored = true
+			r.res.Verdict = finding.Pass
+			r.tableVerdicts()
+			return nil
+		}
+	}
 	if err := r.writeSafety(ctx); err != nil {
 		return err
 	}
@@ -432,7 +455,24 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	// Sequences are not transactional: they move only once everything else has passed, and
 	// never in a dry run (which only checks where they would go).
 	move := !r.opts.DryRun && !r.res.AlreadyRestored
-	if move {
+	if r.rollback != nil {
+		iv, err := r.compareIDs(ctx)
+		if err != nil {
+			return err
+		}
+		r.res.Verdict = finding.Combine(append(iv, r.res.Verdict)...)
+		if r.res.Verdict != finding.Pass {
+			r.tableVerdicts()
+			r.mark("validate")
+			return r.refuse()
+		}
+		// Back where they stood before the restore (a dry run checks the current positions).
+		if move {
+			if err := r.setSequences(ctx); err != nil {
+				return err
+			}
+		}
+	} else if move {
 		if err := r.moveSequences(ctx); err != nil {
 			return err
 		}
