@@ -30,6 +30,8 @@ static gofmt gofmt_clean
 static go-mod-tidy go mod tidy -diff
 static go-vet go vet ./...
 static depcheck scripts/depcheck.sh
+# The GitHub workflows (.github/workflows), with shellcheck on their scripts where installed.
+static actionlint go tool actionlint
 # A short pass of every fuzz target (make fuzz runs them longer).
 static fuzz env FUZZTIME="${EDMSDR_FUZZTIME:-5s}" scripts/fuzz.sh
 
