@@ -10,14 +10,15 @@ import (
 )
 
 // table is one logical table: an ordinary table, or a partitioned table with all its leaf
-// partitions. Its rows come from its leaves; a foreign key applies to the rows of the leaves it
-// is declared on (or inherited by).
+// partitions. Its rows come from its leaves; a foreign key declared on the root, on any
+// partition or only on some applies to every row (the column holds the same kind of value in
+// every partition).
 type table struct {
-	name    string // schema.table
-	cols    []column
-	colIdx  map[string]int
-	leaves  []uint32
-	leafFKs map[uint32][]reference
+	name   string // schema.table
+	cols   []column
+	colIdx map[string]int
+	leaves []uint32
+	refs   []reference
 	// nk are the indexes of the natural key's columns; nil when keyless.
 	nk []int
 	// rows of every leaf, in read order.
@@ -92,7 +93,7 @@ ORDER BY 2, 3`)
 	}
 	tables := map[string]*table{}
 	for _, r := range rels {
-		t := &table{name: r.name, colIdx: map[string]int{}, leaves: r.leaves, leafFKs: map[uint32][]reference{}}
+		t := &table{name: r.name, colIdx: map[string]int{}, leaves: r.leaves}
 		if err := readColumns(ctx, q, r.oid, t); err != nil {
 			return nil, err
 		}
@@ -140,7 +141,8 @@ ORDER BY a.attnum`, oid)
 }
 
 // readForeignKeys reads the foreign keys of every leaf: those declared on the root (PostgreSQL
-// clones them onto each partition), on an intermediate partitioned table, or on the leaf alone.
+// clones them onto each partition), on an intermediate partitioned table, or on the leaf alone;
+// the same reference declared on several partitions counts once.
 // A referenced partition stands for its root. (pg_partition_root and pg_partition_ancestors
 // answer NULL and nothing for a table outside any partition tree.)
 func readForeignKeys(ctx context.Context, q pgx.Tx, t *table) error {
@@ -169,7 +171,7 @@ ORDER BY 1, 5`, t.leaves)
 		if err := rows.Scan(&leaf, &cols, &refTable, &refCols, &name); err != nil {
 			return fmt.Errorf("read foreign keys of %s: %w", t.name, err)
 		}
-		key := fmt.Sprintf("%d|%s|%s|%s", leaf, strings.Join(cols, ","), refTable, strings.Join(refCols, ","))
+		key := fmt.Sprintf("%s|%s|%s", strings.Join(cols, ","), refTable, strings.Join(refCols, ","))
 		if seen[key] {
 			continue // the same reference cloned onto a partition
 		}
@@ -178,7 +180,7 @@ ORDER BY 1, 5`, t.leaves)
 		if err != nil {
 			return err
 		}
-		t.leafFKs[leaf] = append(t.leafFKs[leaf], ref)
+		t.refs = append(t.refs, ref)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read foreign keys of %s: %w", t.name, err)
@@ -254,7 +256,7 @@ ORDER BY NOT i.indisprimary, i.indnatts, ic.relname`, oid)
 	return nil, rows.Err()
 }
 
-// addReferences adds the undeclared references of Options to every leaf of their tables.
+// addReferences adds the undeclared references of Options to their tables.
 func addReferences(tables map[string]*table, refs []Reference) error {
 	for _, r := range refs {
 		t, ok := tables[qualify(r.Table)]
@@ -268,9 +270,7 @@ func addReferences(tables map[string]*table, refs []Reference) error {
 		if err != nil {
 			return err
 		}
-		for _, leaf := range t.leaves {
-			t.leafFKs[leaf] = append(t.leafFKs[leaf], ref)
-		}
+		t.refs = append(t.refs, ref)
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func (rd *renderer) items(t *table, r *row, only []int) ([]item, bool, error) {
 	covered := map[int]bool{}
 	var items []item
 	cut := false
-	for _, ref := range t.leafFKs[r.leaf] {
+	for _, ref := range t.refs {
 		if !allIn(ref.cols, in) {
 			continue
 		}

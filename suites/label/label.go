@@ -51,9 +51,12 @@ const (
 	Regress = "regress"
 	// HTML: the drill's HTML report rendered in headless Chromium (Debian's chromium).
 	HTML = "html"
+	// Zoo: the schema zoo (fixtures/zoo) and random schemas (generators/schemagen), judged by the
+	// independent oracle (suites/zoo).
+	Zoo = "zoo"
 )
 
 // Required are the labels whose specs must run wherever CI runs (it installs what they need): a
 // skipped or absent one fails the run. Container is required too, but only where Docker
 // answers; .ci/run adds it then.
-var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback, Regress, HTML}
+var Required = []string{Cycle, CLI, Legacy, Django, Compat, Corruption, Security, Chaos, S3, Rollback, Regress, HTML, Zoo}
