@@ -210,6 +210,9 @@ func (r *Reader) readHeader() error {
 	if err != nil {
 		return err
 	}
+	if err := boundValues(data, maxHeaderValues, "header"); err != nil {
+		return err
+	}
 	var probe struct {
 		Format int `json:"format"`
 	}
@@ -303,6 +306,9 @@ func (r *Reader) Next() (*Entry, error) {
 		return nil, corrupt("entry %s is out of order (entries removed, duplicated or reordered)", h.Name)
 	}
 	r.lastTable, r.lastChunk = key, ci
+	if h.Size == 0 {
+		return nil, corrupt("entry %s is empty (the writer never writes an empty entry)", h.Name)
+	}
 	if h.Size > r.limits.MaxEntryBytes {
 		return nil, corrupt("entry %s is %d bytes, more than the %d allowed", h.Name, h.Size, r.limits.MaxEntryBytes)
 	}
@@ -327,6 +333,12 @@ func (r *Reader) readManifest(h *tar.Header) error {
 	}
 	data, err := r.readSmall(h, r.limits.MaxManifestBytes)
 	if err != nil {
+		return err
+	}
+	// A manifest lists what the package holds: its chunks, and a schema, plan and digest in
+	// proportion to the header's tables and columns. Count its JSON values before decoding it,
+	// so that a small package with a huge list of empty values cannot cost gigabytes.
+	if err := boundValues(data, r.manifestValues(), "manifest"); err != nil {
 		return err
 	}
 	m := &Manifest{}
@@ -364,6 +376,39 @@ func (r *Reader) readManifest(h *tar.Header) error {
 	r.manifest = m
 	r.verifyManifest(m)
 	return nil
+}
+
+// maxHeaderValues bounds the JSON values of a header: a million columns.
+const maxHeaderValues = 2 << 20
+
+// manifestValues is the most JSON values a manifest may hold given what preceded it: a chunk is
+// 9 values; a table and each of its columns take at most a few hundred between the schema
+// snapshot (columns, keys, constraints), the key plan and the digest.
+func (r *Reader) manifestValues() int64 {
+	var columns int64
+	for _, t := range r.header.Tables {
+		columns += int64(len(t.Columns))
+	}
+	return 1<<16 + 16*int64(len(r.seen)) + 512*(int64(len(r.header.Tables))+columns)
+}
+
+// boundValues refuses data, a JSON document, when it holds more than max values (scalars, arrays
+// and objects, keys included). It reads tokens without keeping them.
+func boundValues(data []byte, max int64, what string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var n int64
+	for {
+		_, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return corrupt("%s is not valid JSON: %v", what, err)
+		}
+		if n++; n > max {
+			return corrupt("%s holds more than %d JSON values, more than the package's tables, columns and entries can need", what, max)
+		}
+	}
 }
 
 func (r *Reader) verifyManifest(m *Manifest) {
@@ -456,18 +501,24 @@ func (r *Reader) verifyManifest(m *Manifest) {
 			bad(r.layout[idx].Table, "table %s is in the header but not in the manifest", r.layout[idx].Table)
 		}
 	}
+	named := make(map[string]bool, len(r.seen))
+	for _, te := range m.Tables {
+		for _, c := range te.Chunks {
+			named[c.Name] = true
+		}
+		for _, c := range te.Refs {
+			named[c.Name] = true
+		}
+	}
+	var unlisted []string
 	for name := range r.seen {
-		found := false
-		for _, te := range m.Tables {
-			for _, c := range append(append([]Chunk(nil), te.Chunks...), te.Refs...) {
-				if c.Name == name {
-					found = true
-				}
-			}
+		if !named[name] {
+			unlisted = append(unlisted, name)
 		}
-		if !found {
-			bad("", "entry %s is not listed in the manifest", name)
-		}
+	}
+	sort.Strings(unlisted)
+	for _, name := range unlisted {
+		bad("", "entry %s is not listed in the manifest", name)
 	}
 	if len(m.Digest.Tables) != len(r.layout) {
 		bad("", "manifest digest covers %d tables, the header lists %d", len(m.Digest.Tables), len(r.layout))

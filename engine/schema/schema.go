@@ -26,6 +26,13 @@ type Table struct {
 	Uniques     []Unique     `json:"uniques,omitempty"`
 	// Partitioned is true for a partitioned table (its rows live in partitions).
 	Partitioned bool `json:"partitioned,omitempty"`
+
+	// columnAt and fksOf index Columns and ForeignKeys by column name (Schema.Index builds
+	// them), so that lookups stay constant-time for tables of any width; a table built or
+	// changed since falls back to scanning.
+	columnAt map[string]int
+	fksOf    map[string][]int
+	nfks     int
 }
 
 // Column is one column of a table.
@@ -92,8 +99,34 @@ func (s *Schema) Index() {
 	for _, t := range s.Tables {
 		if t != nil {
 			s.byName[t.QName()] = t
+			t.index()
 		}
 	}
+}
+
+// index builds the table's column and foreign-key indexes.
+func (t *Table) index() {
+	t.columnAt = make(map[string]int, len(t.Columns))
+	for i, c := range t.Columns {
+		if _, dup := t.columnAt[c.Name]; !dup {
+			t.columnAt[c.Name] = i
+		}
+	}
+	t.fksOf = map[string][]int{}
+	for i, fk := range t.ForeignKeys {
+		for _, c := range fk.Columns {
+			if l := t.fksOf[c]; len(l) == 0 || l[len(l)-1] != i {
+				t.fksOf[c] = append(l, i)
+			}
+		}
+	}
+	t.nfks = len(t.ForeignKeys)
+}
+
+// indexed reports whether the indexes describe the table as it is now (same number of columns
+// and foreign keys, and the column found under its name).
+func (t *Table) indexed() bool {
+	return t.columnAt != nil && len(t.columnAt) == len(t.Columns) && t.nfks == len(t.ForeignKeys)
 }
 
 // Table returns the table with the qualified name qname ("schema.name"); a bare name means schema public.
@@ -126,6 +159,13 @@ func DisplayName(qname string) string { return strings.TrimPrefix(qname, "public
 
 // Column returns the named column, or nil.
 func (t *Table) Column(name string) *Column {
+	if t.indexed() {
+		if i, ok := t.columnAt[name]; ok && t.Columns[i].Name == name {
+			return &t.Columns[i]
+		} else if !ok {
+			return nil
+		}
+	}
 	for i := range t.Columns {
 		if t.Columns[i].Name == name {
 			return &t.Columns[i]
@@ -168,6 +208,12 @@ func (t *Table) SurrogateID() string {
 // FKFor returns the foreign keys that contain column name.
 func (t *Table) FKFor(name string) []ForeignKey {
 	var out []ForeignKey
+	if t.indexed() {
+		for _, i := range t.fksOf[name] {
+			out = append(out, t.ForeignKeys[i])
+		}
+		return out
+	}
 	for _, fk := range t.ForeignKeys {
 		for _, c := range fk.Columns {
 			if c == name {

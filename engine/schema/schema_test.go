@@ -2,8 +2,10 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // col returns a NOT NULL column of type typ.
@@ -174,5 +176,42 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 func TestValidateEmptySchema(t *testing.T) {
 	if errs := New(nil).Validate(); len(errs) != 0 {
 		t.Errorf("empty schema: %v", errs)
+	}
+}
+
+// TestWideTableLinear: lookups by column name are indexed (100,000 columns took 34 s to verify
+// when every lookup scanned the columns).
+func TestWideTableLinear(t *testing.T) {
+	const n = 100000
+	parent := &Table{Schema: "public", Name: "parent"}
+	child := &Table{Schema: "public", Name: "child"}
+	fk := ForeignKey{Name: "wide", RefSchema: "public", RefTable: "parent"}
+	for i := range n {
+		c := fmt.Sprintf("c%d", i)
+		parent.Columns = append(parent.Columns, Column{Name: c, Type: "integer"})
+		child.Columns = append(child.Columns, Column{Name: c, Type: "integer"})
+		fk.Columns = append(fk.Columns, c)
+		fk.RefColumns = append(fk.RefColumns, c)
+	}
+	parent.PrimaryKey = fk.RefColumns
+	child.ForeignKeys = []ForeignKey{fk}
+	s := New([]*Table{parent, child})
+	start := time.Now()
+	if errs := s.Validate(); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	for i := range n {
+		c := fmt.Sprintf("c%d", i)
+		if s.Table("child").Column(c) == nil || len(s.Table("child").FKFor(c)) != 1 {
+			t.Fatalf("column %s not found", c)
+		}
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("validating and looking up %d columns took %v", n, took)
+	}
+	// A table changed after indexing is still read right.
+	child.Columns = append(child.Columns, Column{Name: "late", Type: "text"})
+	if child.Column("late") == nil || child.Column("c7") == nil || child.Column("none") != nil {
+		t.Error("lookup wrong after the table changed")
 	}
 }
