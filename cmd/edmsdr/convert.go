@@ -39,7 +39,10 @@ belongs to — typically the re-initialised target itself. convert only reads it
 in temporary tables of a transaction that is rolled back.
 
 Models map to tables by Django's conventions (app_label_model, field_id for foreign keys,
-table_field for many-to-many) unless the keys file's django: section says otherwise. A fixture
+table_field for many-to-many) unless the keys file's django: section says otherwise. A model's
+natural key layout (its parts' order; each foreign key's key spliced or nested) is the keys file's
+django: models: M: natural_key, or learned from the lists the fixture gives (printed as the
+keys-file line to add), or refused when the fixture cannot tell. A fixture
 that cannot be converted exactly is refused with every finding (malformed JSON with its line and
 column, unknown models or fields, values of the wrong type, references to objects the fixture
 does not contain, duplicate keys), and no file is written.` + locationHelp,
@@ -143,6 +146,7 @@ func printConvert(w io.Writer, res *legacy.ConvertResult) {
 	for model, n := range res.Skipped {
 		fmt.Fprintf(w, "note: %d objects of %s left out: the keys file excludes its table\n", n, model)
 	}
+	printLearned(w, res)
 	fmt.Fprintf(w, "package written: %s (%d objects, %d rows, %d reference rows, %s)\ndigest %s\n",
 		res.Path, res.Objects, res.Rows, res.RefRows, res.Elapsed.Round(1e6), res.Manifest.Digest.Total)
 }
@@ -185,10 +189,20 @@ func fixtureAsPackage(ctx context.Context, g *globals, conn *pgx.Conn, src io.Re
 	for model, n := range res.Skipped {
 		fmt.Fprintf(g.stdout, "note: %d objects of %s left out: the keys file excludes its table\n", n, model)
 	}
+	printLearned(g.stdout, res)
 	f, err := os.Open(path)
 	if err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("restore: %w", err)
 	}
 	return f, func() { f.Close(); cleanup() }, nil
+}
+
+// printLearned says which natural key layouts were read from the fixture, as the keys-file line
+// that declares each (edmsdr fixture needs it to write the same layout back).
+func printLearned(w io.Writer, res *legacy.ConvertResult) {
+	for _, l := range res.Learned {
+		fmt.Fprintf(w, "note: natural keys of %s read as %s (not the key plan's %s); for edmsdr fixture to write them so, add to the keys file: django: models: %s: natural_key: %s\n",
+			l.Model, l.Layout, l.Default, l.Model, l.Layout)
+	}
 }

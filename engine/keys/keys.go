@@ -58,10 +58,53 @@ type DjangoModelSpec struct {
 	Fields map[string]string `yaml:"fields"`
 	// ManyToMany maps a many-to-many field to its through table (default table_field).
 	ManyToMany map[string]string `yaml:"many_to_many"`
-	// NaturalKey is the model's natural_key(), in order, as columns or fields; a foreign key in it
-	// stands for the natural key of the row it points at. nil means the default; empty means the
-	// model has no natural key.
-	NaturalKey *[]string `yaml:"natural_key"`
+	// NaturalKey is the model's natural_key(), in its order, as columns or fields; a foreign key in
+	// it stands for the natural key of the row it points at, spliced in place, or nested as one list
+	// when written in brackets ([document]). nil means the default (learned from a fixture where it
+	// can be); empty means the model has no natural key.
+	NaturalKey *DjangoKey `yaml:"natural_key"`
+}
+
+// DjangoKey is a Django model's natural_key() as the keys file writes it: the parts in order, a
+// foreign key either bare (its natural key spliced in place: self.document.natural_key() +
+// (self.version_number,) is [document, version_number]) or in brackets (nested as one list:
+// (self.document.natural_key(), self.workflow_type) is [[document], workflow_type]).
+type DjangoKey []DjangoKeyPart
+
+// DjangoKeyPart is one part of a DjangoKey.
+type DjangoKeyPart struct {
+	// Name is a field or column.
+	Name string
+	// Nested is set for a foreign key whose natural key is one nested list.
+	Nested bool
+}
+
+// String writes the key as the keys file does: [[document], workflow_type].
+func (k DjangoKey) String() string {
+	parts := make([]string, len(k))
+	for i, p := range k {
+		parts[i] = p.Name
+		if p.Nested {
+			parts[i] = "[" + p.Name + "]"
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// UnmarshalYAML reads a name, or a list holding one name (nested).
+func (p *DjangoKeyPart) UnmarshalYAML(n *yaml.Node) error {
+	switch {
+	case n.Kind == yaml.ScalarNode:
+		p.Name = n.Value
+	case n.Kind == yaml.SequenceNode && len(n.Content) == 1 && n.Content[0].Kind == yaml.ScalarNode:
+		p.Name, p.Nested = n.Content[0].Value, true
+	default:
+		return fmt.Errorf("line %d: a natural_key part is a field name, or a foreign key in brackets ([document]) whose natural key is nested", n.Line)
+	}
+	if p.Name == "" {
+		return fmt.Errorf("line %d: empty natural_key part", n.Line)
+	}
+	return nil
 }
 
 // TableSpec overrides inference for one table. A nil NaturalKey means "infer"; an empty one means keyless.

@@ -50,7 +50,20 @@ type ConvertResult struct {
 	Tables []ConvertedTable
 	// Skipped counts, per model, the objects left out because the keys file excludes their table.
 	Skipped map[string]int64
+	// Learned lists the models whose natural key layout was learned from the fixture (not the
+	// key plan's order with foreign keys spliced).
+	Learned []LearnedKey
 	Elapsed time.Duration
+}
+
+// LearnedKey is a natural key layout read from a fixture: what the keys file would declare.
+type LearnedKey struct {
+	Model string `json:"model"`
+	Table string `json:"table"`
+	// Layout is as django: models: MODEL: natural_key writes it ([[document], workflow_type]);
+	// Default the layout the key plan gave.
+	Layout  string `json:"layout"`
+	Default string `json:"default"`
 }
 
 // ConvertedTable is one table's share of a conversion.
@@ -102,6 +115,9 @@ type conv struct {
 	// excluded are the tables the keys file excludes; skipped counts their objects per model.
 	excluded map[string]bool
 	skipped  map[string]int64
+	learned  []LearnedKey
+	// keyedByQ are the tables referred to by natural key, while they are resolved.
+	keyedByQ map[string]*keyed
 }
 
 // isExcluded reports whether model name is the model of a table the keys file excludes.

@@ -606,7 +606,7 @@ func (e *exporter) keyRecord(dst []byte, md *Model, pos map[string]int, fields [
 const cacheSize = 4096
 
 // naturalKey expands the natural key of row id of table q: foreign keys in it replaced by the
-// keys of the rows they point at, spliced.
+// keys of the rows they point at, spliced or nested as the layout says.
 func (e *exporter) naturalKey(q string, id int64, depth int) (json.RawMessage, error) {
 	if c := e.cache[q]; c != nil {
 		if k, ok := c[id]; ok {
@@ -644,6 +644,13 @@ func (e *exporter) naturalKey(q string, id int64, depth int) (json.RawMessage, e
 			continue
 		}
 		if string(parts[i]) == "null" {
+			if p.Nested {
+				if n > 0 {
+					out = append(out, ',')
+				}
+				out = append(out, "null"...)
+				n++
+			}
 			continue
 		}
 		sub, err := strconv.ParseInt(string(parts[i]), 10, 64)
@@ -653,6 +660,14 @@ func (e *exporter) naturalKey(q string, id int64, depth int) (json.RawMessage, e
 		k, err := e.naturalKey(p.Ref, sub, depth+1)
 		if err != nil {
 			return nil, err
+		}
+		if p.Nested {
+			if n > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, k...)
+			n++
+			continue
 		}
 		if inner := k[1 : len(k)-1]; len(inner) > 0 {
 			if n > 0 {

@@ -272,3 +272,54 @@ func TestExportSkipsTablesThatAreNoModel(t *testing.T) {
 		t.Errorf("%d objects, want 16 (the hand-built package's 20 less 3 audit entries and their content type)", len(objs))
 	}
 }
+
+// TestExportNestedLayouts: a keys file's natural_key layout, nested and in the model's own order,
+// is the layout the fixture's natural foreign keys are written in.
+func TestExportNestedLayouts(t *testing.T) {
+	pkg := filepath.Join(t.TempDir(), "p.edmsdr")
+	writePackage(t, pkg, djangoSchema(), djangoRows())
+	kf, err := keys.ParseFile([]byte(`
+django:
+  models:
+    documents.folder: {natural_key: [name, [parent]]}
+    documents.document: {natural_key: [[folder], document_number]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := exportFile(t, pkg, ExportOptions{Keys: kf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	var folders, related []string
+	for _, o := range got {
+		f := o["fields"].(map[string]any)
+		switch o["model"] {
+		case "documents.folder":
+			b, _ := json.Marshal(f["parent"])
+			folders = append(folders, string(b))
+		case "documents.document":
+			if f["document_number"] == "DOC-1" {
+				b, _ := json.Marshal(f["folder"])
+				folders = append(folders, string(b))
+				b, _ = json.Marshal(f["related"])
+				related = append(related, string(b))
+			}
+		}
+	}
+	want := []string{`null`, `["root",null]`, `["child\twith tab",["root",null]]`, `["leaf",["child\twith tab",["root",null]]]`}
+	if !reflect.DeepEqual(folders, want) {
+		t.Errorf("folder keys written %q, want %q", folders, want)
+	}
+	if want := []string{`[[null,"DOC-2"]]`}; !reflect.DeepEqual(related, want) {
+		t.Errorf("document keys written %q, want %q", related, want)
+	}
+}

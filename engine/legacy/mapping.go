@@ -87,11 +87,36 @@ type ManyToMany struct {
 	TargetTable string
 }
 
-// NaturalKey is a model's natural_key(): its parts in order. A part that is a foreign key stands
-// for the natural key of the row it points at, spliced in place (a tree's key is its path from the
-// root); a NULL foreign key contributes nothing.
+// NaturalKey is a model's natural_key(): its parts in the model's order. A part that is a foreign
+// key stands for the natural key of the row it points at, spliced in place (a tree's key is then
+// its path from the root; a NULL foreign key contributes nothing) or, Nested, as one list element
+// (a NULL foreign key is then null).
 type NaturalKey struct {
 	Parts []KeyPart
+	// Source says where the layout comes from: KeyFromKeysFile, KeyFromDjango, KeyFromPlan or
+	// KeyFromFixture.
+	Source string
+}
+
+// Where a natural key's layout comes from.
+const (
+	// KeyFromKeysFile: the keys file's django: models: M: natural_key.
+	KeyFromKeysFile = "keys file"
+	// KeyFromDjango: Django's own models (content types, permissions, users, groups).
+	KeyFromDjango = "django"
+	// KeyFromPlan: the key plan's natural key, in its order, foreign keys spliced (the default).
+	KeyFromPlan = "key plan"
+	// KeyFromFixture: learned from the lists a fixture gives (Mapping.Candidates).
+	KeyFromFixture = "fixture"
+)
+
+// Layout writes the key as the keys file's django: models: M: natural_key does.
+func (k *NaturalKey) Layout() keys.DjangoKey {
+	out := make(keys.DjangoKey, len(k.Parts))
+	for i, p := range k.Parts {
+		out[i] = keys.DjangoKeyPart{Name: p.Field, Nested: p.Nested}
+	}
+	return out
 }
 
 // KeyPart is one part of a natural key.
@@ -101,8 +126,10 @@ type KeyPart struct {
 	// Ref is the table the part points at ("" for a plain value); Self when it is the model's own.
 	Ref  string
 	Self bool
-	// Nullable parts may be NULL (a foreign key then contributes no values).
+	// Nullable parts may be NULL (a foreign key then contributes no values, or null when Nested).
 	Nullable bool
+	// Nested is set for a foreign key whose natural key is one element of the list, not spliced.
+	Nested bool
 }
 
 // Columns lists the key's columns.
@@ -364,33 +391,38 @@ func (m *Mapping) throughOf(owner *schema.Table, field string, tt *schema.Table)
 
 // naturalKey settles a model's natural key: the keys file, Django's own models, else the key plan.
 func (m *Mapping) naturalKey(md *Model, sp keys.DjangoModelSpec) (*NaturalKey, error) {
-	var names []string
+	var layout keys.DjangoKey
+	source := ""
 	switch {
 	case sp.NaturalKey != nil:
-		names = *sp.NaturalKey
-		if len(names) == 0 {
+		layout, source = *sp.NaturalKey, KeyFromKeysFile
+		if len(layout) == 0 {
 			return nil, nil
 		}
 	case builtinKeys[md.Name] != nil:
-		names = builtinKeys[md.Name]
-		for _, n := range names {
+		source = KeyFromDjango
+		for _, n := range builtinKeys[md.Name] {
 			if md.FieldByName(n) == nil {
-				names = nil // not Django's table after all: fall back to the plan
+				layout = nil // not Django's table after all: fall back to the plan
 				break
 			}
+			layout = append(layout, keys.DjangoKeyPart{Name: n})
 		}
 	}
-	if names == nil {
-		names = m.plan.NaturalKey(md.Table.QName())
-		if len(names) == 0 {
+	if layout == nil {
+		source = KeyFromPlan
+		for _, n := range m.plan.NaturalKey(md.Table.QName()) {
+			layout = append(layout, keys.DjangoKeyPart{Name: n})
+		}
+		if len(layout) == 0 {
 			return nil, nil
 		}
 	}
-	k := &NaturalKey{}
-	for _, n := range names {
-		f := md.FieldByName(n)
+	k := &NaturalKey{Source: source}
+	for _, n := range layout {
+		f := md.FieldByName(n.Name)
 		if f == nil {
-			return nil, fmt.Errorf("django model %s: natural key names %s, which is neither a field nor a column of %s", md.Name, n, md.Table.Display())
+			return nil, fmt.Errorf("django model %s: natural key names %s, which is neither a field nor a column of %s", md.Name, n.Name, md.Table.Display())
 		}
 		p := KeyPart{Field: f.Name, Column: f.Column, Ref: f.Ref, Nullable: !f.NotNull}
 		if f.Ref != "" {
@@ -400,10 +432,62 @@ func (m *Mapping) naturalKey(md *Model, sp keys.DjangoModelSpec) (*NaturalKey, e
 			}
 			p.Self = p.Ref == md.Table.QName()
 		}
+		if n.Nested {
+			if p.Ref == "" {
+				return nil, fmt.Errorf("django model %s: natural key part [%s] is nested, but %s is no foreign key to a model", md.Name, n.Name, n.Name)
+			}
+			p.Nested = true
+		}
 		k.Parts = append(k.Parts, p)
 	}
 	return k, nil
 }
+
+// maxLearnedParts bounds the natural keys whose layout is learned from a fixture: their orders
+// grow factorially.
+const maxLearnedParts = 4
+
+// Candidates lists the layouts md's natural key may have in a fixture when nothing declares it:
+// every order of its parts, each foreign key spliced or nested; the current layout first. It is
+// nil when the layout is declared (keys file, Django's own models), when there is only one, or
+// when the key has more than maxLearnedParts parts.
+func (m *Mapping) Candidates(md *Model) []*NaturalKey {
+	k := md.Key
+	if k == nil || k.Source == KeyFromKeysFile || k.Source == KeyFromDjango || len(k.Parts) > maxLearnedParts {
+		return nil
+	}
+	out := []*NaturalKey{k}
+	seen := map[string]bool{k.Layout().String(): true}
+	var perm func(done []KeyPart, rest []KeyPart)
+	perm = func(done []KeyPart, rest []KeyPart) {
+		if len(rest) == 0 {
+			c := &NaturalKey{Parts: append([]KeyPart(nil), done...), Source: KeyFromFixture}
+			if s := c.Layout().String(); !seen[s] {
+				seen[s] = true
+				out = append(out, c)
+			}
+			return
+		}
+		for i, p := range rest {
+			others := append(append([]KeyPart(nil), rest[:i]...), rest[i+1:]...)
+			for _, nested := range []bool{false, true} {
+				if nested && p.Ref == "" {
+					continue
+				}
+				p.Nested = nested
+				perm(append(done, p), others)
+			}
+		}
+	}
+	perm(nil, k.Parts)
+	if len(out) == 1 {
+		return nil
+	}
+	return out
+}
+
+// SetKey replaces md's natural key layout (one of Candidates).
+func (m *Mapping) SetKey(md *Model, k *NaturalKey) { md.Key = k }
 
 // FieldByName returns the field called name in fixtures, or holding column name.
 func (md *Model) FieldByName(name string) *Field {
@@ -446,6 +530,8 @@ func (m *Mapping) shape(md *Model, seen map[string]bool) (KeyShape, error) {
 		switch {
 		case p.Ref == "":
 			out.Fixed++
+		case p.Nested:
+			out.Fixed++
 		case p.Self:
 			out.Variable = true
 		default:
@@ -475,7 +561,7 @@ func (m *Mapping) Decodable(md *Model) error {
 	}
 	variable := 0
 	for _, p := range md.Key.Parts {
-		if p.Ref == "" {
+		if p.Ref == "" || p.Nested {
 			continue
 		}
 		if p.Self || p.Nullable {

@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -97,9 +98,9 @@ func TestMappingNaturalKeys(t *testing.T) {
 }
 
 func TestMappingOverrides(t *testing.T) {
-	empty := []string{}
+	empty := keys.DjangoKey{}
 	kf := &keys.File{Django: &keys.DjangoSpec{Models: map[string]keys.DjangoModelSpec{
-		"legacy.Doc":  {Table: "documents_document", Fields: map[string]string{"doc_no": "document_number"}, NaturalKey: &[]string{"doc_no"}},
+		"legacy.Doc":  {Table: "documents_document", Fields: map[string]string{"doc_no": "document_number"}, NaturalKey: &keys.DjangoKey{{Name: "doc_no"}}},
 		"auth.user":   {NaturalKey: &empty},
 		"legacy.link": {Table: "documents_document", ManyToMany: map[string]string{"links": "documents_document_related"}},
 	}}}
@@ -128,7 +129,7 @@ func TestMappingOverrideErrors(t *testing.T) {
 		"legacy.nothing": {},
 		"legacy.doc":     {Table: "no_such_table"},
 		"legacy.col":     {Table: "documents_document", Fields: map[string]string{"x": "no_column"}},
-		"legacy.key":     {Table: "documents_document", NaturalKey: &[]string{"nope"}},
+		"legacy.key":     {Table: "documents_document", NaturalKey: &keys.DjangoKey{{Name: "nope"}}},
 		"legacy.m2m":     {Table: "documents_document", ManyToMany: map[string]string{"x": "auth_user"}},
 		"nodot":          {Table: "documents_document"},
 	} {
@@ -156,7 +157,65 @@ django:
 	if sp.Table != "documents_document" || sp.Fields["doc_no"] != "document_number" || len(*sp.NaturalKey) != 1 {
 		t.Errorf("parsed %+v", sp)
 	}
+	f, err = keys.ParseFile([]byte("django:\n  models:\n    a.w: {natural_key: [[document], workflow_type]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nk := f.Django.Models["a.w"].NaturalKey; nk == nil || nk.String() != "[[document], workflow_type]" || !(*nk)[0].Nested || (*nk)[1].Nested {
+		t.Errorf("parsed a nested key as %+v", nk)
+	}
+	for _, bad := range []string{"[[a, b]]", "[{a: b}]", "[[]]", "[[[a]]]"} {
+		if _, err := keys.ParseFile([]byte("django:\n  models:\n    a.w: {natural_key: " + bad + "}\n")); err == nil {
+			t.Errorf("natural_key: %s is accepted", bad)
+		}
+	}
 	if _, err := keys.ParseFile([]byte("django:\n  models:\n    a.b: {tabel: x}\n")); err == nil {
 		t.Error("an unknown field in the django section is refused")
+	}
+}
+
+func TestNaturalKeyLayouts(t *testing.T) {
+	m := djangoMapping(t, nil)
+	folder := m.Model("documents.folder")
+	var got []string
+	for _, k := range m.Candidates(folder) {
+		got = append(got, k.Layout().String())
+	}
+	want := []string{"[parent, name]", "[[parent], name]", "[name, parent]", "[name, [parent]]"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("candidates of a tree key: %v, want %v", got, want)
+	}
+	if c := m.Candidates(m.Model("auth.user")); c != nil {
+		t.Errorf("Django's own user model has a fixed key, got candidates %v", c)
+	}
+	if c := m.Candidates(m.Model("auth.group")); c != nil {
+		t.Errorf("a one-part key has one layout, got %v", c)
+	}
+	// A nested tree key has a fixed length and splits; spliced it is a path of varying length.
+	if sh, err := m.Shape(folder); err != nil || !sh.Variable {
+		t.Errorf("spliced tree key: shape %+v, %v", sh, err)
+	}
+	kf := &keys.File{Django: &keys.DjangoSpec{Models: map[string]keys.DjangoModelSpec{
+		"documents.folder":   {NaturalKey: &keys.DjangoKey{{Name: "name"}, {Name: "parent", Nested: true}}},
+		"documents.document": {NaturalKey: &keys.DjangoKey{{Name: "folder", Nested: true}, {Name: "document_number"}}},
+	}}}
+	m = djangoMapping(t, kf)
+	folder = m.Model("documents.folder")
+	if sh, err := m.Shape(folder); err != nil || sh != (KeyShape{Fixed: 2}) {
+		t.Errorf("nested tree key: shape %+v, %v", sh, err)
+	}
+	if sh, err := m.Shape(m.Model("documents.document")); err != nil || sh != (KeyShape{Fixed: 2}) || m.Decodable(m.Model("documents.document")) != nil {
+		t.Errorf("nested nullable foreign key: shape %+v, %v", sh, err)
+	}
+	if folder.Key.Source != KeyFromKeysFile || m.Candidates(folder) != nil {
+		t.Errorf("a declared layout is not learned: %+v", folder.Key)
+	}
+	bad := &keys.File{Django: &keys.DjangoSpec{Models: map[string]keys.DjangoModelSpec{
+		"documents.folder": {NaturalKey: &keys.DjangoKey{{Name: "name", Nested: true}}},
+	}}}
+	s := djangoSchema()
+	plan, _ := keys.Build(s, bad)
+	if _, err := NewMapping(s, plan, bad); err == nil || !strings.Contains(err.Error(), "no foreign key") {
+		t.Errorf("a nested plain field: got %v", err)
 	}
 }

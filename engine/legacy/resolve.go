@@ -19,7 +19,13 @@ type keyed struct {
 	md    *Model
 	shape KeyShape
 	deps  []string // tables spliced into its key (self excluded)
+	// unsettled: its layout could be learned but no list referred to it directly (yet).
+	unsettled bool
 }
+
+// layoutDepth is how deep the lists embedded in a natural key are checked against the layouts of
+// their models while a layout is learned.
+const layoutDepth = 1
 
 // resolve replaces every natural-key reference by an id, in SQL:
 //
@@ -125,6 +131,7 @@ func (c *conv) resolve(ctx context.Context) error {
 	if c.findings.HasErrors() {
 		return nil
 	}
+	c.keyedByQ = reg
 	for _, k := range order {
 		k.ct.keyed = true
 		if _, err := c.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (key jsonb NOT NULL, id bigint NOT NULL, fixture boolean NOT NULL, round int NOT NULL DEFAULT 0)", k.ct.reg)); err != nil {
@@ -134,14 +141,6 @@ func (c *conv) resolve(ctx context.Context) error {
 			return err
 		}
 	}
-	for _, k := range order {
-		if err := c.registerFixtureKeys(ctx, k, reg); err != nil {
-			return err
-		}
-	}
-	if c.findings.HasErrors() {
-		return nil
-	}
 	for ct, cols := range used {
 		for _, col := range cols {
 			p := reg[c.refTable(ct.t, col)]
@@ -149,6 +148,33 @@ func (c *conv) resolve(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	// Dependencies first: a layout is learned from the lists that refer to the table, against
+	// the keys of its fixture rows, which are built from the keys of its dependencies.
+	for _, k := range order {
+		if err := c.learnLayout(ctx, k); err != nil {
+			return err
+		}
+		if c.findings.HasErrors() {
+			return nil
+		}
+		if err := c.registerFixtureKeys(ctx, k); err != nil {
+			return err
+		}
+	}
+	if c.findings.HasErrors() {
+		return nil
+	}
+	for _, k := range order {
+		sh, err := c.m.Shape(k.md) // layouts learned since
+		if err != nil {
+			c.add(finding.Finding{Kind: finding.KeyPlan, Table: k.ct.display, Message: err.Error()})
+			continue
+		}
+		k.shape = sh
+	}
+	if c.findings.HasErrors() {
+		return nil
 	}
 	for i := len(order) - 1; i >= 0; i-- {
 		if err := c.registerWanted(ctx, order[i], reg); err != nil {
@@ -182,8 +208,9 @@ func (c *conv) resolve(ctx context.Context) error {
 
 // keyExpr renders the natural key of a staged fixture row (alias s, its object o) as the fixture
 // writes it: plain parts as their JSON values, a foreign key as the list given for it or the key
-// of the row its id points at (a registry join), nothing for NULL. self is the expression of the
-// self-reference's key (a tree's parent), or "" for none.
+// of the row its id points at (a registry join), nothing for NULL — or, nested, that list as one
+// element (null for NULL). self is the expression of the self-reference's part (a tree's parent
+// key, spliced or nested), or "" for none.
 func (c *conv) keyExpr(k *keyed, self string) (expr string, joins []string) {
 	parts := make([]string, 0, len(k.md.Key.Parts))
 	for i, p := range k.md.Key.Parts {
@@ -197,6 +224,12 @@ func (c *conv) keyExpr(k *keyed, self string) (expr string, joins []string) {
 			parts = append(parts, fmt.Sprintf("jsonb_build_array(%s)", v))
 		case p.Self:
 			parts = append(parts, self)
+		case p.Nested:
+			q := c.byQ[p.Ref]
+			alias := fmt.Sprintf("q%d", i)
+			joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.id = %s AND %s.fixture", q.reg, alias, alias, col, alias))
+			parts = append(parts, fmt.Sprintf("(CASE WHEN s.%[1]s IS NOT NULL THEN jsonb_build_array(s.%[1]s) WHEN %[2]s IS NULL THEN '[null]'::jsonb WHEN %[3]s.key IS NOT NULL THEN jsonb_build_array(%[3]s.key) END)",
+				k.ct.nk[p.Column], col, alias))
 		default:
 			q := c.byQ[p.Ref]
 			alias := fmt.Sprintf("q%d", i)
@@ -219,30 +252,9 @@ func (k *keyed) selfPart() *KeyPart {
 
 // registerFixtureKeys fills k's registry with the natural keys of its fixture rows and refuses
 // keys that several objects share.
-func (c *conv) registerFixtureKeys(ctx context.Context, k *keyed, reg map[string]*keyed) error {
+func (c *conv) registerFixtureKeys(ctx context.Context, k *keyed) error {
 	ct := k.ct
-	sid := "s." + pgquote.Ident(ct.sid)
-	from := fmt.Sprintf("%s s JOIN %s o ON o.idx = s._lg_obj", ct.stg, ct.part)
-	var sql string
-	if sp := k.selfPart(); sp != nil {
-		self := "s." + pgquote.Ident(sp.Column)
-		nk := "s." + ct.nk[sp.Column]
-		rootKey, rootJoins := c.keyExpr(k, fmt.Sprintf("coalesce(%s, '[]'::jsonb)", nk))
-		recKey, recJoins := c.keyExpr(k, "r.key")
-		sql = fmt.Sprintf(`INSERT INTO %[1]s (key, id, fixture)
-WITH RECURSIVE r(id, key) AS (
-  SELECT %[2]s, %[3]s FROM %[4]s %[5]s WHERE NOT s._lg_ref AND %[6]s IS NULL
-  UNION ALL
-  SELECT %[2]s, %[7]s FROM %[4]s JOIN r ON r.id = %[6]s %[8]s WHERE NOT s._lg_ref AND r.key IS NOT NULL
-) SELECT key, id, true FROM r WHERE key IS NOT NULL`,
-			ct.reg, sid, rootKey, from, strings.Join(rootJoins, " "), self, recKey, strings.Join(recJoins, " "))
-	} else {
-		key, joins := c.keyExpr(k, "")
-		sql = fmt.Sprintf(`INSERT INTO %s (key, id, fixture) SELECT x.key, x.id, true FROM (
-  SELECT %s AS key, %s AS id FROM %s %s WHERE NOT s._lg_ref) x WHERE x.key IS NOT NULL`,
-			ct.reg, key, sid, from, strings.Join(joins, " "))
-	}
-	if _, err := c.exec(ctx, sql); err != nil {
+	if _, err := c.exec(ctx, c.fixtureKeysSQL(k)); err != nil {
 		return err
 	}
 	if _, err := c.exec(ctx, "ANALYZE "+ct.reg); err != nil {
@@ -256,6 +268,283 @@ WITH RECURSIVE r(id, key) AS (
 	return err
 }
 
+// fixtureKeysSQL inserts the natural keys of k's fixture rows into its registry, in k's current
+// layout.
+func (c *conv) fixtureKeysSQL(k *keyed) string {
+	ct := k.ct
+	sid := "s." + pgquote.Ident(ct.sid)
+	from := fmt.Sprintf("%s s JOIN %s o ON o.idx = s._lg_obj", ct.stg, ct.part)
+	var sql string
+	if sp := k.selfPart(); sp != nil {
+		self := "s." + pgquote.Ident(sp.Column)
+		nk := "s." + ct.nk[sp.Column]
+		rootSelf, recSelf := fmt.Sprintf("coalesce(%s, '[]'::jsonb)", nk), "r.key"
+		if sp.Nested {
+			rootSelf = fmt.Sprintf("(CASE WHEN %[1]s IS NULL THEN '[null]'::jsonb ELSE jsonb_build_array(%[1]s) END)", nk)
+			recSelf = "jsonb_build_array(r.key)"
+		}
+		rootKey, rootJoins := c.keyExpr(k, rootSelf)
+		recKey, recJoins := c.keyExpr(k, recSelf)
+		sql = fmt.Sprintf(`INSERT INTO %[1]s (key, id, fixture)
+WITH RECURSIVE r(id, key) AS (
+  SELECT %[2]s, %[3]s FROM %[4]s %[5]s WHERE NOT s._lg_ref AND %[6]s IS NULL
+  UNION ALL
+  SELECT %[2]s, %[7]s FROM %[4]s JOIN r ON r.id = %[6]s %[8]s WHERE NOT s._lg_ref AND r.key IS NOT NULL
+) SELECT key, id, true FROM r WHERE key IS NOT NULL`,
+			ct.reg, sid, rootKey, from, strings.Join(rootJoins, " "), self, recKey, strings.Join(recJoins, " "))
+	} else {
+		key, joins := c.keyExpr(k, "")
+		sql = fmt.Sprintf(`INSERT INTO %s (key, id, fixture) SELECT x.key, x.id, true FROM (
+  SELECT %s AS key, %s AS id FROM %s %s WHERE NOT s._lg_ref) x WHERE x.key IS NOT NULL`,
+			ct.reg, key, sid, from, strings.Join(joins, " "))
+	}
+	return sql
+}
+
+// learnLayout settles the layout of k's natural key in this fixture when nothing declares it (see
+// Mapping.Candidates): the candidates that every list referring to k's table fits (length; a
+// nested part a list or null; a plain part a scalar of its column's kind) are compared by how many
+// of those lists name one of the fixture's own objects. One candidate must win — or the default
+// must be among the winners, confirmed by at least one object; otherwise the conversion is refused
+// with the keys-file entry that settles it.
+func (c *conv) learnLayout(ctx context.Context, k *keyed) error {
+	cands := c.m.Candidates(k.md)
+	if cands == nil {
+		return nil
+	}
+	ct := k.ct
+	var total int64
+	if err := c.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(DISTINCT key) FROM %s", ct.want)).Scan(&total); err != nil {
+		return fmt.Errorf("convert %s: %w", ct.display, err)
+	}
+	if total == 0 {
+		k.unsettled = true // no list refers to it directly: the keys that embed it may settle it
+		return nil
+	}
+	k.unsettled = false
+	type score struct {
+		k          *NaturalKey
+		fit, match int64
+	}
+	var fits []score
+	var bestFit int64
+	for _, cand := range cands {
+		c.m.SetKey(k.md, cand)
+		sh, err := c.m.Shape(k.md)
+		if err != nil {
+			continue
+		}
+		k.shape = sh
+		cond, err := c.shapeCond(k.md, "w.key", true, layoutDepth)
+		if err != nil {
+			continue
+		}
+		var fit int64
+		if err := c.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(DISTINCT w.key) FROM %s w WHERE %s", ct.want, cond)).Scan(&fit); err != nil {
+			return fmt.Errorf("convert %s: layout %s: %w", ct.display, cand.Layout(), err)
+		}
+		if fit == 0 {
+			continue
+		}
+		bestFit = max(bestFit, fit)
+		fits = append(fits, score{k: cand, fit: fit})
+	}
+	var best []score
+	for _, f := range fits {
+		if f.fit == bestFit {
+			best = append(best, f)
+		}
+	}
+	if len(best) > 1 {
+		// Several layouts fit as well: the lists that name the fixture's own objects decide.
+		for i := range best {
+			c.m.SetKey(k.md, best[i].k)
+			sh, _ := c.m.Shape(k.md)
+			k.shape = sh
+			if _, err := c.exec(ctx, "TRUNCATE "+ct.reg); err != nil {
+				return err
+			}
+			if _, err := c.exec(ctx, c.fixtureKeysSQL(k)); err != nil {
+				return err
+			}
+			if err := c.tx.QueryRow(ctx, fmt.Sprintf("SELECT count(DISTINCT w.key) FROM %s w WHERE EXISTS (SELECT 1 FROM %s r WHERE r.key = w.key)", ct.want, ct.reg)).Scan(&best[i].match); err != nil {
+				return fmt.Errorf("convert %s: layout %s: %w", ct.display, best[i].k.Layout(), err)
+			}
+		}
+		if _, err := c.exec(ctx, "TRUNCATE "+ct.reg); err != nil {
+			return err
+		}
+		sort.SliceStable(best, func(i, j int) bool { return best[i].match > best[j].match })
+		if best[0].match > 0 && best[1].match == best[0].match {
+			// The fixture's own objects confirm the default as well as any other layout (a tree
+			// whose referred-to rows are all roots): keep it.
+			for _, b := range best {
+				if b.match == best[0].match && b.k == cands[0] {
+					best = []score{b}
+					break
+				}
+			}
+		}
+		if len(best) > 1 && best[0].match == best[1].match {
+			var alts []string
+			for _, b := range best {
+				if b.match == best[0].match {
+					alts = append(alts, b.k.Layout().String())
+				}
+			}
+			why := "none of them names an object the fixture contains"
+			if best[0].match > 0 {
+				why = fmt.Sprintf("each names %d objects the fixture contains", best[0].match)
+			}
+			c.add(finding.Finding{Kind: finding.KeyPlan, Table: ct.display, Count: total,
+				Message: fmt.Sprintf("model %s: the fixture's %d natural keys of this model fit several orders of its natural_key() (%s) and %s: add the one its natural_key() returns to the keys file, as django: models: %s: natural_key: %s (a foreign key in brackets when its natural key is nested)",
+					k.md.Name, total, strings.Join(alts, ", "), why, k.md.Name, alts[0])})
+			c.m.SetKey(k.md, cands[0])
+			return nil
+		}
+	}
+	switch {
+	case len(best) == 0:
+		c.m.SetKey(k.md, cands[0]) // the checks that follow name the lists that fit nothing
+	case best[0].k != cands[0]:
+		c.m.SetKey(k.md, best[0].k)
+		c.learned = append(c.learned, LearnedKey{Model: k.md.Name, Table: ct.display, Layout: best[0].k.Layout().String(), Default: cands[0].Layout().String()})
+	default:
+		c.m.SetKey(k.md, cands[0])
+	}
+	sh, err := c.m.Shape(k.md)
+	if err != nil {
+		return nil
+	}
+	k.shape = sh
+	return c.settleEmbedded(ctx, k)
+}
+
+// settleEmbedded learns the layouts of the models embedded in k's natural key that no list
+// referred to directly, from the sub-lists of the lists that refer to k, and rebuilds their
+// registries.
+func (c *conv) settleEmbedded(ctx context.Context, k *keyed) error {
+	sl, err := c.slices(k, "w.key")
+	if err != nil {
+		return nil
+	}
+	for _, s := range sl {
+		r := c.keyedByQ[s.part.Ref]
+		if s.part.Ref == "" || s.part.Self || r == nil || !r.unsettled {
+			continue
+		}
+		if _, err := c.exec(ctx, fmt.Sprintf("INSERT INTO %s (key) SELECT DISTINCT x.sub FROM (SELECT %s AS sub FROM %s w) x WHERE jsonb_typeof(x.sub) = 'array' AND jsonb_array_length(x.sub) > 0",
+			r.ct.want, s.sub("w.key"), k.ct.want)); err != nil {
+			return err
+		}
+		before := r.md.Key
+		if err := c.learnLayout(ctx, r); err != nil {
+			return err
+		}
+		if r.md.Key == before {
+			continue
+		}
+		if _, err := c.exec(ctx, "TRUNCATE "+r.ct.reg); err != nil {
+			return err
+		}
+		if err := c.registerFixtureKeys(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// shapeCond renders a SQL condition that natural key list list of md has md's current layout:
+// its length, nested parts lists (or null when nullable) and, strict, plain parts scalars of their
+// column's kind and the natural keys of foreign keys, to depth levels, keys of the referenced model
+// in one of its layouts.
+func (c *conv) shapeCond(md *Model, list string, strict bool, depth int) (string, error) {
+	sh, err := c.m.Shape(md)
+	if err != nil {
+		return "", err
+	}
+	conds := []string{fmt.Sprintf("jsonb_typeof(%s) = 'array'", list)}
+	if sh.Variable {
+		conds = append(conds, fmt.Sprintf("jsonb_array_length(%s) >= %d", list, sh.Fixed))
+	} else {
+		conds = append(conds, fmt.Sprintf("jsonb_array_length(%s) = %d", list, sh.Fixed))
+	}
+	sl, err := c.slicesOf(md, sh, list)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range sl {
+		typ := fmt.Sprintf("jsonb_typeof(%s -> (%s))", list, s.start)
+		var ok []string
+		switch {
+		case s.part.Nested:
+			ok = []string{"array"}
+		case s.part.Ref == "" && strict:
+			switch CategoryOf(md.Table.Column(s.part.Column).Type) {
+			case CatInteger:
+				ok = []string{"number"}
+			case CatDecimal, CatFloat:
+				ok = []string{"number", "string"}
+			case CatBoolean:
+				ok = []string{"boolean"}
+			default:
+				ok = []string{"string", "number", "boolean"}
+			}
+		}
+		if len(ok) > 0 {
+			if s.part.Nullable {
+				ok = append(ok, "null")
+			}
+			conds = append(conds, fmt.Sprintf("%s IN ('%s')", typ, strings.Join(ok, "', '")))
+		}
+		if s.part.Ref == "" || !strict || depth <= 0 {
+			continue
+		}
+		sub, err := c.refCond(md, s, list, depth-1)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, sub)
+	}
+	return strings.Join(conds, " AND "), nil
+}
+
+// refCond renders the condition that the natural key a foreign key part's slice holds is a key of
+// the referenced model in one of its layouts (a tree's parent in the tree's own layout). A NULL
+// foreign key (null nested, nothing spliced) passes when the part is nullable.
+func (c *conv) refCond(md *Model, s slice, list string, depth int) (string, error) {
+	rm := c.m.ModelForTable(s.part.Ref)
+	if rm == nil || rm.Key == nil {
+		return "true", nil
+	}
+	alts := []*NaturalKey{rm.Key}
+	if !s.part.Self {
+		if cands := c.m.Candidates(rm); cands != nil {
+			alts = cands
+		}
+	}
+	sub := fmt.Sprintf("(%s)", s.sub(list))
+	keep := rm.Key
+	defer c.m.SetKey(rm, keep)
+	var ors []string
+	for _, alt := range alts {
+		c.m.SetKey(rm, alt)
+		cond, err := c.shapeCond(rm, sub, true, depth)
+		if err != nil {
+			continue
+		}
+		ors = append(ors, "("+cond+")")
+	}
+	if len(ors) == 0 {
+		return "false", nil
+	}
+	or := strings.Join(ors, " OR ")
+	if s.part.Nullable {
+		return fmt.Sprintf("(%[1]s IS NULL OR jsonb_array_length(%[1]s) = 0 OR %[2]s)", sub, or), nil
+	}
+	return fmt.Sprintf("coalesce(%s, false)", or), nil
+}
+
 // slice is where one part of a natural key list sits: its first position (0-based) and length,
 // as SQL expressions over the list.
 type slice struct {
@@ -266,15 +555,20 @@ type slice struct {
 // slices splits a natural key list (the SQL expression list) of k into its parts; at most one
 // part may vary in length (Mapping.Decodable).
 func (c *conv) slices(k *keyed, list string) ([]slice, error) {
-	if err := c.m.Decodable(k.md); err != nil {
+	return c.slicesOf(k.md, k.shape, list)
+}
+
+// slicesOf splits a natural key list of md, whose key has shape sh.
+func (c *conv) slicesOf(md *Model, sh KeyShape, list string) ([]slice, error) {
+	if err := c.m.Decodable(md); err != nil {
 		return nil, err
 	}
-	varLen := fmt.Sprintf("(jsonb_array_length(%s) - %d)", list, k.shape.Fixed)
-	out := make([]slice, 0, len(k.md.Key.Parts))
+	varLen := fmt.Sprintf("(jsonb_array_length(%s) - %d)", list, sh.Fixed)
+	out := make([]slice, 0, len(md.Key.Parts))
 	start := "0"
-	for _, p := range k.md.Key.Parts {
+	for _, p := range md.Key.Parts {
 		n := "1"
-		if p.Ref != "" {
+		if p.Ref != "" && !p.Nested {
 			if p.Self || p.Nullable {
 				n = varLen
 			} else {
@@ -294,8 +588,12 @@ func (c *conv) slices(k *keyed, list string) ([]slice, error) {
 	return out, nil
 }
 
-// sub renders the sub-list of list a slice covers.
+// sub renders the sub-list of list a slice covers: the natural key of the part's row, NULL for a
+// nested null.
 func (s slice) sub(list string) string {
+	if s.part.Nested {
+		return fmt.Sprintf("(CASE WHEN jsonb_typeof(%[1]s -> (%[2]s)) = 'array' THEN %[1]s -> (%[2]s) END)", list, s.start)
+	}
 	return fmt.Sprintf("(SELECT coalesce(jsonb_agg(x.e ORDER BY x.n), '[]'::jsonb) FROM jsonb_array_elements(%s) WITH ORDINALITY x(e, n) WHERE x.n > (%s) AND x.n <= (%s) + (%s))",
 		list, s.start, s.start, s.len)
 }
@@ -312,6 +610,9 @@ func (c *conv) registerWanted(ctx context.Context, k *keyed, reg map[string]*key
 	badLen := fmt.Sprintf("jsonb_array_length(w.key) <> %d", k.shape.Fixed)
 	if k.shape.Variable {
 		badLen = fmt.Sprintf("jsonb_array_length(w.key) < %d", k.shape.Fixed)
+	}
+	if cond, err := c.shapeCond(k.md, "w.key", false, 0); err == nil {
+		badLen = fmt.Sprintf("NOT coalesce(%s, false)", cond)
 	}
 	var sl []slice
 	for round := 1; ; round++ {

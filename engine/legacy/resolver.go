@@ -84,14 +84,14 @@ func (r *TargetResolver) keys(ctx context.Context, m *Mapping, q string, path []
 	}
 	t := md.Table
 	var parts, joins []string
-	selfCol := ""
+	selfCol, selfNested := "", false
 	for i, p := range md.Key.Parts {
 		col := "t." + pgquote.Ident(p.Column)
 		switch {
 		case p.Ref == "":
 			parts = append(parts, fmt.Sprintf("jsonb_build_array(%s)", FixtureSQL(col, t.Column(p.Column).Type)))
 		case p.Self:
-			selfCol = p.Column
+			selfCol, selfNested = p.Column, p.Nested
 			parts = append(parts, selfMark)
 		default:
 			sub, err := r.keys(ctx, m, p.Ref, append(path, q))
@@ -100,7 +100,11 @@ func (r *TargetResolver) keys(ctx context.Context, m *Mapping, q string, path []
 			}
 			alias := fmt.Sprintf("k%d", i)
 			joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.id = %s", sub, alias, alias, col))
-			parts = append(parts, fmt.Sprintf("(CASE WHEN %s IS NULL THEN '[]'::jsonb ELSE %s.key END)", col, alias))
+			if p.Nested {
+				parts = append(parts, fmt.Sprintf("(CASE WHEN %s IS NULL THEN '[null]'::jsonb ELSE jsonb_build_array(%s.key) END)", col, alias))
+			} else {
+				parts = append(parts, fmt.Sprintf("(CASE WHEN %s IS NULL THEN '[]'::jsonb ELSE %s.key END)", col, alias))
+			}
 		}
 	}
 	r.n++
@@ -116,11 +120,15 @@ func (r *TargetResolver) keys(ctx context.Context, m *Mapping, q string, path []
 		sql = fmt.Sprintf("INSERT INTO %s SELECT %s, %s FROM %s", tmp, expr, sid, from)
 	} else {
 		self := "t." + pgquote.Ident(selfCol)
+		root, rec := "'[]'::jsonb", "r.key"
+		if selfNested {
+			root, rec = "'[null]'::jsonb", "jsonb_build_array(r.key)"
+		}
 		sql = fmt.Sprintf(`INSERT INTO %[1]s WITH RECURSIVE r(id, key) AS (
   SELECT %[2]s, %[3]s FROM %[4]s WHERE %[5]s IS NULL
   UNION ALL
   SELECT %[2]s, %[6]s FROM %[4]s JOIN r ON r.id = %[5]s
-) SELECT key, id FROM r`, tmp, sid, strings.ReplaceAll(expr, selfMark, "'[]'::jsonb"), from, self, strings.ReplaceAll(expr, selfMark, "r.key"))
+) SELECT key, id FROM r`, tmp, sid, strings.ReplaceAll(expr, selfMark, root), from, self, strings.ReplaceAll(expr, selfMark, rec))
 	}
 	if _, err := r.tx.Exec(ctx, sql); err != nil {
 		return "", fmt.Errorf("resolve %s: natural keys: %w", md.Name, err)

@@ -172,7 +172,7 @@ func (c *conv) write(ctx context.Context, out string) (res *ConvertResult, err e
 	if err := w.WriteHeader(hdr); err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
-	res = &ConvertResult{Path: out, Objects: c.objects, Skipped: c.skipped}
+	res = &ConvertResult{Path: out, Objects: c.objects, Skipped: c.skipped, Learned: c.learned}
 	for _, ct := range c.tables {
 		cols := make([]string, len(ct.cols))
 		for i, col := range ct.cols {
