@@ -38,6 +38,8 @@ type globals struct {
 	log     *slog.Logger
 	stdout  io.Writer
 	stderr  io.Writer
+	// args are the command's arguments (the journal records them, connection strings reduced).
+	args []string
 }
 
 func newRoot(g *globals) *cobra.Command {
@@ -68,7 +70,7 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newConvertCmd(g), newFixtureCmd(g), newDrillCmd(g))
-	root.AddCommand(newKeygenCmd(g), newListCmd(g), newPruneCmd(g), newRollbackCmd(g))
+	root.AddCommand(newKeygenCmd(g), newListCmd(g), newPruneCmd(g), newRollbackCmd(g), newJournalCmd(g), newIDMapCmd(g))
 	return root
 }
 
@@ -79,7 +81,7 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	g := &globals{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	g := &globals{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(io.Discard, nil)), args: args}
 	root := newRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

@@ -28,6 +28,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	var sf sealFlags
 	var reportKeys bool
+	var jf journalFlags
 	cmd := &cobra.Command{
 		Use:   "restore --dsn DSN --in FILE|URL [--mode merge|replace] [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
@@ -46,9 +47,13 @@ table outside the package references one it would empty.
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
 --report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
 restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
-stderr but left out of it unless --report-keys is given (they are row content).` + safetyHelp + sealHelp + locationHelp,
+stderr but left out of it unless --report-keys is given (they are row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			jr := newJournalRun(g, "restore", jf, reportDir, dsnStr, in)
+			var res *restore.Result
+			var opErr error
+			defer func() { err = jr.finish(cmd.Context(), err, opErr, res) }()
 			if in == "" {
 				return usagef("--in is required")
 			}
@@ -76,6 +81,10 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			if reportDir != "" && idMapPath == "" {
 				idMapPath = filepath.Join(reportDir, "idmap.tsv")
 			}
+			if idMapPath == "" {
+				idMapPath = jr.idMapPath() // the id map kept with the journal entry
+			}
+			jr.idMap = idMapPath
 			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
 			if err != nil {
 				return err
@@ -96,10 +105,12 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			if err != nil {
 				if fl := finding.FindingsOf(err); fl != nil && reportDir != "" {
 					refused := &restore.Result{Findings: fl, Verdict: finding.Fail}
+					res = refused
 					if werr := writeJSON(filepath.Join(reportDir, "restore.json"), reportView(refused, reportKeys)); werr != nil {
 						return werr
 					}
 				}
+				opErr = err
 				return timeoutError(ctx, err)
 			}
 			defer cleanupFixture()
@@ -107,6 +118,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
+			opts.Authenticate = jr.authenticate(opts.Authenticate)
 			if safetyLoc == "" {
 				safetyLoc = os.Getenv(safetyEnv)
 			}
@@ -126,7 +138,9 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				defer idmap.abort()
 				opts.IDMap = idmap
 			}
-			res, rerr := restore.Run(ctx, conn, src, opts)
+			var rerr error
+			res, rerr = restore.Run(ctx, conn, src, opts)
+			opErr = rerr
 			if res != nil {
 				inFlagWords(res.Findings)
 			}
@@ -174,6 +188,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	sf.addReadFlags(cmd, true)
 	cmd.Flags().BoolVar(&reportKeys, "report-keys", false, "keep the natural keys of failing rows in restore.json (row content; left out by default)")
 	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")
+	jf.add(cmd)
 	return cmd
 }
 

@@ -21,6 +21,7 @@ func newRollbackCmd(g *globals) *cobra.Command {
 		force, dryRun                     bool
 		timeout                           time.Duration
 		sf                                sealFlags
+		jf                                journalFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "rollback --dsn DSN --in SAFETY [--restore-report restore.json] [--force]",
@@ -38,9 +39,13 @@ rollback would lose those changes; --force rolls back anyway. When the tables al
 pre-restore state, there is nothing to do.
 
 --restore-report restore.json (or the --report directory of the restore) checks that the safety
-backup belongs to that restore. --report DIR writes rollback.json.` + sealHelp + locationHelp,
+backup belongs to that restore. --report DIR writes rollback.json.` + journalHelp + sealHelp + locationHelp,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			jr := newJournalRun(g, "rollback", jf, reportDir, dsnStr, in)
+			var res *restore.Result
+			var opErr error
+			defer func() { err = jr.finish(cmd.Context(), err, opErr, res) }()
 			if in == "" {
 				return usagef("--in is required")
 			}
@@ -60,6 +65,7 @@ backup belongs to that restore. --report DIR writes rollback.json.` + sealHelp +
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
+			opts.Authenticate = jr.authenticate(opts.Authenticate)
 			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
 			if err != nil {
 				return err
@@ -75,7 +81,9 @@ backup belongs to that restore. --report DIR writes rollback.json.` + sealHelp +
 				return timeoutError(ctx, fmt.Errorf("rollback: %w", err))
 			}
 			defer conn.Close(ctx)
-			res, rerr := restore.Rollback(ctx, conn, f, opts)
+			var rerr error
+			res, rerr = restore.Rollback(ctx, conn, f, opts)
+			opErr = rerr
 			printRollback(g, res)
 			if reportDir != "" && res != nil {
 				if err := writeJSON(filepath.Join(reportDir, "rollback.json"), reportView(res, false)); err != nil {
@@ -105,6 +113,7 @@ backup belongs to that restore. --report DIR writes rollback.json.` + sealHelp +
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for rollback.json")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addReadFlags(cmd, true)
+	jf.add(cmd)
 	return cmd
 }
 

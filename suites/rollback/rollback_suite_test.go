@@ -18,6 +18,8 @@ var (
 	knobs = suitekit.LoadKnobs()
 	// srv is this process's server named by EDMSDR_DB (a local cluster by default).
 	srv provider.Server
+	// bin is the edmsdr binary.
+	bin string
 )
 
 func TestRollback(t *testing.T) {
@@ -25,7 +27,8 @@ func TestRollback(t *testing.T) {
 	RunSpecs(t, "Rollback suite")
 }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	srv = suitekit.StartServer(ctx, knobs.DB)
+var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
+	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
 }, NodeTimeout(5*time.Minute))
+
+var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
