@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/dsn"
@@ -42,6 +44,15 @@ type Config struct {
 	// SequencesAtMax re-initialises the target with every sequence at the highest id in use, as
 	// a real install leaves it, instead of moved well past it (InstallOptions.SequencesAtMax).
 	SequencesAtMax bool
+	// SourceDSN, when set, drills a live database instead of generated data: it is only read
+	// (the backup's read-only transaction), backed up, and restored into Database on Target, a scratch server, after Reinit prepared it. Source,
+	// Seed and Scale are unused; Dataset is optional (its probes run when it has them).
+	SourceDSN string
+	// Reinit prepares the scratch database the way the application's install does (schema,
+	// seeds), given its DSN; it runs after the database is created, before the restore.
+	Reinit func(ctx context.Context, dsn string) error
+	// Replay overrides the replay command of the report.
+	Replay string
 	// WorkDir receives the package and the id map; "" means a temporary directory, removed after.
 	WorkDir string
 	// Tool names the build in the report.
@@ -70,14 +81,17 @@ func (r *runner) phase(name string) {
 // Run runs the drill. The report is returned even when the drill fails (Verdict FAIL, Error set);
 // err is non-nil only when the configuration is unusable.
 func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
+	if cfg.Database == "" {
+		cfg.Database = "edmsdr_drill"
+	}
+	if cfg.SourceDSN != "" {
+		return runLive(ctx, cfg)
+	}
 	if cfg.Source == nil {
 		return nil, errors.New("drill: no source server")
 	}
 	if cfg.Dataset.Install == nil {
 		return nil, errors.New("drill: no dataset")
-	}
-	if cfg.Database == "" {
-		cfg.Database = "edmsdr_drill"
 	}
 	if cfg.Scale == "" {
 		cfg.Scale = "tiny"
@@ -90,6 +104,8 @@ func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
 	if r.target == nil {
 		r.target = cfg.Source
 	}
+	r.last = time.Now()
+	r.cycle = &reports.Scenario{Name: "cycle"}
 	r.rep = &reports.Drill{
 		Tool: cfg.Tool, Dataset: cfg.Dataset.Name, Provider: cfg.Source.Kind(), Scale: cfg.Scale, Seed: cfg.Seed,
 		SourceVersion: cfg.Source.Version(), TargetVersion: r.target.Version(), StartedAt: time.Now().UTC(),
@@ -98,9 +114,14 @@ func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
 	if cfg.SequencesAtMax {
 		r.rep.Replay += " --sequences-at-max"
 	}
-	r.last = time.Now()
-	r.cycle = &reports.Scenario{Name: "cycle"}
-	err := r.run(ctx)
+	if cfg.Replay != "" {
+		r.rep.Replay = cfg.Replay
+	}
+	return r.finish(r.run(ctx)), nil
+}
+
+// finish completes the report after the cycle ran (err: why it stopped, if it did).
+func (r *runner) finish(err error) *reports.Drill {
 	r.rep.Elapsed = time.Since(r.rep.StartedAt)
 	r.cycle.Elapsed = r.rep.Elapsed
 	r.rep.PeakRSSBytes = PeakRSS()
@@ -115,22 +136,31 @@ func Run(ctx context.Context, cfg Config) (*reports.Drill, error) {
 	}
 	r.rep.Scenarios = append(r.rep.Scenarios, *r.cycle)
 	r.rep.Combine()
-	return r.rep, nil
+	return r.rep
+}
+
+// workDir returns the drill's work directory and its cleanup.
+func (r *runner) workDir() (string, func(), error) {
+	if work := r.cfg.WorkDir; work != "" {
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return "", nil, fmt.Errorf("drill: %w", err)
+		}
+		return work, func() {}, nil
+	}
+	tmp, err := os.MkdirTemp("", "edmsdr-drill-")
+	if err != nil {
+		return "", nil, fmt.Errorf("drill: %w", err)
+	}
+	return tmp, func() { os.RemoveAll(tmp) }, nil
 }
 
 func (r *runner) run(ctx context.Context) error {
 	cfg := r.cfg
-	work := cfg.WorkDir
-	if work == "" {
-		tmp, err := os.MkdirTemp("", "edmsdr-drill-")
-		if err != nil {
-			return fmt.Errorf("drill: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		work = tmp
-	} else if err := os.MkdirAll(work, 0o755); err != nil {
-		return fmt.Errorf("drill: %w", err)
+	work, cleanup, err := r.workDir()
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	db := cfg.Database
 	if err := r.source.DropDatabase(ctx, db); err != nil {
 		return fmt.Errorf("drill: %w", err)
@@ -159,14 +189,43 @@ func (r *runner) run(ctx context.Context) error {
 	r.rep.DigestBefore = before.Summary.Total
 	r.phase("digest before")
 
-	pkgPath := filepath.Join(work, "drill.edmsdr")
 	cfgSrc, err := dsn.Config(r.source.DSN(db))
 	if err != nil {
 		return err
 	}
-	bres, err := backup.Run(ctx, cfgSrc, pkgPath, backup.Options{Tool: cfg.Tool, Log: r.log, Writer: pack.WriterOptions{Overwrite: true}})
+	pkgPath, _, err := r.backup(ctx, cfgSrc, work)
 	if err != nil {
-		return fmt.Errorf("drill: backup: %w", err)
+		return err
+	}
+
+	// The disaster: the database (or the whole server) is gone; a fresh install takes its place.
+	reinit := func(ctx context.Context) error {
+		if r.target == r.source {
+			if err := r.target.Reinit(ctx, db); err != nil {
+				return fmt.Errorf("drill: reinit: %w", err)
+			}
+		} else {
+			if err := r.target.DropDatabase(ctx, db); err != nil {
+				return fmt.Errorf("drill: %w", err)
+			}
+			if err := r.target.CreateDatabase(ctx, db); err != nil {
+				return fmt.Errorf("drill: %w", err)
+			}
+		}
+		if err := cfg.Dataset.Install(ctx, r.target.DSN(db), InstallOptions{Reinit: true, SequencesAtMax: cfg.SequencesAtMax}); err != nil {
+			return fmt.Errorf("drill: reinstall: %w", err)
+		}
+		return nil
+	}
+	return r.restoreAndCompare(ctx, work, pkgPath, reinit, before.Summary, before.Order)
+}
+
+// backup backs the database of cfgSrc up into work/drill.edmsdr and verifies the package.
+func (r *runner) backup(ctx context.Context, cfgSrc *pgx.ConnConfig, work string) (string, *backup.Result, error) {
+	pkgPath := filepath.Join(work, "drill.edmsdr")
+	bres, err := backup.Run(ctx, cfgSrc, pkgPath, backup.Options{Tool: r.cfg.Tool, Log: r.log, Writer: pack.WriterOptions{Overwrite: true}})
+	if err != nil {
+		return "", nil, fmt.Errorf("drill: backup: %w", err)
 	}
 	r.rep.PackageBytes = bres.Bytes
 	for _, t := range bres.Manifest.Tables {
@@ -174,25 +233,19 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.phase("backup")
 	if err := verifyFile(pkgPath); err != nil {
-		return fmt.Errorf("drill: verify: %w", err)
+		return "", nil, fmt.Errorf("drill: verify: %w", err)
 	}
 	r.phase("verify")
+	return pkgPath, bres, nil
+}
 
-	// The disaster: the database (or the whole server) is gone; a fresh install takes its place.
-	if r.target == r.source {
-		if err := r.target.Reinit(ctx, db); err != nil {
-			return fmt.Errorf("drill: reinit: %w", err)
-		}
-	} else {
-		if err := r.target.DropDatabase(ctx, db); err != nil {
-			return fmt.Errorf("drill: %w", err)
-		}
-		if err := r.target.CreateDatabase(ctx, db); err != nil {
-			return fmt.Errorf("drill: %w", err)
-		}
-	}
-	if err := cfg.Dataset.Install(ctx, r.target.DSN(db), InstallOptions{Reinit: true, SequencesAtMax: cfg.SequencesAtMax}); err != nil {
-		return fmt.Errorf("drill: reinstall: %w", err)
+// restoreAndCompare re-initialises the target database (reinit), restores the package into it,
+// and compares: the restore's own checks, the database digest against before, the row order of
+// keyless tables against beforeOrder (those known), and the dataset's probes (when it has them).
+func (r *runner) restoreAndCompare(ctx context.Context, work, pkgPath string, reinit func(context.Context) error, before pack.Digest, beforeOrder map[string]string) error {
+	cfg, db := r.cfg, r.cfg.Database
+	if err := reinit(ctx); err != nil {
+		return err
 	}
 	r.phase("reinit")
 
@@ -247,26 +300,28 @@ func (r *runner) run(ctx context.Context) error {
 		r.cycle.Checks = append(r.cycle.Checks, c)
 		verdicts = append(verdicts, c.Verdict)
 	}
-	if before.Summary.Total == after.Summary.Total {
+	if before.Total == after.Summary.Total {
 		add(finding.Check{Name: "database digest", Verdict: finding.Pass, Evidence: "digest after restore equals digest before backup: " + after.Summary.Total[:16]})
 	} else {
 		var diff []string
-		for q, t := range before.Summary.Tables {
+		for q, t := range before.Tables {
 			if a, ok := after.Summary.Tables[q]; !ok || !a.Equal(t) {
 				diff = append(diff, fmt.Sprintf("%s (%d rows before, %d after)", strings.TrimPrefix(q, "public."), t.Rows, a.Rows))
 			}
 		}
 		add(finding.Check{Name: "database digest", Verdict: finding.Fail, Evidence: "tables differ: " + strings.Join(diff, ", ")})
 	}
-	for q, fp := range before.Order {
+	for q, fp := range beforeOrder {
 		c := finding.Check{Name: "row order kept", Table: strings.TrimPrefix(q, "public."), Verdict: finding.Pass, Evidence: "rows in the same order of ids"}
 		if after.Order[q] != fp {
 			c.Verdict, c.Evidence = finding.Fail, "rows changed order"
 		}
 		add(c)
 	}
-	for _, c := range cfg.Dataset.Probes(ctx, tconn) {
-		add(c)
+	if cfg.Dataset.Probes != nil {
+		for _, c := range cfg.Dataset.Probes(ctx, tconn) {
+			add(c)
+		}
 	}
 	r.phase("probes")
 	r.cycle.Verdict = finding.Combine(verdicts...)

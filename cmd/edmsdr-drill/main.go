@@ -130,13 +130,13 @@ func isCobraUsage(err error) bool {
 
 func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		db, scale, dataset, reportDir, database string
-		history                                 string
-		seed                                    int64
-		keep                                    string
-		verbose, seqAtMax                       bool
-		srcVersion, tgtVersion                  int
-		image                                   string
+		db, scale, dataset, reportDir, database  string
+		history, sourceDSN, reinitSQL, reinitCmd string
+		seed                                     int64
+		keep                                     string
+		verbose, seqAtMax                        bool
+		srcVersion, tgtVersion                   int
+		image                                    string
 	)
 	cmd := &cobra.Command{
 		Use:   "edmsdr-drill [--db auto|local|container|DSN] [--scale N] [--report DIR]",
@@ -166,6 +166,18 @@ writes into a new directory of its own, out/drill/<UTC timestamp>/; --report '' 
 
 --sequences-at-max re-initialises with every sequence at the highest id in use, as a real install
 leaves it (by default sequences move 1000 past, so that no restored row keeps its source id).
+
+Drilling a live database (your own EDMS):
+  edmsdr drill --source-dsn 'postgres://reader@prod/edms' --db local --reinit-cmd 'python manage.py migrate'
+backs up the live database through --source-dsn (one read-only transaction; the role needs
+SELECT on the tables and TEMPORARY on the database, for the backup's session-private scratch
+tables; the source's data is never written to), creates the scratch database --database
+on the --db server, re-initialises it the way your application installs itself (--reinit-sql FILE
+runs a SQL script, then --reinit-cmd CMD runs a shell command with the scratch database in
+$EDMSDR_SCRATCH_DSN, $DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE), restores the
+package into it and compares: the restore's checks (counts, references, sequences) and the
+restored digest against the digest the backup computed from the source. --dataset edms adds the
+EDMS probes.
 
 --keep keeps the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory;
 --keep LOCATION (a path or an s3:// URL, see 'edmsdr backup --help') stores the drill's package
@@ -214,6 +226,43 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			if image != "" && srcVersion != 0 {
 				return usagef("give --image or --source-version, not both")
 			}
+			var reinit func(context.Context, string) error
+			if sourceDSN == "" {
+				if reinitSQL != "" || reinitCmd != "" {
+					return usagef("--reinit-sql and --reinit-cmd re-initialise the scratch database of a drill of a live database: they need --source-dsn")
+				}
+			} else {
+				for _, f := range []string{"seed", "scale", "source-version", "target-version", "sequences-at-max"} {
+					if cmd.Flags().Changed(f) {
+						return usagef("--%s is for generated data; a drill of a live database (--source-dsn) backs up what is there", f)
+					}
+				}
+				if reinitSQL == "" && reinitCmd == "" {
+					return usagef("--source-dsn needs --reinit-sql FILE and/or --reinit-cmd 'CMD': how your application creates an empty database (schema and seed rows, e.g. 'python manage.py migrate'), run against the scratch database before the restore")
+				}
+				if !cmd.Flags().Changed("dataset") {
+					ds = drill.Dataset{} // no probes of the synthetic datasets on a real database
+				}
+				var steps []func(context.Context, string) error
+				if reinitSQL != "" {
+					f, err := drill.ReinitSQL(reinitSQL)
+					if err != nil {
+						return usageError{err}
+					}
+					steps = append(steps, f)
+				}
+				if reinitCmd != "" {
+					steps = append(steps, drill.ReinitCmd(reinitCmd, stderr))
+				}
+				reinit = func(ctx context.Context, dsn string) error {
+					for _, step := range steps {
+						if err := step(ctx, dsn); err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+			}
 			ctx := cmd.Context()
 			if reportDir, err = reportDirFor(reportDir, time.Now()); err != nil {
 				return err
@@ -233,6 +282,15 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			srv, err := provider.Open(ctx, db, srcOpts)
 			if err != nil {
 				return fmt.Errorf("drill: %w", err)
+			}
+			if sourceDSN != "" {
+				// Before anything may drop the scratch database: it must not be the source.
+				if err := drill.CheckScratch(sourceDSN, srv.DSN(database)); err != nil {
+					cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+					defer cancel()
+					_ = srv.Close(cctx)
+					return err
+				}
 			}
 			defer closeServer(srv)
 			var target provider.Server
@@ -255,10 +313,15 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			case keep == keepInReport && reportDir != "":
 				work = reportDir
 			}
-			rep, err := drill.Run(ctx, drill.Config{
+			dcfg := drill.Config{
 				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
 				SequencesAtMax: seqAtMax, WorkDir: work, Tool: "edmsdr-drill " + version, Log: log,
-			})
+			}
+			if sourceDSN != "" {
+				dcfg.Source, dcfg.Target, dcfg.SourceDSN, dcfg.Reinit = nil, srv, sourceDSN, reinit
+				dcfg.Replay = liveReplay(db, database, reinitSQL, reinitCmd)
+			}
+			rep, err := drill.Run(ctx, dcfg)
 			if err != nil {
 				return err
 			}
@@ -291,6 +354,9 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")
 	cmd.Flags().StringVar(&dataset, "dataset", "edms", "dataset: edms or ledger")
 	cmd.Flags().StringVar(&reportDir, "report", defaultReport, "directory for report.json and report.md, by default a new one per run ('' writes none)")
+	cmd.Flags().StringVar(&sourceDSN, "source-dsn", "", "drill a live database: back it up through this DSN (a read-only role is enough; it is never written to) and restore into a scratch database on --db")
+	cmd.Flags().StringVar(&reinitSQL, "reinit-sql", "", "with --source-dsn: SQL script that creates the empty application database (schema, seed rows), run against the scratch database")
+	cmd.Flags().StringVar(&reinitCmd, "reinit-cmd", "", "with --source-dsn: shell command that creates the empty application database, run with the scratch database in $EDMSDR_SCRATCH_DSN, $DATABASE_URL and PG* (after --reinit-sql)")
 	cmd.Flags().StringVar(&history, "history", "", "history directory: each run appends its line to DIR/history.jsonl, and report.html draws the trend from it")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
@@ -301,6 +367,24 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().StringVar(&database, "database", "edmsdr_drill", "database name used on the server")
 	return cmd
 }
+
+// liveReplay is the command that replays a drill of a live database (the source DSN left for the
+// user to fill in: reports carry no credentials).
+func liveReplay(db, database, reinitSQL, reinitCmd string) string {
+	if db != "auto" && db != "local" && db != "container" {
+		db = "SCRATCH_DSN"
+	}
+	r := fmt.Sprintf("edmsdr drill --source-dsn SOURCE_DSN --db %s --database %s", db, database)
+	if reinitSQL != "" {
+		r += " --reinit-sql " + shellQuote(reinitSQL)
+	}
+	if reinitCmd != "" {
+		r += " --reinit-cmd " + shellQuote(reinitCmd)
+	}
+	return r
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // writeReports writes the report's formats into dir (none when dir is ""): report.json (the
 // document), report.md, junit.xml, metrics.prom and report.html. With a history directory, the
