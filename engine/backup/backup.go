@@ -1,6 +1,7 @@
 // Package backup streams one consistent snapshot of a database into a package: every table as
 // COPY text in foreign-key order, the schema snapshot, the key plan and the logical digest, which
-// a second connection computes from the same exported snapshot while the data streams out.
+// is hashed from the same COPY stream (digest.StreamTable) or, where that cannot match the SQL
+// digest, computed by a second connection from the same exported snapshot while the data streams out.
 // Memory does not grow with the data; a failed backup leaves no file behind.
 package backup
 
@@ -84,11 +85,12 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: connect to %s: %w", dsn.Describe(cfg), dsn.Scrub(err, cfg.Password))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	// Read-write only for the digest's temporary tables: the backup writes nothing else.
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
 	if err != nil {
 		return nil, fmt.Errorf("backup: begin snapshot: %w", err)
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only: nothing to undo
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // only temporary tables to undo
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
 		return nil, fmt.Errorf("backup: export snapshot: %w", err)
@@ -121,15 +123,28 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 
-	phase := time.Now()
+	phase := start
 	mark := func(name string) {
 		now := time.Now()
 		log.Debug("phase done", "phase", name, "elapsed", now.Sub(phase))
 		phase = now
 	}
+	// The digest is folded into the COPY stream (see digest.StreamTable) where the server renders
+	// values as the digest hashes them; otherwise it runs beside the stream, on a second connection
+	// that imports the snapshot.
+	why, err := digest.StreamCheck(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
+	var stream *digest.Session
+	if why == "" {
+		if stream, err = digest.NewSession(tx, sch, plan, digest.Options{}); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	} else {
+		log.Info("digest computed by a second scan", "reason", why)
+	}
 	mark("prepare")
-
-	// The digest runs beside the COPY stream, on a second connection that imports the snapshot.
 	dctx, cancelDigest := context.WithCancel(ctx)
 	defer cancelDigest()
 	type digestResult struct {
@@ -137,10 +152,14 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		err error
 	}
 	digestDone := make(chan digestResult, 1)
-	go func() {
-		sum, err := digestSnapshot(dctx, cfg, snapshot, sch, plan)
-		digestDone <- digestResult{sum, err}
-	}()
+	if stream == nil {
+		go func() {
+			sum, err := digestSnapshot(dctx, cfg, snapshot, sch, plan)
+			digestDone <- digestResult{sum, err}
+		}()
+	} else {
+		digestDone <- digestResult{}
+	}
 
 	w, err := create()
 	if err != nil {
@@ -163,6 +182,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		<-digestDone
 		return nil, fmt.Errorf("backup: %w", err)
 	}
+	streamed := map[string]pack.TableDigest{}
 	for i, t := range graph.Order {
 		ts := w.Table(i, t.QName())
 		cols := pgquote.Idents(t.DataColumns())
@@ -170,10 +190,23 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		if t.Partitioned {
 			sql = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", cols, pgquote.Table(t.QName()))
 		}
-		if _, err := tx.Conn().PgConn().CopyTo(ctx, ts, sql); err != nil {
+		var dst io.Writer = ts
+		var hasher *digest.Hasher
+		if stream != nil {
+			if sql, hasher, err = stream.StreamTable(ctx, t.QName(), t.DataColumns(), t.Partitioned, ts); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			dst = hasher
+		}
+		if _, err := tx.Conn().PgConn().CopyTo(ctx, dst, sql); err != nil {
 			cancelDigest()
 			<-digestDone
 			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+		}
+		if hasher != nil {
+			if streamed[t.QName()], err = hasher.Close(); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
 		}
 		te, err := ts.Close()
 		if err != nil {
@@ -187,6 +220,12 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	dr := <-digestDone
 	if dr.err != nil {
 		return nil, fmt.Errorf("backup: digest: %w", dr.err)
+	}
+	if stream != nil {
+		if len(streamed) != len(sch.Tables) {
+			return nil, fmt.Errorf("backup: digest: %d tables hashed, the schema has %d", len(streamed), len(sch.Tables))
+		}
+		dr.sum = pack.NewDigest(streamed)
 	}
 	mark("digest")
 	m := &pack.Manifest{

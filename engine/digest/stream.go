@@ -1,0 +1,274 @@
+package digest
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/big"
+	"math/bits"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
+)
+
+// Streaming digests (backup): instead of reading every row a second time, the backup's COPY of a
+// table carries, after the table's own columns, one extra column per reference: the identity its
+// digest expression renders (the identity tables are built first, in the same transaction). A
+// Hasher strips those columns from the stream, passes the table's rows on unchanged, and hashes
+// each row exactly as Table does in SQL: md5 of the row's record text, two signed 64-bit lanes
+// summed exactly. Equal to Table by construction (the same expressions, the same output
+// functions); tests compare the two on hostile values.
+
+// StreamCheck says whether the server renders values so that a Hasher computes the same digest
+// as SQL: the client receives the bytes the server hashes (client and server encodings agree)
+// and record quoting treats no byte above 0x7f as white space (a C or UTF-8 character type). It
+// returns "" when streaming is safe, else the reason it is not.
+func StreamCheck(ctx context.Context, q Querier) (string, error) {
+	var server, client, ctype string
+	var inherits bool
+	if err := q.QueryRow(ctx, `SELECT current_setting('server_encoding'), current_setting('client_encoding'),
+  (SELECT datctype FROM pg_database WHERE datname = current_database()),
+  EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'r')`).Scan(&server, &client, &ctype, &inherits); err != nil {
+		return "", fmt.Errorf("digest: read encodings: %w", err)
+	}
+	if !strings.EqualFold(server, client) {
+		return fmt.Sprintf("server encoding %s differs from client encoding %s", server, client), nil
+	}
+	lc := strings.ToLower(ctype)
+	if lc != "c" && lc != "posix" && !strings.Contains(lc, "utf-8") && !strings.Contains(lc, "utf8") {
+		return fmt.Sprintf("character type %s is neither C nor UTF-8", ctype), nil
+	}
+	if inherits {
+		return "tables with inheritance children (COPY reads a parent alone, SQL with its children)", nil
+	}
+	return "", nil
+}
+
+// StreamTable prepares the streaming digest of table qname, whose COPY columns are cols (in the
+// package's order). It builds the identity tables the table's references need, and returns the
+// COPY statement to run and a Hasher to copy its output through into dst.
+func (d *Session) StreamTable(ctx context.Context, qname string, cols []string, partitioned bool, dst io.Writer) (string, *Hasher, error) {
+	t, err := d.table(qname)
+	if err != nil {
+		return "", nil, err
+	}
+	content := d.contentColumns(t)
+	ex, joins, err := d.exprs(ctx, t, "t", content, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	pos := make(map[string]int, len(cols))
+	for i, c := range cols {
+		pos[c] = i
+	}
+	h := &Hasher{dst: dst, ncols: len(cols)}
+	var extra []string
+	for i, c := range content {
+		p, ok := pos[c]
+		if !ok {
+			return "", nil, fmt.Errorf("digest %s: column %s is not in the COPY column list", t.Display(), c)
+		}
+		if ex[i] == "t."+pgquote.Ident(c) {
+			h.order = append(h.order, p)
+			continue
+		}
+		h.order = append(h.order, len(cols)+len(extra))
+		extra = append(extra, ex[i])
+	}
+	h.nfields = len(cols) + len(extra)
+	qcols := pgquote.Idents(cols)
+	var sql string
+	switch {
+	case len(extra) == 0 && !partitioned:
+		sql = fmt.Sprintf("COPY %s (%s) TO STDOUT", pgquote.Table(qname), qcols)
+	case len(extra) == 0:
+		sql = fmt.Sprintf("COPY (SELECT %s FROM %s) TO STDOUT", qcols, pgquote.Table(qname))
+	default:
+		sel := make([]string, 0, len(cols)+len(extra))
+		for _, c := range cols {
+			sel = append(sel, "t."+pgquote.Ident(c))
+		}
+		sel = append(sel, extra...)
+		only := "ONLY "
+		if partitioned {
+			only = ""
+		}
+		sql = fmt.Sprintf("COPY (SELECT %s FROM %s%s t %s) TO STDOUT", strings.Join(sel, ", "), only, pgquote.Table(qname), strings.Join(joins, " "))
+	}
+	return sql, h, nil
+}
+
+// Hasher hashes a table's COPY text rows as they stream through it (see StreamTable), passing
+// the table's own columns on to its destination.
+type Hasher struct {
+	dst     io.Writer
+	ncols   int   // the table's columns, passed on
+	nfields int   // columns in the stream: ncols, then the rendered references
+	order   []int // the fields hashed, in the digest's column order
+	pending []byte
+	rec     []byte
+	fields  [][]byte
+	rows    int64
+	s1, s2  acc
+	err     error
+}
+
+// acc is a signed 128-bit accumulator.
+type acc struct {
+	hi int64
+	lo uint64
+}
+
+func (a *acc) add(v int64) {
+	var carry uint64
+	a.lo, carry = bits.Add64(a.lo, uint64(v), 0)
+	a.hi += (v >> 63) + int64(carry)
+}
+
+func (a acc) String() string {
+	n := new(big.Int).Lsh(big.NewInt(a.hi), 64)
+	return n.Add(n, new(big.Int).SetUint64(a.lo)).String()
+}
+
+// Write takes COPY text in any pieces.
+func (h *Hasher) Write(p []byte) (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	data := p
+	if len(h.pending) > 0 {
+		h.pending = append(h.pending, p...)
+		data = h.pending
+	}
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		if err := h.row(data[:i+1]); err != nil {
+			h.err = err
+			return 0, err
+		}
+		data = data[i+1:]
+	}
+	// Keep the partial row (copied: p belongs to the caller).
+	h.pending = append(h.pending[:0], data...)
+	return len(p), nil
+}
+
+// row hashes one row (ending in '\n') and passes its table columns on.
+func (h *Hasher) row(line []byte) error {
+	h.fields = h.fields[:0]
+	start := 0
+	cut := -1
+	for i := 0; i < len(line)-1; i++ {
+		if line[i] == '\t' {
+			h.fields = append(h.fields, line[start:i])
+			if len(h.fields) == h.ncols {
+				cut = i
+			}
+			start = i + 1
+		}
+	}
+	h.fields = append(h.fields, line[start:len(line)-1])
+	if len(h.fields) != h.nfields {
+		return fmt.Errorf("digest: COPY row has %d fields, want %d", len(h.fields), h.nfields)
+	}
+	h.rec = h.rec[:0]
+	if len(h.order) > 0 {
+		h.rec = append(h.rec, '(')
+		for k, f := range h.order {
+			if k > 0 {
+				h.rec = append(h.rec, ',')
+			}
+			h.rec = appendRecordField(h.rec, h.fields[f])
+		}
+		h.rec = append(h.rec, ')')
+	}
+	sum := md5.Sum(h.rec)
+	h.s1.add(int64(binary.BigEndian.Uint64(sum[0:8])))
+	h.s2.add(int64(binary.BigEndian.Uint64(sum[8:16])))
+	h.rows++
+	out := line
+	if cut >= 0 {
+		line[cut] = '\n'
+		out = line[:cut+1]
+	}
+	_, err := h.dst.Write(out)
+	return err
+}
+
+// appendRecordField appends one COPY text field as record_out renders the value: nothing for
+// NULL; the value, double-quoted (with '"' and '\' doubled) when it is empty or holds '"', '\',
+// '(', ')', ',' or white space.
+func appendRecordField(dst, f []byte) []byte {
+	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
+		return dst
+	}
+	var val []byte
+	if bytes.IndexByte(f, '\\') < 0 {
+		val = f
+	} else {
+		val = make([]byte, 0, len(f))
+		for i := 0; i < len(f); i++ {
+			c := f[i]
+			if c != '\\' || i+1 == len(f) {
+				val = append(val, c)
+				continue
+			}
+			i++
+			switch f[i] {
+			case 'b':
+				val = append(val, '\b')
+			case 'f':
+				val = append(val, '\f')
+			case 'n':
+				val = append(val, '\n')
+			case 'r':
+				val = append(val, '\r')
+			case 't':
+				val = append(val, '\t')
+			case 'v':
+				val = append(val, '\v')
+			default:
+				val = append(val, f[i])
+			}
+		}
+	}
+	quote := len(val) == 0
+	for _, c := range val {
+		switch c {
+		case '"', '\\', '(', ')', ',', ' ', '\t', '\n', '\r', '\v', '\f':
+			quote = true
+		}
+		if quote {
+			break
+		}
+	}
+	if !quote {
+		return append(dst, val...)
+	}
+	dst = append(dst, '"')
+	for _, c := range val {
+		if c == '"' || c == '\\' {
+			dst = append(dst, c)
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+// Close ends the stream and returns the table's digest; a stream ending inside a row is an error.
+func (h *Hasher) Close() (pack.TableDigest, error) {
+	if h.err != nil {
+		return pack.TableDigest{}, h.err
+	}
+	if len(h.pending) > 0 {
+		return pack.TableDigest{}, fmt.Errorf("digest: COPY stream ends inside a row")
+	}
+	return pack.TableDigest{Rows: h.rows, Sum1: h.s1.String(), Sum2: h.s2.String()}, nil
+}

@@ -1,0 +1,168 @@
+package digest
+
+import (
+	"bytes"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/edmsdr/edmsdr/engine/introspect"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
+	"github.com/edmsdr/edmsdr/engine/schema"
+	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(localpgtest.RunShared(m)) }
+
+// hostile are values whose record text needs quoting or escaping, or looks like it does not.
+const hostile = `('', ' '), ('a b', 'x'), ('q"uote', 'y'), ('back\slash', 'z'), ('(paren)', 'w'), ('com,ma', 'v'),
+ (E'tab\there', 'u'), (E'new\nline', 't'), (E'cr\rhere', 's'), (E'\\N', 'r'), ('NULL', 'q'), ('é中🙂', 'p'),
+ (E'nb\u00a0sp', 'o'), (E'nel\u0085x', 'n'), (E'ff\fvt\x0bbs\b', 'm'), ('plain', NULL), ('"', '\')`
+
+// TestStreamedDigestEqualsSQL: the digest hashed from the COPY stream equals the digest SQL
+// computes, table by table, on references (plain, cyclic, a tree, generic), keyless rows and
+// values that need quoting; the rows passed on are exactly what a plain COPY of the table gives.
+func TestStreamedDigestEqualsSQL(t *testing.T) {
+	tc := localpgtest.Shared(t)
+	conn := tc.Connect(t, tc.NewDatabase(t, "stream"))
+	ctx := localpgtest.Context(t, 2*time.Minute)
+	if _, err := conn.Exec(ctx, `
+CREATE TABLE django_content_type (id serial PRIMARY KEY, app_label text NOT NULL, model text NOT NULL, UNIQUE (app_label, model));
+CREATE TABLE "Fol ders" (id serial PRIMARY KEY, parent_id int REFERENCES "Fol ders", name text NOT NULL, UNIQUE (parent_id, name));
+CREATE TABLE doc (id serial PRIMARY KEY, number text UNIQUE NOT NULL, title text, folder_id int REFERENCES "Fol ders",
+  current_version_id int, meta jsonb, tags text[], f float8, n numeric, at timestamptz, ok boolean, raw bytea);
+CREATE TABLE version (id serial PRIMARY KEY, doc_id int NOT NULL REFERENCES doc, num int NOT NULL, note text, UNIQUE (doc_id, num));
+ALTER TABLE doc ADD FOREIGN KEY (current_version_id) REFERENCES version DEFERRABLE INITIALLY DEFERRED;
+CREATE TABLE audit (id serial PRIMARY KEY, content_type_id int REFERENCES django_content_type, object_id text, what text);
+CREATE TABLE note (doc_id int REFERENCES doc, body text);
+CREATE TABLE part (id int NOT NULL, doc_id int REFERENCES doc, k text, PRIMARY KEY (id, k)) PARTITION BY LIST (k);
+CREATE TABLE part_a PARTITION OF part FOR VALUES IN ('a');
+CREATE TABLE part_b PARTITION OF part DEFAULT;
+CREATE TABLE h (a text, b text);
+INSERT INTO h VALUES `+hostile+`;
+INSERT INTO django_content_type (app_label, model) VALUES ('app', 'doc'), ('app', 'version'), ('app', 'gone');
+INSERT INTO "Fol ders" (parent_id, name) VALUES (NULL, 'root'), (1, 'a b'), (2, 'c"d'), (1, ''), (NULL, 'other');
+INSERT INTO doc (number, title, folder_id, meta, tags, f, n, at, ok, raw)
+  SELECT 'D' || a, b, 1 + (i % 5), jsonb_build_object('k', a, 'n', i), ARRAY[a, b, NULL], i / 3.0, i * 1.5, '2024-01-01'::timestamptz + i * interval '1 hour', i % 2 = 0, convert_to(a, 'UTF8')
+  FROM (SELECT row_number() OVER () AS i, a, b FROM h) x;
+INSERT INTO version (doc_id, num, note) SELECT d.id, v, d.title FROM doc d, generate_series(1, 2) v;
+UPDATE doc SET current_version_id = (SELECT max(id) FROM version v WHERE v.doc_id = doc.id) WHERE id % 3 <> 0;
+INSERT INTO audit (content_type_id, object_id, what) SELECT 1, id::text, title FROM doc;
+INSERT INTO audit (content_type_id, object_id, what) SELECT 2, id::text, note FROM version;
+INSERT INTO audit (content_type_id, object_id, what) VALUES (3, '7', 'gone'), (1, '99999', 'dangling'), (NULL, NULL, NULL), (1, 'x', 'not a number');
+INSERT INTO note SELECT id, title FROM doc;
+INSERT INTO note SELECT id, title FROM doc WHERE id < 4;
+INSERT INTO note VALUES (NULL, NULL);
+INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FROM doc WHERE title IS NOT NULL;
+`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
+	if why, err := StreamCheck(ctx, tx); err != nil || why != "" {
+		t.Fatalf("StreamCheck = %q, %v; want streaming on the test cluster", why, err)
+	}
+	sch, err := introspect.Read(ctx, tx, introspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A generic foreign key with a text object id (compared as text), declared.
+	kf := &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.audit", ContentType: "content_type_id", ObjectID: "object_id"}}}
+	plan, err := keys.Build(sch, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.GenericFKs) == 0 {
+		t.Fatal("the test needs a generic foreign key (audit)")
+	}
+	sqlSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sql"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := sqlSession.All(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_str"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tbl := range schema.BuildGraph(sch).Order {
+		var got, plain bytes.Buffer
+		sql, h, err := streamSession.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
+			t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
+		}
+		td, err := h.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
+			t.Errorf("%s: streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), td, w, sql)
+		}
+		if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
+			t.Fatal(err)
+		}
+		if !sameLines(got.Bytes(), plain.Bytes()) {
+			t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+		}
+	}
+}
+
+// sameLines compares two COPY outputs as multisets of rows.
+func sameLines(a, b []byte) bool {
+	count := map[string]int{}
+	for _, l := range bytes.SplitAfter(a, []byte{'\n'}) {
+		count[string(l)]++
+	}
+	for _, l := range bytes.SplitAfter(b, []byte{'\n'}) {
+		count[string(l)]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func TestHasherPiecesAndErrors(t *testing.T) {
+	var out bytes.Buffer
+	h := &Hasher{dst: &out, ncols: 2, nfields: 3, order: []int{2, 1}}
+	for _, p := range []string{"1\tb", "\\tc\tx", "\n2\t\\N\t\n"} {
+		if _, err := h.Write([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	td, err := h.Close()
+	if err != nil || td.Rows != 2 {
+		t.Fatalf("Close = %+v, %v", td, err)
+	}
+	if out.String() != "1\tb\\tc\n2\t\\N\n" {
+		t.Errorf("passed on %q", out.String())
+	}
+	if _, err := h.Write([]byte("1\t2\n")); err == nil {
+		t.Error("a row with too few fields is not an error")
+	}
+	h2 := &Hasher{dst: &out, ncols: 1, nfields: 1}
+	_, _ = h2.Write([]byte("partial"))
+	if _, err := h2.Close(); err == nil {
+		t.Error("a stream ending inside a row is not an error")
+	}
+	var a acc
+	for _, v := range []int64{-1, -1, 1 << 62, 1 << 62, 1 << 62} {
+		a.add(v)
+	}
+	if a.String() != "13835058055282163710" {
+		t.Errorf("acc = %s", a.String())
+	}
+}
