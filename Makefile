@@ -5,7 +5,7 @@ BIN := bin/edmsdr
 DRILL_BIN := bin/edmsdr-drill
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build drill test vet depcheck images sweep fuzz bench bench-large clean
+.PHONY: all build drill test vet depcheck images sweep fuzz bench bench-large zoo-soak clean
 
 all: build
 
@@ -50,6 +50,13 @@ bench:
 # One million documents (~19M rows), one repetition, the same budget and memory ceiling.
 bench-large:
 	$(MAKE) bench BENCH_DOCS=1000000 BENCH_SAMPLES=1
+
+# The random-schema property (suites/zoo) over many seeds: ZOO_SEEDS is a list of seeds or ranges.
+# A failing seed prints its replay command (EDMSDR_ZOO_SEEDS=N ...).
+ZOO_SEEDS ?= 1-500
+zoo-soak:
+	EDMSDR_ZOO_SEEDS=$(ZOO_SEEDS) $(GO) tool ginkgo -p --procs="$${EDMSDR_PROCS:-2}" --label-filter=zoo \
+		--focus='random schema' --keep-going --timeout=12h --poll-progress-after=10m ./suites/zoo
 
 clean:
 	rm -rf bin out

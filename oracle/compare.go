@@ -192,3 +192,47 @@ func differing(a, b *rendered) []string {
 	slices.Sort(out)
 	return out
 }
+
+// Merge returns what a target must hold after a restore of source that reuses the target's
+// matching rows (the default, --on-existing reuse): every row of target, plus every row of
+// source whose natural key the target lacks (keyless rows always). Both snapshots must have been
+// read with the same natural keys.
+func Merge(target, source *Snapshot) *Snapshot {
+	out := &Snapshot{Tables: map[string]*Table{}}
+	for name, t := range target.Tables {
+		out.Tables[name] = t.clone()
+	}
+	for name, s := range source.Tables {
+		m, ok := out.Tables[name]
+		if !ok {
+			m = &Table{Name: name, Keyed: s.Keyed, Rows: map[string]int{}, rows: map[string]*rendered{}}
+			out.Tables[name] = m
+		}
+		keys := map[string]bool{}
+		for _, r := range m.rows {
+			if r.key != "" {
+				keys[r.key] = true
+			}
+		}
+		for k, n := range s.Rows {
+			r := s.rows[k]
+			if r.key != "" && keys[r.key] {
+				continue
+			}
+			m.Rows[k] += n
+			m.rows[k] = r
+		}
+	}
+	return out
+}
+
+func (t *Table) clone() *Table {
+	c := &Table{Name: t.Name, Keyed: t.Keyed, Rows: make(map[string]int, len(t.Rows)), rows: make(map[string]*rendered, len(t.rows))}
+	for k, n := range t.Rows {
+		c.Rows[k] = n
+	}
+	for k, r := range t.rows {
+		c.rows[k] = r
+	}
+	return c
+}

@@ -35,6 +35,9 @@ type Knobs struct {
 	// CorruptionFlips is how many random-flip trials the corruption suite runs per seed and level
 	// (EDMSDR_CORRUPTION_FLIPS, default 8).
 	CorruptionFlips int
+	// ZooSeeds are the seeds of the random schemas the zoo suite restores (EDMSDR_ZOO_SEEDS:
+	// comma-separated seeds or ranges A-B, default 1-24; make zoo-soak runs many more).
+	ZooSeeds []int64
 	// Err is the first malformed variable met by LoadKnobs.
 	Err error
 }
@@ -70,7 +73,33 @@ func ReadKnobs() (Knobs, error) {
 		}
 		k.Seeds = append(k.Seeds, n)
 	}
+	zoo := cmp.Or(os.Getenv("EDMSDR_ZOO_SEEDS"), "1-24")
+	if k.ZooSeeds, err = seedRanges(zoo); err != nil {
+		return k, fmt.Errorf("EDMSDR_ZOO_SEEDS: %q is not a list of seeds or ranges A-B", zoo)
+	}
 	return k, nil
+}
+
+// seedRanges parses "1,5,10-20" into its seeds, in order.
+func seedRanges(s string) ([]int64, error) {
+	var out []int64
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.ParseInt(lo, 10, 64)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.ParseInt(hi, 10, 64); err != nil || b < a || b-a > 1_000_000 {
+				return nil, fmt.Errorf("bad range %q", part)
+			}
+		}
+		for n := a; n <= b; n++ {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // LoadKnobs reads the knobs at suite construction. A malformed value does not stop the tree from
@@ -81,6 +110,7 @@ func LoadKnobs() Knobs {
 		k.Seeds = []int64{1, 2, 3}
 		k.BenchSamples = 1
 		k.CorruptionFlips = 1
+		k.ZooSeeds = []int64{1}
 		k.CorruptionReport = cmp.Or(k.CorruptionReport, "out/corruption")
 		k.Err = err
 	}
