@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "workflows",
     "signatures",
     "audit",
+    "library",
 ]
 
 
