@@ -51,6 +51,8 @@ type Config struct {
 	// Reinit prepares the scratch database the way the application's install does (schema,
 	// seeds), given its DSN; it runs after the database is created, before the restore.
 	Reinit func(ctx context.Context, dsn string) error
+	// Scenarios are the scenarios to run (ParseScenarios); nil runs the cycle alone.
+	Scenarios []string
 	// Replay overrides the replay command of the report.
 	Replay string
 	// WorkDir receives the package and the id map; "" means a temporary directory, removed after.
@@ -65,6 +67,7 @@ type runner struct {
 	cfg    Config
 	rep    *reports.Drill
 	cycle  *reports.Scenario
+	extra  []reports.Scenario
 	last   time.Time
 	log    *slog.Logger
 	source provider.Server
@@ -135,6 +138,13 @@ func (r *runner) finish(err error) *reports.Drill {
 		}
 	}
 	r.rep.Scenarios = append(r.rep.Scenarios, *r.cycle)
+	r.rep.Scenarios = append(r.rep.Scenarios, r.extra...)
+	for _, name := range r.cfg.Scenarios {
+		if r.rep.Scenario(name) == nil {
+			r.rep.Scenarios = append(r.rep.Scenarios, reports.Scenario{Name: name, Verdict: finding.Unknown,
+				Error: "not run: the cycle stopped before its package was verified"})
+		}
+	}
 	r.rep.Combine()
 	return r.rep
 }
@@ -217,7 +227,9 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		return nil
 	}
-	return r.restoreAndCompare(ctx, work, pkgPath, reinit, before.Summary, before.Order)
+	err = r.restoreAndCompare(ctx, work, pkgPath, reinit, before.Summary, before.Order)
+	r.scenarios(ctx, pkgPath, reinit)
+	return err
 }
 
 // backup backs the database of cfgSrc up into work/drill.edmsdr and verifies the package.

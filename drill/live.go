@@ -75,7 +75,9 @@ func (r *runner) runLive(ctx context.Context, srcCfg *pgx.ConnConfig) error {
 		}
 		return nil
 	}
-	return r.restoreAndCompare(ctx, work, pkgPath, reinit, bres.Manifest.Digest, nil)
+	err = r.restoreAndCompare(ctx, work, pkgPath, reinit, bres.Manifest.Digest, nil)
+	r.scenarios(ctx, pkgPath, reinit)
+	return err
 }
 
 // CheckScratch refuses a scratch database that is the source database (same host, port and

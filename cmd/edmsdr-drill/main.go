@@ -132,6 +132,7 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		db, scale, dataset, reportDir, database  string
 		history, sourceDSN, reinitSQL, reinitCmd string
+		scenarioList                             string
 		seed                                     int64
 		keep                                     string
 		verbose, seqAtMax                        bool
@@ -178,6 +179,14 @@ $EDMSDR_SCRATCH_DSN, $DATABASE_URL and PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABAS
 package into it and compares: the restore's checks (counts, references, sequences) and the
 restored digest against the digest the backup computed from the source. --dataset edms adds the
 EDMS probes.
+
+--scenarios cycle,corruption,chaos runs, after the cycle and on its package, samples of the
+corruption and chaos suites, all in one report: corruption damages the package with six injectors
+of the corrupt/ registry (chosen by --seed) and checks each is caught as declared, the scratch
+database untouched; chaos kills the server at three restore steps (a table inserted, validation
+passed, COMMIT about to be sent), checks each time that the target is exactly as before, then
+restores for real (it needs a server of the drill's own: --db local or container; on --db DSN
+its verdict is UNKNOWN).
 
 --keep keeps the package (drill.edmsdr) and the id map (idmap.tsv) in the report directory;
 --keep LOCATION (a path or an s3:// URL, see 'edmsdr backup --help') stores the drill's package
@@ -263,6 +272,10 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 					return nil
 				}
 			}
+			scenarios, err := drill.ParseScenarios(scenarioList)
+			if err != nil {
+				return usagef("--scenarios: %v", err)
+			}
 			ctx := cmd.Context()
 			if reportDir, err = reportDirFor(reportDir, time.Now()); err != nil {
 				return err
@@ -315,7 +328,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			}
 			dcfg := drill.Config{
 				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
-				SequencesAtMax: seqAtMax, WorkDir: work, Tool: "edmsdr-drill " + version, Log: log,
+				SequencesAtMax: seqAtMax, WorkDir: work, Tool: "edmsdr-drill " + version, Log: log, Scenarios: scenarios,
 			}
 			if sourceDSN != "" {
 				dcfg.Source, dcfg.Target, dcfg.SourceDSN, dcfg.Reinit = nil, srv, sourceDSN, reinit
@@ -357,6 +370,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().StringVar(&sourceDSN, "source-dsn", "", "drill a live database: back it up through this DSN (a read-only role is enough; it is never written to) and restore into a scratch database on --db")
 	cmd.Flags().StringVar(&reinitSQL, "reinit-sql", "", "with --source-dsn: SQL script that creates the empty application database (schema, seed rows), run against the scratch database")
 	cmd.Flags().StringVar(&reinitCmd, "reinit-cmd", "", "with --source-dsn: shell command that creates the empty application database, run with the scratch database in $EDMSDR_SCRATCH_DSN, $DATABASE_URL and PG* (after --reinit-sql)")
+	cmd.Flags().StringVar(&scenarioList, "scenarios", drill.ScenarioCycle, "comma-separated scenarios: cycle (always), corruption, chaos")
 	cmd.Flags().StringVar(&history, "history", "", "history directory: each run appends its line to DIR/history.jsonl, and report.html draws the trend from it")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
