@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 )
@@ -192,5 +193,62 @@ func TestConvertKeepsTheDefaultLayoutWhenObjectsConfirmIt(t *testing.T) {
 	}
 	if len(res.Learned) != 0 || res.RefRows != 0 {
 		t.Errorf("learned %+v, %d reference rows", res.Learned, res.RefRows)
+	}
+}
+
+// TestTargetResolverNestedLayouts: the database a fixture is meant for computes its rows' natural
+// keys in the declared layouts (a nested tree key, a nested key in the model's own order, a spliced
+// one after a plain part), so that they compare with the keys an export writes.
+func TestTargetResolverNestedLayouts(t *testing.T) {
+	ctx, tc, dsn := layoutDB(t)
+	conn := tc.Connect(t, dsn)
+	if _, err := conn.Exec(ctx, `
+INSERT INTO lib_section (id, parent_id, name) VALUES (10, NULL, 'A'), (11, 10, 'B'), (12, NULL, 'B');
+INSERT INTO lib_shelf (id, section_id, number) VALUES (20, 11, 3), (21, 12, 3);
+INSERT INTO lib_volume (id, shelf_id, code) VALUES (30, 20, 'V1'), (31, 21, 'V1');`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := introspect.Read(ctx, conn, introspect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kf, err := keys.ParseFile([]byte(`
+django:
+  models:
+    lib.section: {natural_key: [name, [parent]]}
+    lib.shelf: {natural_key: [number, [section]]}
+    lib.volume: {natural_key: [code, shelf]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := keys.Build(s, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewMapping(s, plan, kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewTargetResolver(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	for _, c := range []struct {
+		model, key string
+		want       int64
+	}{
+		{"lib.section", `["B", ["A", null]]`, 11},
+		{"lib.section", `["B", null]`, 12},
+		{"lib.shelf", `[3, ["B", ["A", null]]]`, 20},
+		{"lib.shelf", `[3, ["B", null]]`, 21},
+		{"lib.volume", `["V1", 3, ["B", null]]`, 31},
+		{"lib.volume", `["V1", 3, ["B", ["A", null]]]`, 30},
+	} {
+		got, found, _, err := r.Resolve(ctx, m.Model(c.model), json.RawMessage(c.key), 999)
+		if err != nil || !found || got != c.want {
+			t.Errorf("%s %s: got %d (found %v, %v), want %d", c.model, c.key, got, found, err, c.want)
+		}
 	}
 }
