@@ -22,6 +22,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgerr"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
@@ -201,6 +202,9 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		if _, err := tx.Conn().PgConn().CopyTo(ctx, dst, sql); err != nil {
 			cancelDigest()
 			<-digestDone
+			if pgerr.TooLarge(err) {
+				return nil, fmt.Errorf("backup table %s: a row holds a value too large for PostgreSQL to write in COPY text (1 GiB at most per row, so a bytea of about 512 MiB or more): no package written; keep such files outside the database: %w", t.Display(), err)
+			}
 			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
 		}
 		if hasher != nil {

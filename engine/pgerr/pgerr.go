@@ -25,6 +25,17 @@ func Code(err error) string {
 	return ""
 }
 
+// TooLarge reports whether err is the server refusing to build a value or row beyond its 1 GiB
+// allocation limit (SQLSTATE 54000, or XX000 "invalid memory alloc request size"): in COPY text a
+// bytea takes twice its size, so one over about 512 MiB cannot be written.
+func TooLarge(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	return pe.Code == "54000" || pe.Code == "XX000" && strings.HasPrefix(pe.Message, "invalid memory alloc request size")
+}
+
 // Finding turns a server error into a finding about table (the table being written, used when the
 // server does not name one). ok is false for errors that are not about the data (connection loss,
 // cancellation, server shutdown): those stay errors.

@@ -38,6 +38,10 @@ type Knobs struct {
 	// ZooSeeds are the seeds of the random schemas the zoo suite restores (EDMSDR_ZOO_SEEDS:
 	// comma-separated seeds or ranges A-B, default 1-24; make zoo-soak runs many more).
 	ZooSeeds []int64
+	// LargeValueMiB is the size of the largest bytea the large-value spec backs up and restores
+	// (EDMSDR_LARGE_VALUE_MIB, default 64; make large-values sets 500, about the most PostgreSQL
+	// writes in COPY text).
+	LargeValueMiB int
 	// Err is the first malformed variable met by LoadKnobs.
 	Err error
 }
@@ -64,6 +68,10 @@ func ReadKnobs() (Knobs, error) {
 	flips := cmp.Or(os.Getenv("EDMSDR_CORRUPTION_FLIPS"), "8")
 	if k.CorruptionFlips, err = strconv.Atoi(flips); err != nil || k.CorruptionFlips < 0 {
 		return k, fmt.Errorf("EDMSDR_CORRUPTION_FLIPS: %q is not a non-negative integer", flips)
+	}
+	large := cmp.Or(os.Getenv("EDMSDR_LARGE_VALUE_MIB"), "64")
+	if k.LargeValueMiB, err = strconv.Atoi(large); err != nil || k.LargeValueMiB < 1 || k.LargeValueMiB > 1024 {
+		return k, fmt.Errorf("EDMSDR_LARGE_VALUE_MIB: %q is not an integer from 1 to 1024", large)
 	}
 	seeds := cmp.Or(os.Getenv("EDMSDR_SEEDS"), "1,2,3")
 	for _, s := range strings.Split(seeds, ",") {
@@ -111,6 +119,7 @@ func LoadKnobs() Knobs {
 		k.BenchSamples = 1
 		k.CorruptionFlips = 1
 		k.ZooSeeds = []int64{1}
+		k.LargeValueMiB = max(k.LargeValueMiB, 1)
 		k.CorruptionReport = cmp.Or(k.CorruptionReport, "out/corruption")
 		k.Err = err
 	}
