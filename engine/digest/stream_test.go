@@ -112,6 +112,13 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 		if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
 			t.Fatal(err)
 		}
+		tc, err := streamSession.TableCopy(ctx, tx.Conn().PgConn(), tbl.QName(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := want.Tables[tbl.QName()]; !tc.Equal(w) {
+			t.Errorf("%s: TableCopy digest %+v, SQL digest %+v", tbl.Display(), tc, w)
+		}
 		if !sameLines(got.Bytes(), plain.Bytes()) {
 			t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
 		}
