@@ -10,7 +10,9 @@
 //   - contenttype: the Django content types a table's generic foreign keys use, read from the database
 //   - digest: the logical, id-independent digest of a database's data, computed in SQL
 //   - backup: one consistent snapshot streamed into a package
-//   - restore: staging, id maps, foreign-key rewriting, validation, atomic commit
+//   - restore: staging, id maps, foreign-key rewriting, validation, atomic commit; replace mode,
+//     safety backups and rollback
+//   - journal: the record of every restore and rollback (JSON Lines file, edmsdr_journal table)
 //   - dsn: connection strings, PG* environment variables, password redaction
 //   - pgerr: PostgreSQL errors (SQLSTATE) turned into findings
 //   - seal: encryption of packages at rest (age) and signatures over their manifest (ed25519)

@@ -42,15 +42,17 @@ var _ = Describe("edmsdr usage", Label(label.CLI), func() {
 	It("documents every command and flag in --help, exiting 0", func() {
 		s := edmsdr(nil, "--help")
 		Expect(s.ExitCode()).To(Equal(0))
-		for _, c := range []string{"backup", "restore", "verify", "digest", "drill"} {
+		for _, c := range []string{"backup", "restore", "verify", "digest", "drill", "rollback", "journal", "idmap"} {
 			Expect(string(s.Out.Contents())).To(MatchRegexp(`(?m)^\s+` + c + `\s`))
 		}
 		for cmd, flags := range map[string][]string{
-			"backup":  {"--dsn", "--out", "--keys"},
-			"restore": {"--dsn", "--in", "--keys", "--on-existing", "--dry-run", "--report"},
-			"verify":  {"--in"},
-			"digest":  {"--dsn", "--keys"},
-			"drill":   {"--db", "--scale", "--report", "--seed"},
+			"backup":   {"--dsn", "--out", "--keys"},
+			"restore":  {"--dsn", "--in", "--keys", "--on-existing", "--dry-run", "--report", "--mode", "--safety-backup", "EDMSDR_SAFETY_BACKUP", "--journal", "--journal-table"},
+			"rollback": {"--dsn", "--in", "--restore-report", "--force", "--journal", "--journal-table"},
+			"journal":  {"--dsn", "--journal", "--json"},
+			"verify":   {"--in"},
+			"digest":   {"--dsn", "--keys"},
+			"drill":    {"--db", "--scale", "--report", "--seed"},
 		} {
 			s := edmsdr(nil, cmd, "--help")
 			Expect(s.ExitCode()).To(Equal(0), cmd)
