@@ -1,8 +1,9 @@
 // Package schemagen generates random schemas with data, deterministic by seed (gofakeit through
 // generators/gen): a few tables with random column types and natural-key choices (none, a name,
 // or a name under a parent), foreign-key graphs with cycles (deferrable or not) and
-// self-references, list-partitioned tables with their foreign key on the partitioned table, on
-// each partition or on some, ids from 0 with gaps. A Case fills two databases: the source (an
+// self-references, composite foreign keys onto a (parent, name) natural key, list-partitioned
+// tables with their foreign key on the partitioned table, on each partition or on some, ids from
+// 0 with gaps. A Case fills two databases: the source (an
 // install plus its own rows) and a target (the same install under other, colliding ids, plus
 // random rows of its own, some sharing a natural key with the source's). The property suite
 // (suites/zoo) backs up the source, restores into the target and judges with the oracle.
@@ -60,6 +61,9 @@ type fk struct {
 	notNull    bool
 	deferrable bool
 	back       bool // to itself or a later table: inserted NULL, set by UPDATE
+	// composite: a two-column reference (col, col+"_name") onto ref's natural key (parent, name)
+	// instead of its id.
+	composite bool
 }
 
 // Who holds a row.
@@ -123,6 +127,19 @@ func Generate(seed int64) *Case {
 		if t.partition != "" && t.nk != nil {
 			t.nk = append(t.nk, "bucket")
 		}
+		// A composite reference onto an earlier table's natural key (parent, name).
+		var keyed []*table
+		for _, p := range candidates {
+			if len(p.nk) == 2 {
+				keyed = append(keyed, p)
+			}
+		}
+		if len(keyed) > 0 && f.Float64() < 0.5 {
+			ref := keyed[f.IntRange(0, len(keyed)-1)]
+			name := ref.name + "_key"
+			t.fks = append(t.fks, &fk{name: name, col: name, ref: ref, composite: true})
+			shapes["composite-fk"] = true
+		}
 		c.tables = append(c.tables, t)
 	}
 	// Back references: cycles and self-references, always nullable, sometimes deferrable.
@@ -163,7 +180,7 @@ func Generate(seed int64) *Case {
 
 func firstNotNull(t *table) *fk {
 	for _, k := range t.fks {
-		if k.notNull && !k.back {
+		if k.notNull && !k.back && !k.composite {
 			return k
 		}
 	}
@@ -307,6 +324,29 @@ func (c *Case) generateRows(f *gofakeit.Faker, shapes map[string]bool) {
 			}
 		}
 	}
+	// Now and then the target already holds a copy of one of the source's keyless rows (its
+	// references all to install rows): the restore cannot tell it from a row of its own and must
+	// refuse, or find the whole package present.
+	for _, t := range c.tables {
+		if t.nk != nil || t.partition != "" || f.Float64() >= 0.15 {
+			continue
+		}
+	candidates:
+		for _, r := range t.rows {
+			if r.who != source {
+				continue
+			}
+			for _, p := range r.refs {
+				if p != nil && p.who != install {
+					continue candidates
+				}
+			}
+			cp := &row{t: t, who: target, vals: r.vals, refs: r.refs}
+			t.rows = append(t.rows, cp)
+			shapes["target-holds-a-source-keyless-row"] = true
+			break
+		}
+	}
 }
 
 func (c *Case) ddl() string {
@@ -328,6 +368,9 @@ func (c *Case) ddl() string {
 		}
 		for _, k := range t.fks {
 			cols = append(cols, fmt.Sprintf("%s int%s", pgquote.Ident(k.col), map[bool]string{true: " NOT NULL"}[k.notNull]))
+			if k.composite {
+				cols = append(cols, fmt.Sprintf("%s text", pgquote.Ident(k.col+"_name")))
+			}
 		}
 		if t.partition != "" {
 			cols = append(cols, "PRIMARY KEY (id, bucket)")
@@ -348,6 +391,10 @@ func (c *Case) ddl() string {
 		for _, k := range t.fks {
 			ref := fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s (id)%s", pgquote.Ident(k.col), pgquote.Ident(k.ref.name),
 				map[bool]string{true: " DEFERRABLE"}[k.deferrable])
+			if k.composite {
+				ref = fmt.Sprintf("FOREIGN KEY (%s) REFERENCES %s (%s)", pgquote.Idents([]string{k.col, k.col + "_name"}),
+					pgquote.Ident(k.ref.name), pgquote.Idents(k.ref.nk))
+			}
 			switch {
 			case k.back:
 				later = append(later, fmt.Sprintf("ALTER TABLE %s ADD %s;", q, ref))
@@ -414,8 +461,17 @@ func (c *Case) fill(f *gofakeit.Faker, db int) []string {
 			}
 			for _, k := range t.fks {
 				v := "NULL"
-				if p := r.refs[k.col]; p != nil && !k.back {
+				p := r.refs[k.col]
+				if p != nil && !k.back {
 					v = fmt.Sprint(ids[p])
+				}
+				if k.composite {
+					v, name := "NULL", "NULL"
+					if p != nil {
+						v, name = fmt.Sprint(ids[p.refs[k.ref.nk[0]]]), p.vals["name"]
+					}
+					cols, vals = append(cols, pgquote.Ident(k.col), pgquote.Ident(k.col+"_name")), append(vals, v, name)
+					continue
 				}
 				cols, vals = append(cols, pgquote.Ident(k.col)), append(vals, v)
 			}
