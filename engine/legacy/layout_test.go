@@ -252,3 +252,20 @@ django:
 		}
 	}
 }
+
+// TestConvertRefusesKeysThatDoNotFitTheDeclaredLayout: a declared layout is not second-guessed; keys
+// that do not fit it are refused, naming the layout and where it came from.
+func TestConvertRefusesKeysThatDoNotFitTheDeclaredLayout(t *testing.T) {
+	ctx, tc, dsn := layoutDB(t)
+	kf, err := keys.ParseFile([]byte("django:\n  models:\n    lib.section: {natural_key: [name, [parent]]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = convertString(t, ctx, tc, dsn, `[
+{"model": "lib.section", "fields": {"parent": null, "name": "A"}},
+{"model": "lib.shelf", "fields": {"section": ["A"], "number": 1}}]`, kf)
+	fl := finding.FindingsOf(err)
+	if len(fl) != 1 || fl[0].Kind != finding.KeyPlan || !strings.Contains(fl[0].Message, "[name, [parent]] (as the keys file declares)") {
+		t.Fatalf("got %v, want one key-plan finding naming the declared layout", err)
+	}
+}

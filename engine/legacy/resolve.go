@@ -621,7 +621,8 @@ func (c *conv) registerWanted(ctx context.Context, k *keyed, reg map[string]*key
 			want = fmt.Sprintf("at least %d", k.shape.Fixed)
 		}
 		f := finding.Finding{Kind: finding.KeyPlan, Table: ct.display,
-			Message: fmt.Sprintf("natural keys of model %s must have %s values (%s), these do not", k.md.Name, want, strings.Join(k.md.Key.Columns(), ", "))}
+			Message: fmt.Sprintf("natural keys of model %s must have %s values laid out as %s (%s), these do not; if its natural_key() returns another layout, declare it in the keys file: django: models: %s: natural_key: [...] (a foreign key in brackets when its natural key is nested)",
+				k.md.Name, want, k.md.Key.Layout(), layoutSource(k.md.Key.Source), k.md.Name)}
 		n, err := c.sample(ctx, f, "x.key::text", fmt.Sprintf("(SELECT DISTINCT w.key FROM %s w WHERE %s AND %s) x ORDER BY 1", ct.want, notKnown, badLen))
 		if err != nil {
 			return err
@@ -764,4 +765,17 @@ func (c *conv) stageReferenceRows(ctx context.Context, k *keyed, reg map[string]
 	}
 	_, err = c.exec(ctx, "ANALYZE "+ct.stg)
 	return err
+}
+
+// layoutSource says in a message where a natural key layout came from.
+func layoutSource(source string) string {
+	switch source {
+	case KeyFromKeysFile:
+		return "as the keys file declares"
+	case KeyFromDjango:
+		return "Django's own"
+	case KeyFromFixture:
+		return "learned from the fixture"
+	}
+	return "the key plan's order, foreign keys spliced"
 }
