@@ -25,6 +25,14 @@ type Dataset struct {
 	Generate func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error)
 	// Probes check the application's invariants after a restore.
 	Probes func(ctx context.Context, conn *pgx.Conn) []finding.Check
+	// Trees maps each table whose seeded rows form a tree (a natural key through the parent) to
+	// how many rows the seeders put there: a restore into a re-initialised install must match
+	// exactly those, each through its parent.
+	Trees map[string]int64
+	// Diverged maps each table in which InstallOptions.Diverged seeds rows whose content differs
+	// from the original install's to how many: a restore must report exactly those, and
+	// overwrite them under restore.Update.
+	Diverged map[string]int64
 }
 
 // InstallOptions chooses the install a dataset plays.
@@ -36,6 +44,9 @@ type InstallOptions struct {
 	// column it feeds, as a real install leaves it: fresh ids of a restore then start right
 	// after the seeded rows' ids.
 	SequencesAtMax bool
+	// Diverged, with Reinit, seeds the rows Dataset.Diverged counts with content that differs
+	// from the original install's, as a later release's seeders may leave them.
+	Diverged bool
 }
 
 // Datasets lists the datasets by name.
@@ -44,7 +55,7 @@ func Datasets() map[string]Dataset {
 		"edms": {
 			Name: "edms",
 			Install: func(ctx context.Context, dsn string, opts InstallOptions) error {
-				return edms.Install(ctx, dsn, edms.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax})
+				return edms.Install(ctx, dsn, edms.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax, Folders: true, Diverged: opts.Diverged})
 			},
 			Generate: func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error) {
 				p, err := edmsgen.ProfileByName(scale)
@@ -54,12 +65,14 @@ func Datasets() map[string]Dataset {
 				st, err := edmsgen.Generate(ctx, conn, seed, p)
 				return st.Rows, err
 			},
-			Probes: edmsProbes,
+			Probes:   edmsProbes,
+			Trees:    map[string]int64{"documents_folder": int64(len(edms.Folders()))},
+			Diverged: map[string]int64{"documents_folder": 1},
 		},
 		"ledger": {
 			Name: "ledger",
 			Install: func(ctx context.Context, dsn string, opts InstallOptions) error {
-				return ledger.Install(ctx, dsn, ledger.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax})
+				return ledger.Install(ctx, dsn, ledger.SeedOptions{Reinit: opts.Reinit, SequencesAtMax: opts.SequencesAtMax, Diverged: opts.Diverged})
 			},
 			Generate: func(ctx context.Context, conn *pgx.Conn, seed int64, scale string) (map[string]int64, error) {
 				n, err := ledgerMembers(scale)
@@ -69,7 +82,9 @@ func Datasets() map[string]Dataset {
 				st, err := ledgergen.Generate(ctx, conn, seed, n)
 				return st.Rows, err
 			},
-			Probes: func(context.Context, *pgx.Conn) []finding.Check { return nil },
+			Probes:   func(context.Context, *pgx.Conn) []finding.Check { return nil },
+			Trees:    map[string]int64{"account": int64(len(ledger.Accounts()))},
+			Diverged: map[string]int64{"account": 1},
 		},
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -72,6 +73,8 @@ type runner struct {
 	log    *slog.Logger
 	source provider.Server
 	target provider.Server
+	// onExisting is the restore's policy for matched rows that differ (default reuse).
+	onExisting restore.OnExisting
 }
 
 func (r *runner) phase(name string) {
@@ -222,11 +225,14 @@ func (r *runner) run(ctx context.Context) error {
 				return fmt.Errorf("drill: %w", err)
 			}
 		}
-		if err := cfg.Dataset.Install(ctx, r.target.DSN(db), InstallOptions{Reinit: true, SequencesAtMax: cfg.SequencesAtMax}); err != nil {
+		if err := cfg.Dataset.Install(ctx, r.target.DSN(db), InstallOptions{Reinit: true, SequencesAtMax: cfg.SequencesAtMax, Diverged: true}); err != nil {
 			return fmt.Errorf("drill: reinstall: %w", err)
 		}
 		return nil
 	}
+	// The reinstall seeded rows that differ from the backup's (Dataset.Diverged): the backup's
+	// content must come back whole, so they are overwritten.
+	r.onExisting = restore.Update
 	err = r.restoreAndCompare(ctx, work, pkgPath, reinit, before.Summary, before.Order)
 	r.scenarios(ctx, pkgPath, reinit)
 	return err
@@ -275,7 +281,7 @@ func (r *runner) restoreAndCompare(ctx context.Context, work, pkgPath string, re
 		f.Close()
 		return fmt.Errorf("drill: %w", err)
 	}
-	res, rerr := restore.Run(ctx, tconn, f, restore.Options{IDMap: idmap, Log: r.log})
+	res, rerr := restore.Run(ctx, tconn, f, restore.Options{IDMap: idmap, Log: r.log, OnExisting: r.onExisting})
 	f.Close()
 	idmap.Close()
 	if res != nil {
@@ -291,7 +297,7 @@ func (r *runner) restoreAndCompare(ctx context.Context, work, pkgPath string, re
 		for _, t := range res.Tables {
 			name := strings.TrimPrefix(t.Table, "public.")
 			r.rep.Tables = append(r.rep.Tables, reports.Table{Table: t.Table, Backup: t.Staged, Inserted: t.Inserted, Matched: t.Matched, Present: t.Present,
-				Diverged: t.Diverged, Lost: lost[name], Orphaned: orphaned[name], Verdict: t.Verdict})
+				Diverged: t.Diverged, Updated: t.Updated, Lost: lost[name], Orphaned: orphaned[name], Verdict: t.Verdict})
 		}
 		r.cycle.Checks = append(r.cycle.Checks, res.Checks...)
 		r.cycle.Findings = append(r.cycle.Findings, res.Findings.Redacted()...)
@@ -323,6 +329,14 @@ func (r *runner) restoreAndCompare(ctx context.Context, work, pkgPath string, re
 		}
 		add(finding.Check{Name: "database digest", Verdict: finding.Fail, Evidence: "tables differ: " + strings.Join(diff, ", ")})
 	}
+	if res.RestoredDigest == after.Summary.Total {
+		add(finding.Check{Name: "restored digest", Verdict: finding.Pass, Evidence: "the restore's digest of the target equals the drill's: " + after.Summary.Total[:16]})
+	} else {
+		add(finding.Check{Name: "restored digest", Verdict: finding.Fail, Evidence: fmt.Sprintf("the restore reported digest %.16s, the drill computed %.16s", res.RestoredDigest, after.Summary.Total)})
+	}
+	for _, c := range seededChecks(cfg.Dataset, res) {
+		add(c)
+	}
 	for q, fp := range beforeOrder {
 		c := finding.Check{Name: "row order kept", Table: strings.TrimPrefix(q, "public."), Verdict: finding.Pass, Evidence: "rows in the same order of ids"}
 		if after.Order[q] != fp {
@@ -338,6 +352,50 @@ func (r *runner) restoreAndCompare(ctx context.Context, work, pkgPath string, re
 	r.phase("probes")
 	r.cycle.Verdict = finding.Combine(verdicts...)
 	return nil
+}
+
+// seededChecks checks what the re-initialised install seeded: its trees matched row for row
+// (each found through its parent), its diverged rows reported and overwritten.
+func seededChecks(ds Dataset, res *restore.Result) []finding.Check {
+	tables := map[string]restore.TableResult{}
+	for _, t := range res.Tables {
+		tables[t.Table] = t
+	}
+	var out []finding.Check
+	for _, table := range sortedKeys(ds.Trees) {
+		want, t := ds.Trees[table], tables[table]
+		c := finding.Check{Name: "seeded tree matched", Table: table, Verdict: finding.Pass,
+			Evidence: fmt.Sprintf("%d seeded rows matched through their parents", t.Matched)}
+		if t.Matched != want {
+			c.Verdict, c.Evidence = finding.Fail, fmt.Sprintf("%d rows matched, the reinstall seeded %d", t.Matched, want)
+		}
+		out = append(out, c)
+	}
+	for _, table := range sortedKeys(ds.Diverged) {
+		want, t := ds.Diverged[table], tables[table]
+		var reported int64
+		for _, f := range res.Findings {
+			if f.Kind == finding.Diverged && f.Table == table {
+				reported += f.Count
+			}
+		}
+		c := finding.Check{Name: "diverged rows overwritten", Table: table, Verdict: finding.Pass,
+			Evidence: fmt.Sprintf("%d seeded rows that differ from the backup reported and updated", want)}
+		if t.Diverged != want || t.Updated != want || reported != want {
+			c.Verdict, c.Evidence = finding.Fail, fmt.Sprintf("the reinstall seeded %d diverged rows: %d found, %d reported, %d updated", want, t.Diverged, reported, t.Updated)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]int64) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func verifyFile(path string) error {

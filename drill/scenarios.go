@@ -113,13 +113,14 @@ func digestOf(ctx context.Context, url string) (pack.Digest, error) {
 	return d.Summary, nil
 }
 
-func restoreInto(ctx context.Context, url string, data []byte, hook func(context.Context, string) error) (*restore.Result, error) {
+// restoreInto restores data into url, with the cycle's policy for matched rows that differ.
+func (r *runner) restoreInto(ctx context.Context, url string, data []byte, hook func(context.Context, string) error) (*restore.Result, error) {
 	conn, err := dsn.Connect(ctx, url)
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	return restore.Run(ctx, conn, bytes.NewReader(data), restore.Options{Hook: hook})
+	return restore.Run(ctx, conn, bytes.NewReader(data), restore.Options{Hook: hook, OnExisting: r.onExisting})
 }
 
 // corruption damages the package with a sample of the corrupt/ registry's package injectors and
@@ -185,7 +186,7 @@ func (r *runner) corruption(ctx context.Context, pkgPath string, reinit func(con
 			}
 			dirty = false
 		}
-		res, rerr := restoreInto(ctx, url, damaged, nil)
+		res, rerr := r.restoreInto(ctx, url, damaged, nil)
 		after, derr := digestOf(ctx, url)
 		switch {
 		case derr != nil:
@@ -259,7 +260,7 @@ func (r *runner) chaos(ctx context.Context, pkgPath string, reinit func(context.
 	for _, step := range chaosSteps {
 		c := finding.Check{Name: "server killed at restore step " + step, Verdict: finding.Pass}
 		killed := false
-		_, rerr := restoreInto(ctx, url, pkg, func(ctx context.Context, at string) error {
+		_, rerr := r.restoreInto(ctx, url, pkg, func(ctx context.Context, at string) error {
 			if at != step || killed {
 				return nil
 			}
@@ -291,7 +292,7 @@ func (r *runner) chaos(ctx context.Context, pkgPath string, reinit func(context.
 		s.Checks = append(s.Checks, c)
 	}
 	c := finding.Check{Name: "restore after the crashes", Verdict: finding.Pass}
-	res, rerr := restoreInto(ctx, url, pkg, nil)
+	res, rerr := r.restoreInto(ctx, url, pkg, nil)
 	after, derr := digestOf(ctx, url)
 	switch {
 	case rerr != nil:

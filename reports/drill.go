@@ -148,6 +148,8 @@ type Table struct {
 	Matched  int64  `json:"matched"`
 	Present  int64  `json:"present"`
 	Diverged int64  `json:"diverged"`
+	// Updated counts diverged rows overwritten (restore.Update, as the drill restores).
+	Updated int64 `json:"updated"`
 	// Lost counts rows of the backup that are not in the target; Orphaned, rows whose reference
 	// points at no row (both from the restore's findings).
 	Lost     int64           `json:"lost"`
@@ -179,9 +181,9 @@ func (d *Drill) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "drill %s (%s, PostgreSQL %s), scale %s, seed %d\n", d.Dataset, d.Provider, versions(d), d.Scale, d.Seed)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
+	fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tupdated\tverdict\t")
 	for _, t := range d.Tables {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Verdict)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Updated, t.Verdict)
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "digest before %s\ndigest after  %s\n", orDash(d.DigestBefore), orDash(d.DigestAfter))
@@ -261,9 +263,9 @@ func (d *Drill) WriteMarkdown(w io.Writer) error {
 		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d | %s |\n", s.Name, mark(s.Verdict), p, f, u, s.Elapsed.Round(time.Millisecond))
 	}
 	if len(d.Tables) > 0 {
-		b.WriteString("\n| table | in backup | inserted | matched | diverged | lost | orphaned | verdict |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("\n| table | in backup | inserted | matched | diverged | updated | lost | orphaned | verdict |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		for _, t := range d.Tables {
-			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %s |\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Lost, t.Orphaned, t.Verdict)
+			fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %s |\n", t.Table, t.Backup, t.Inserted+t.Present, t.Matched, t.Diverged, t.Updated, t.Lost, t.Orphaned, t.Verdict)
 		}
 	}
 	var notPassed []string

@@ -144,9 +144,12 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run a disaster-recovery drill: generate, back up, re-initialise, restore, validate",
 		Long: `Run a full disaster-recovery drill on a throwaway server: install the dataset's schema and
 seeders, generate synthetic data (deterministic by --seed), back it up, re-initialise the database
-as a fresh install would (different ids, moved sequences), restore, then prove that every row came
-back: the logical digest after equals the digest before, counts, references, sequences, keyless row
-order, and the dataset's own invariants. Prints a summary table and exits 0 only on PASS.
+as a fresh install would (different ids, moved sequences, a seeded tree found only through its
+parents, one seeded row that differs from the backup's), restore (overwriting that row, as
+'edmsdr restore --on-existing update' does), then prove that every row came back: the logical
+digest after equals the digest before and the one the restore reported, counts, references,
+sequences, keyless row order, the seeded tree matched and the diverged row overwritten, and the
+dataset's own invariants. Prints a summary table and exits 0 only on PASS.
 'edmsdr drill ARGS' runs 'edmsdr-drill ARGS'.
 
 --db auto      a throwaway local cluster when PostgreSQL server binaries are installed, else a container

@@ -43,6 +43,17 @@ func runDrillWith(ctx context.Context, cfg drill.Config, dataset string) *report
 	AddReportEntry("drill", text.String())
 	Expect(rep.Error).To(BeEmpty(), "%s\nseed %d; replay: %s", text.String(), seed, rep.Replay)
 	Expect(rep.Verdict).To(Equal(finding.Pass), "%s\nseed %d; replay: %s", text.String(), seed, rep.Replay)
+	// The reinstall's seeded tree and diverged row were checked, not skipped.
+	cyc := rep.Scenario("cycle")
+	Expect(cyc).NotTo(BeNil())
+	checked := map[string]int{}
+	for _, c := range cyc.Checks {
+		Expect(c.Verdict).To(Equal(finding.Pass), "check %s %s: %s", c.Name, c.Table, c.Evidence)
+		checked[c.Name]++
+	}
+	Expect(checked).To(HaveKey("seeded tree matched"))
+	Expect(checked).To(HaveKey("diverged rows overwritten"))
+	Expect(checked).To(HaveKey("restored digest"))
 	return rep
 }
 
