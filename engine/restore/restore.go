@@ -211,6 +211,8 @@ type run struct {
 
 	safetyW *pack.Writer   // the safety backup being written, or nil
 	safetyM *pack.Manifest // its manifest, completed before COMMIT
+	// wholeDigests are validation's digests of tables it covered whole (for the safety backup).
+	wholeDigests map[string]pack.TableDigest
 }
 
 func (r *run) mark(name string) {

@@ -146,7 +146,7 @@ func (r *run) checkRollback(ctx context.Context) (done bool, err error) {
 // rows gone.
 func (r *run) changedSince(ctx context.Context, st *tableState, after, cur pack.TableDigest, xid string) (finding.Finding, error) {
 	f := finding.Finding{Kind: finding.ChangedSince, Table: st.display}
-	var newer int64
+	var newer, preexisting int64
 	var ids []string
 	// xmin is 32 bits: a row's age can be compared with the restore's only while the restore is
 	// less than 2^31 transactions old.
@@ -160,6 +160,12 @@ func (r *run) changedSince(ctx context.Context, st *tableState, after, cur pack.
 			return f, r.sqlError(st.display, err)
 		}
 		if newer > 0 && st.sid != "" {
+			// Of those, the ids the safety backup holds were rows before the restore: updated since.
+			sql := fmt.Sprintf("SELECT count(*) FROM %s t WHERE %s AND EXISTS (SELECT 1 FROM %s s WHERE s.%s = t.%s)",
+				pgquote.Table(st.qname), where, st.stg, pgquote.Ident(st.sid), pgquote.Ident(st.sid))
+			if err := r.tx.QueryRow(ctx, sql).Scan(&preexisting); err != nil {
+				return f, r.sqlError(st.display, err)
+			}
 			rows, err := r.tx.Query(ctx, fmt.Sprintf("SELECT t.%s::text FROM %s t WHERE %s ORDER BY 1 LIMIT 10", pgquote.Ident(st.sid), pgquote.Table(st.qname), where))
 			if err != nil {
 				return f, r.sqlError(st.display, err)
@@ -174,7 +180,11 @@ func (r *run) changedSince(ctx context.Context, st *tableState, after, cur pack.
 		}
 	}
 	var parts []string
-	if newer > 0 {
+	switch {
+	case newer > 0 && st.sid != "":
+		parts = append(parts, fmt.Sprintf("%d rows written since the restore (%d under ids that existed before it: updated since; %d under other ids: inserted since, or restored rows updated since)",
+			newer, preexisting, newer-preexisting))
+	case newer > 0:
 		parts = append(parts, fmt.Sprintf("%d rows written since the restore (inserted or updated)", newer))
 	}
 	if gone := after.Rows - (cur.Rows - newer); gone > 0 && comparable {

@@ -234,6 +234,7 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 			restored[st.qname] = actual.Add(tgtDiv)
 		} else {
 			restored[st.qname] = actual
+			r.noteWholeTable(st, actual)
 		}
 		v := finding.Pass
 		ev := fmt.Sprintf("%d rows, digest %s", actual.Rows, actual.Hex(st.qname)[:16])

@@ -99,22 +99,29 @@ var _ = Describe("Rollback", Label(label.Rollback), func() {
 		tgt := suitekit.EDMSTarget(ctx, srv)
 		before := exactState(ctx, tgt)
 		_, safety := restoreWithSafety(ctx, tgt, pkg, restore.Merge)
-		suitekit.Exec(ctx, tgt, `INSERT INTO audit_auditentry (action, "timestamp") VALUES ('written after the restore', now())`)
+		suitekit.Exec(ctx, tgt, `INSERT INTO audit_auditentry (action, "timestamp") VALUES ('written after the restore', now())`,
+			`UPDATE auth_user SET last_name = 'changed after the restore' WHERE username = 'admin'`)
 		newID := suitekit.Count(ctx, tgt, `SELECT max(id) FROM audit_auditentry`)
+		adminID := suitekit.Count(ctx, tgt, `SELECT id FROM auth_user WHERE username = 'admin'`)
 		changed := exactState(ctx, tgt)
 		res, err := rollback(ctx, tgt, safety, restore.RollbackOptions{})
 		Expect(err).To(HaveOccurred())
 		var refused *finding.Refused
 		Expect(errors.As(err, &refused)).To(BeTrue())
 		Expect(refused.Op).To(Equal("rollback"))
-		fl := finding.FindingsOf(err).Errors()
-		Expect(fl).To(HaveLen(1))
-		Expect(fl[0].Kind).To(Equal(finding.ChangedSince))
-		Expect(fl[0].Table).To(Equal("audit_auditentry"))
-		Expect(fl[0].Count).To(BeEquivalentTo(1))
-		Expect(fl[0].Keys).To(ConsistOf("id=" + itoa(newID)))
+		byTable := map[string]finding.Finding{}
+		for _, f := range finding.FindingsOf(err).Errors() {
+			Expect(f.Kind).To(Equal(finding.ChangedSince))
+			byTable[f.Table] = f
+		}
+		Expect(byTable).To(HaveLen(2))
+		Expect(byTable["audit_auditentry"].Count).To(BeEquivalentTo(1))
+		Expect(byTable["audit_auditentry"].Keys).To(ConsistOf("id=" + itoa(newID)))
+		Expect(byTable["audit_auditentry"].Message).To(ContainSubstring("0 under ids that existed before it"))
+		Expect(byTable["auth_user"].Keys).To(ConsistOf("id=" + itoa(adminID)))
+		Expect(byTable["auth_user"].Message).To(ContainSubstring("1 under ids that existed before it: updated since"))
 		Expect(res.Committed).To(BeFalse())
-		Expect(res.Rollback.Changed).To(ConsistOf("audit_auditentry"))
+		Expect(res.Rollback.Changed).To(ConsistOf("audit_auditentry", "auth_user"))
 		Expect(exactState(ctx, tgt)).To(Equal(changed), "a refused rollback changes nothing")
 
 		res, err = rollback(ctx, tgt, safety, restore.RollbackOptions{Force: true})
