@@ -31,6 +31,8 @@ CREATE TABLE lib_volume (id serial PRIMARY KEY, shelf_id int NOT NULL REFERENCES
 CREATE TABLE lib_loan (id serial PRIMARY KEY, volume_id int NOT NULL REFERENCES lib_volume, who text NOT NULL);
 CREATE TABLE lib_pair (id serial PRIMARY KEY, a text NOT NULL, b text NOT NULL, UNIQUE (a, b));
 CREATE TABLE lib_pairref (id serial PRIMARY KEY, pair_id int NOT NULL REFERENCES lib_pair);
+CREATE TABLE lib_note (id serial PRIMARY KEY, pair_id int NOT NULL REFERENCES lib_pair, n int NOT NULL, UNIQUE (pair_id, n));
+CREATE TABLE lib_noteref (id serial PRIMARY KEY, note_id int NOT NULL REFERENCES lib_note);
 `
 
 // layoutFixture is a dumpdata --natural-foreign --natural-primary fixture of models whose
@@ -267,5 +269,46 @@ func TestConvertRefusesKeysThatDoNotFitTheDeclaredLayout(t *testing.T) {
 	fl := finding.FindingsOf(err)
 	if len(fl) != 1 || fl[0].Kind != finding.KeyPlan || !strings.Contains(fl[0].Message, "[name, [parent]] (as the keys file declares)") {
 		t.Fatalf("got %v, want one key-plan finding naming the declared layout", err)
+	}
+}
+
+// TestConvertSettlesEmbeddedLayouts: pairs are referred to only inside the natural keys of notes;
+// their layout is learned from those sub-lists (the fixture's own pairs decide between [a, b] and
+// [b, a]) and every reference resolves to the fixture's own rows.
+func TestConvertSettlesEmbeddedLayouts(t *testing.T) {
+	ctx, tc, dsn := layoutDB(t)
+	_, res, err := convertString(t, ctx, tc, dsn, `[
+{"model": "lib.pair", "pk": 5, "fields": {"a": "x", "b": "y"}},
+{"model": "lib.pair", "pk": 6, "fields": {"a": "y", "b": "x"}},
+{"model": "lib.pair", "pk": 7, "fields": {"a": "x", "b": "z"}},
+{"model": "lib.note", "pk": 1, "fields": {"pair": 5, "n": 1}},
+{"model": "lib.note", "pk": 2, "fields": {"pair": 7, "n": 1}},
+{"model": "lib.noteref", "pk": 1, "fields": {"note": [1, ["y", "x"]]}},
+{"model": "lib.noteref", "pk": 2, "fields": {"note": [1, ["z", "x"]]}}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range res.Learned {
+		got[l.Model] = l.Layout
+	}
+	if want := map[string]string{"lib.note": "[n, [pair]]", "lib.pair": "[b, a]"}; !reflect.DeepEqual(got, want) || res.RefRows != 0 {
+		t.Errorf("learned %v, %d reference rows; want %v and none", got, res.RefRows, want)
+	}
+	// The same, but the fixture's pairs confirm the default layout: it stays, and the pairs'
+	// registry (emptied while the candidates were compared) is built again.
+	_, res, err = convertString(t, ctx, tc, dsn, `[
+{"model": "lib.pair", "pk": 5, "fields": {"a": "x", "b": "y"}},
+{"model": "lib.pair", "pk": 6, "fields": {"a": "y", "b": "x"}},
+{"model": "lib.pair", "pk": 7, "fields": {"a": "x", "b": "z"}},
+{"model": "lib.note", "pk": 1, "fields": {"pair": 5, "n": 1}},
+{"model": "lib.note", "pk": 2, "fields": {"pair": 7, "n": 1}},
+{"model": "lib.noteref", "pk": 1, "fields": {"note": [1, ["x", "y"]]}},
+{"model": "lib.noteref", "pk": 2, "fields": {"note": [1, ["x", "z"]]}}]`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Learned) != 1 || res.Learned[0].Layout != "[n, [pair]]" || res.RefRows != 0 {
+		t.Errorf("learned %+v, %d reference rows; want the note's layout only and none", res.Learned, res.RefRows)
 	}
 }

@@ -441,13 +441,21 @@ func (c *conv) settleEmbedded(ctx context.Context, k *keyed) error {
 		if err := c.learnLayout(ctx, r); err != nil {
 			return err
 		}
-		if r.md.Key == before {
-			continue
-		}
+		// Learning may have emptied the registry: build it again, in the layout settled on
+		// (duplicates were reported already when the layout is the same).
 		if _, err := c.exec(ctx, "TRUNCATE "+r.ct.reg); err != nil {
 			return err
 		}
-		if err := c.registerFixtureKeys(ctx, r); err != nil {
+		if r.md.Key != before {
+			if err := c.registerFixtureKeys(ctx, r); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := c.exec(ctx, c.fixtureKeysSQL(r)); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, "ANALYZE "+r.ct.reg); err != nil {
 			return err
 		}
 	}
