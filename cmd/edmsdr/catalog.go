@@ -112,7 +112,7 @@ func readEntry(ctx context.Context, e *entry, sf *sealFlags) (string, error) {
 	defer r.Close()
 	h := sha256.New()
 	tee := io.TeeReader(r, h)
-	c, verr := seal.VerifyPackage(tee, d, v, packLimits())
+	c, verr := seal.VerifyPackage(ctx, tee, d, v, packLimits())
 	if c != nil && c.Encrypted && e.Encrypted == "" {
 		e.Encrypted = "age"
 	}

@@ -203,7 +203,7 @@ func (s *sealFlags) verifyFile(ctx context.Context, loc *store.Location) (*seal.
 		return nil, err
 	}
 	defer f.Close()
-	return seal.VerifyPackage(f, d, v, pack.Limits{})
+	return seal.VerifyPackage(ctx, f, d, v, pack.Limits{})
 }
 
 // openInput opens the package at loc for a command that consumes it (restore, fixture) and

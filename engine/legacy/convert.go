@@ -293,7 +293,7 @@ func (c *conv) load(ctx context.Context, src io.Reader) error {
 	if _, err := c.exec(ctx, "CREATE TEMP TABLE _lg_ox PARTITION OF _lg_obj DEFAULT"); err != nil {
 		return err
 	}
-	dec, err := NewDecoder(src)
+	dec, err := NewDecoderContext(ctx, src, DecodeLimits{})
 	if err != nil {
 		return c.syntaxFinding(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,36 +49,74 @@ func (e *SyntaxError) Error() string {
 // per line, or any whitespace-separated objects), gzip-compressed or not. Only one object is held
 // in memory at a time.
 type Decoder struct {
-	tr    *tracker
-	dec   *json.Decoder
-	array bool
-	done  bool
-	n     int64
+	tr     *tracker
+	dec    *json.Decoder
+	src    io.Reader // what dec reads: the tracker, after a skip with the bytes read past the run first
+	origin int64     // the fixture offset of dec's offset 0 (dec is replaced after a long whitespace run)
+	array  bool
+	done   bool
+	n      int64
+}
+
+// DecodeLimits bound what a fixture may cost. Zero fields take the defaults.
+type DecodeLimits struct {
+	// MaxBytes bounds the decompressed fixture; default 64 GiB.
+	MaxBytes int64
+	// MaxObjectBytes bounds one object, whitespace before it included; default 64 MiB (an
+	// object costs about four times its size in memory while it is decoded).
+	MaxObjectBytes int64
+	// MaxRatio bounds decompressed over compressed bytes of a gzip fixture, past its first
+	// 64 MiB; default 250 (Django's fixtures compress about 10:1; deflate stops near 1032:1).
+	MaxRatio int64
+}
+
+func (l DecodeLimits) withDefaults() DecodeLimits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 64 << 30
+	}
+	if l.MaxObjectBytes <= 0 {
+		l.MaxObjectBytes = 64 << 20
+	}
+	if l.MaxRatio <= 0 {
+		l.MaxRatio = 250
+	}
+	return l
 }
 
 var gzipMagic = []byte{0x1f, 0x8b}
 
-// NewDecoder starts reading a fixture from r, decompressing it when it is gzip. It reads up to
-// the first object's start and refuses what cannot be a fixture.
+// NewDecoder is NewDecoderContext without a context and with the default limits.
 func NewDecoder(r io.Reader) (*Decoder, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	return NewDecoderContext(context.Background(), r, DecodeLimits{})
+}
+
+// NewDecoderContext starts reading a fixture from r, decompressing it when it is gzip. It reads
+// up to the first object's start and refuses what cannot be a fixture. Reading stops with ctx's
+// error once ctx is done, and with a *SyntaxError past any of limits.
+func NewDecoderContext(ctx context.Context, r io.Reader, limits DecodeLimits) (*Decoder, error) {
+	limits = limits.withDefaults()
+	compressed := &countReader{r: r}
+	br := bufio.NewReaderSize(compressed, 64<<10)
 	head, _ := br.Peek(2)
 	var src io.Reader = br
+	gz := false
 	if bytes.Equal(head, gzipMagic) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, &SyntaxError{Line: 1, Column: 1, Msg: "gzip: " + err.Error()}
 		}
 		zr.Multistream(true)
-		src = bufio.NewReaderSize(zr, 64<<10)
+		src = zr
+		gz = true
 	}
-	bsrc := src.(*bufio.Reader)
+	lim := &limitReader{ctx: ctx, r: src, compressed: compressed, gzip: gz, limits: limits}
+	bsrc := bufio.NewReaderSize(lim, 64<<10)
 	// A UTF-8 byte order mark is tolerated, as Python's json module writes none but editors may.
 	if bom, _ := bsrc.Peek(3); bytes.Equal(bom, []byte("\ufeff")) {
 		_, _ = bsrc.Discard(3)
 	}
-	tr := &tracker{r: bsrc, baseLine: 1, baseCol: 1}
-	d := &Decoder{tr: tr, dec: json.NewDecoder(tr)}
+	tr := &tracker{r: bsrc, baseLine: 1, baseCol: 1, maxKept: limits.MaxObjectBytes}
+	d := &Decoder{tr: tr, dec: json.NewDecoder(tr), src: tr}
 	first, err := firstByte(bsrc)
 	switch {
 	case errors.Is(err, io.EOF):
@@ -120,18 +159,60 @@ func firstByte(r *bufio.Reader) (byte, error) {
 	}
 }
 
+// countReader counts the bytes read through it.
+type countReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// limitReader is the decompressed fixture: it stops at ctx's end, past MaxBytes, and past
+// MaxRatio times the compressed bytes consumed (gzip only, past the first 64 MiB).
+type limitReader struct {
+	ctx        context.Context
+	r          io.Reader
+	compressed *countReader
+	gzip       bool
+	limits     DecodeLimits
+	n          int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if err := l.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	switch {
+	case l.n > l.limits.MaxBytes:
+		return 0, fmt.Errorf("the fixture is larger than the %d bytes allowed", l.limits.MaxBytes)
+	case l.gzip && l.n > 64<<20 && l.n > l.limits.MaxRatio*max(l.compressed.n, 1):
+		return 0, fmt.Errorf("the gzip stream expands more than %d:1 (a decompression bomb?)", l.limits.MaxRatio)
+	}
+	return n, err
+}
+
 // Objects is the number of objects read so far.
 func (d *Decoder) Objects() int64 { return d.n }
 
 // Offset is the number of (decompressed) bytes consumed so far.
-func (d *Decoder) Offset() int64 { return d.dec.InputOffset() }
+func (d *Decoder) Offset() int64 { return d.origin + d.dec.InputOffset() }
 
-// Next returns the next object, io.EOF after the last, or a *SyntaxError.
+// Next returns the next object, io.EOF after the last, or a *SyntaxError (or the context's
+// error, unwrapped, when it ended the read).
 func (d *Decoder) Next() (*Object, error) {
 	if d.done {
 		return nil, io.EOF
 	}
-	d.tr.advance(d.dec.InputOffset())
+	if err := d.skipSpace(); err != nil {
+		return nil, err
+	}
+	d.tr.advance(d.Offset())
 	if d.array {
 		if !d.dec.More() {
 			return nil, d.finishArray()
@@ -173,6 +254,93 @@ func (d *Decoder) Next() (*Object, error) {
 	return o, nil
 }
 
+// spaceRun is the whitespace run past which the decoder skips whitespace itself: encoding/json
+// rescans the whitespace before a value on every refill of its buffer (quadratic: 32 MiB of
+// spaces took 12 s, 64 MiB minutes).
+const spaceRun = 4 << 10
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// skipSpace skips a long whitespace run at the decoder's position in linear time: it reads past
+// it, then continues with a new json.Decoder at the first byte after it (in an array, put back
+// inside the array: a "[" it consumes, then the comma handled here).
+func (d *Decoder) skipSpace() error {
+	buffered, _ := io.ReadAll(io.LimitReader(d.dec.Buffered(), spaceRun))
+	w := 0
+	for w < len(buffered) && isSpace(buffered[w]) {
+		w++
+	}
+	if w < len(buffered) && buffered[w] == ',' && d.array && d.n > 0 {
+		// encoding/json skips the whitespace after a comma as it decodes the next value,
+		// linearly but keeping it all in its buffer: skip that run here too.
+		for w++; w < len(buffered) && isSpace(buffered[w]); w++ {
+		}
+	}
+	if w < len(buffered) && w < spaceRun {
+		return nil // the common case: a value, a comma or the end comes soon
+	}
+	rest, _ := io.ReadAll(d.dec.Buffered())
+	pos := d.Offset()
+	commaSeen := false
+	var chunk []byte
+	for {
+		w := 0
+		for w < len(rest) && isSpace(rest[w]) {
+			w++
+		}
+		pos += int64(w)
+		rest = rest[w:]
+		d.tr.advance(pos)
+		if len(rest) == 0 {
+			if chunk == nil {
+				chunk = make([]byte, 64<<10)
+			}
+			n, err := d.src.Read(chunk)
+			rest = chunk[:n]
+			if n == 0 && err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if d.tr.ctxErr(err) != nil {
+					return err
+				}
+				return d.readError(err)
+			}
+			continue
+		}
+		if d.array && d.n > 0 && !commaSeen && rest[0] == ',' {
+			commaSeen = true
+			pos++
+			rest = rest[1:]
+			continue
+		}
+		break
+	}
+	if d.array && len(rest) > 0 {
+		switch {
+		case d.n > 0 && !commaSeen && rest[0] != ']':
+			line, col := d.tr.pos(pos)
+			return &SyntaxError{Object: d.n, Line: line, Column: col, Offset: pos, Msg: fmt.Sprintf("invalid character %q after array element", rest[0])}
+		case commaSeen && rest[0] == ']':
+			line, col := d.tr.pos(pos)
+			return &SyntaxError{Object: d.n, Line: line, Column: col, Offset: pos, Msg: "invalid character ']' looking for beginning of value"}
+		}
+	}
+	src := io.MultiReader(bytes.NewReader(rest), d.src)
+	d.src = src
+	if d.array {
+		d.dec = json.NewDecoder(io.MultiReader(strings.NewReader("["), src))
+		if _, err := d.dec.Token(); err != nil {
+			return d.wrap(err)
+		}
+		d.origin = pos - 1
+	} else {
+		d.dec = json.NewDecoder(src)
+		d.origin = pos
+	}
+	return nil
+}
+
 func (d *Decoder) finishArray() error {
 	if _, err := d.dec.Token(); err != nil { // the closing ]
 		if errors.Is(err, io.EOF) {
@@ -181,9 +349,12 @@ func (d *Decoder) finishArray() error {
 		return d.wrap(err)
 	}
 	d.done = true
-	d.tr.advance(d.dec.InputOffset())
+	if err := d.skipSpace(); err != nil {
+		return err
+	}
+	d.tr.advance(d.Offset())
 	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
-		off := d.dec.InputOffset()
+		off := d.Offset()
 		line, col := d.tr.pos(d.tr.start())
 		if err == nil {
 			return &SyntaxError{Object: d.n, Line: line, Column: col, Offset: off, Msg: "data after the closing ']' of the fixture"}
@@ -227,6 +398,9 @@ func (d *Decoder) wrap(err error) error {
 	default:
 		var rerr *readError
 		if errors.As(err, &rerr) {
+			if cerr := d.tr.ctxErr(rerr.err); cerr != nil {
+				return cerr
+			}
 			return d.readError(rerr.err)
 		}
 		msg = strings.TrimPrefix(msg, "json: ")
@@ -269,15 +443,27 @@ type tracker struct {
 	base     int64
 	baseLine int64
 	baseCol  int64
+	maxKept  int64 // the most bytes one object (and the whitespace before it) may span
 }
 
 func (t *tracker) Read(p []byte) (int, error) {
+	if t.kept() > t.maxKept {
+		return 0, &readError{fmt.Errorf("an object is larger than the %d bytes allowed", t.maxKept)}
+	}
 	n, err := t.r.Read(p)
 	t.buf = append(t.buf, p[:n]...)
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = &readError{err}
 	}
 	return n, err
+}
+
+// ctxErr returns err when it is a context's end (the caller was cancelled), else nil.
+func (t *tracker) ctxErr(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
 }
 
 // kept is the number of bytes kept from base on.

@@ -2,7 +2,10 @@ package pack
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -98,5 +101,34 @@ func TestManifestValuesBounded(t *testing.T) {
 	// The manifest's bytes and the decompressor, not a decoded list of 8 million tables.
 	if got := after.TotalAlloc - before.TotalAlloc; got > 160<<20 {
 		t.Errorf("refusing it allocated %d bytes", got)
+	}
+}
+
+// cancelAfter cancels its context once n bytes have been read through it.
+type cancelAfter struct {
+	r      io.Reader
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p[:min(len(p), 512)])
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestVerifyContext: a cancelled context stops a verify with the context's error, not a finding
+// (SIGTERM was ignored during verify).
+func TestVerifyContext(t *testing.T) {
+	pkg := samplePackage(t, testChunk)
+	for _, at := range []int{1, len(pkg) / 3, len(pkg) - 600} {
+		ctx, cancel := context.WithCancel(context.Background())
+		m, err := VerifyContext(ctx, &cancelAfter{r: bytes.NewReader(pkg), n: at, cancel: cancel}, Limits{})
+		var fe *finding.Refused
+		if !errors.Is(err, context.Canceled) || errors.As(err, &fe) {
+			t.Errorf("cancelled after %d bytes: manifest %v, %v", at, m != nil, err)
+		}
 	}
 }

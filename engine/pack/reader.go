@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -91,6 +92,7 @@ const ratioFloor = 64 << 20
 // count passes MaxRatio times the compressed bytes consumed: a decompression bomb costs at most
 // MaxRatio times its own size, whatever its entries declare and whatever happens to them.
 type plainReader struct {
+	ctx        context.Context
 	r          io.Reader
 	compressed *countingReader
 	maxRatio   int64
@@ -102,6 +104,10 @@ func (p *plainReader) Read(b []byte) (int, error) {
 	if p.err != nil {
 		return 0, p.err
 	}
+	if err := p.ctx.Err(); err != nil {
+		p.err = fmt.Errorf("read package: %w", err)
+		return 0, p.err
+	}
 	n, err := p.r.Read(b)
 	p.n += int64(n)
 	if p.n > ratioFloor && p.n > p.maxRatio*max(p.compressed.n, 1) {
@@ -111,8 +117,8 @@ func (p *plainReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// streamErr is the error for a failed read of the archive: the ratio refusal when that is what
-// stopped it, else a corruption finding built from format and args.
+// streamErr is the error for a failed read of the archive: the ratio refusal or the context's
+// end when that is what stopped it, else a corruption finding built from format and args.
 func (r *Reader) streamErr(format string, args ...any) error {
 	if r.plain.err != nil {
 		return r.plain.err
@@ -120,9 +126,15 @@ func (r *Reader) streamErr(format string, args ...any) error {
 	return corrupt(format, args...)
 }
 
-// NewReader starts reading a package from r (the bytes of a .edmsdr file, decrypted if it was
-// encrypted) and reads its header. Unknown format versions are refused here, before any data.
+// NewReader is NewReaderContext without a context.
 func NewReader(r io.Reader, limits Limits) (*Reader, error) {
+	return NewReaderContext(context.Background(), r, limits)
+}
+
+// NewReaderContext starts reading a package from r (the bytes of a .edmsdr file, decrypted if
+// it was encrypted) and reads its header. Unknown format versions are refused here, before any
+// data. Once ctx is done every read fails with its error (wrapped, never as a finding).
+func NewReaderContext(ctx context.Context, r io.Reader, limits Limits) (*Reader, error) {
 	limits = limits.withDefaults()
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(32)
@@ -143,7 +155,7 @@ func NewReader(r io.Reader, limits Limits) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open package: %w", err)
 	}
-	plain := &plainReader{r: zr, compressed: cr, maxRatio: limits.MaxRatio}
+	plain := &plainReader{ctx: ctx, r: zr, compressed: cr, maxRatio: limits.MaxRatio}
 	rd := &Reader{limits: limits, compressed: cr, plain: plain, zr: zr, tr: tar.NewReader(plain), seen: map[string]Chunk{}, lastTable: -1, lastChunk: -1}
 	if err := rd.readHeader(); err != nil {
 		zr.Close()
@@ -661,7 +673,12 @@ func (e *Entry) drain() error {
 // Verify reads a whole package from r and returns its manifest, or a *finding.Refused that lists
 // every problem found (checksums, counts, sizes, names, order, row shapes, format).
 func Verify(r io.Reader, limits Limits) (*Manifest, error) {
-	rd, err := NewReader(r, limits)
+	return VerifyContext(context.Background(), r, limits)
+}
+
+// VerifyContext is Verify stopping, with ctx's error, once ctx is done.
+func VerifyContext(ctx context.Context, r io.Reader, limits Limits) (*Manifest, error) {
+	rd, err := NewReaderContext(ctx, r, limits)
 	if err != nil {
 		return nil, err
 	}
@@ -685,6 +702,9 @@ func (r *Reader) Verify() (*Manifest, error) {
 			return r.manifest, err
 		}
 		if _, err := io.Copy(io.Discard, e); err != nil && !e.shape {
+			if r.plain.ctx.Err() != nil && errors.Is(err, r.plain.ctx.Err()) {
+				return nil, err
+			}
 			return nil, &finding.Refused{Op: "verify package", Findings: dedupe(append(r.findings, finding.FindingsOf(err)...))}
 		}
 	}

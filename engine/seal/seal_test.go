@@ -2,6 +2,7 @@ package seal
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -95,7 +96,7 @@ func verifyFile(t *testing.T, path string, d *Decrypter, v *Verifier) (*Checked,
 		t.Fatal(err)
 	}
 	defer f.Close()
-	return VerifyPackage(f, d, v, pack.Limits{})
+	return VerifyPackage(context.Background(), f, d, v, pack.Limits{})
 }
 
 func newIdentity(t *testing.T) *age.X25519Identity {

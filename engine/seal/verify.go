@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"context"
 	"io"
 
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -23,15 +24,15 @@ type Checked struct {
 // be nil), verifies every checksum, count and size, and, when v is not nil, requires a valid
 // signature of the manifest by v's key. Refusals are *finding.Refused: damage is Corrupt, an
 // unsigned or badly signed package Corrupt, an encrypted one without the key Unsupported or
-// Privilege (see Decrypter.Open).
-func VerifyPackage(src io.Reader, d *Decrypter, v *Verifier, limits pack.Limits) (*Checked, error) {
+// Privilege (see Decrypter.Open). Once ctx is done it stops with ctx's error.
+func VerifyPackage(ctx context.Context, src io.Reader, d *Decrypter, v *Verifier, limits pack.Limits) (*Checked, error) {
 	out := &Checked{}
 	plain, encrypted, err := d.Open(src)
 	out.Encrypted = encrypted
 	if err != nil {
 		return out, err
 	}
-	rd, err := pack.NewReader(plain, limits)
+	rd, err := pack.NewReaderContext(ctx, plain, limits)
 	if err != nil {
 		return out, err
 	}
