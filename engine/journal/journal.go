@@ -163,8 +163,16 @@ func Insert(ctx context.Context, conn *pgx.Conn, e *Entry, idmap io.Reader) erro
 		return fmt.Errorf("journal table: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // committed below
-	if _, err := tx.Exec(ctx, ddl); err != nil {
-		return fmt.Errorf("journal table: create: %w", err)
+	// CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists: a role
+	// granted only INSERT on existing journal tables must not run it.
+	var exist bool
+	if err := tx.QueryRow(ctx, "SELECT to_regclass('public.edmsdr_journal') IS NOT NULL AND to_regclass('public.edmsdr_journal_idmap') IS NOT NULL").Scan(&exist); err != nil {
+		return fmt.Errorf("journal table: %w", err)
+	}
+	if !exist {
+		if _, err := tx.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("journal table: create: %w", err)
+		}
 	}
 	if _, err := tx.Exec(ctx, "INSERT INTO public.edmsdr_journal (id, at, operation, outcome, entry) VALUES ($1, $2, $3, $4, $5)",
 		e.ID, e.Time, e.Operation, e.Outcome, string(data)); err != nil {
