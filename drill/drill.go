@@ -250,6 +250,7 @@ func (r *runner) backup(ctx context.Context, cfgSrc *pgx.ConnConfig, work string
 		r.rep.Rows += t.Rows
 	}
 	r.phase("backup")
+	r.log.Info("drill package", "tables", len(bres.Manifest.Tables), "rows", r.rep.Rows, "bytes", bres.Bytes)
 	if err := verifyFile(pkgPath); err != nil {
 		return "", nil, fmt.Errorf("drill: verify: %w", err)
 	}

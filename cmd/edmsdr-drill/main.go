@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/fixtures/provider"
+	"github.com/edmsdr/edmsdr/progress"
 	"github.com/edmsdr/edmsdr/reports"
 	"github.com/edmsdr/edmsdr/store"
 )
@@ -132,7 +132,7 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		db, scale, dataset, reportDir, database  string
 		history, sourceDSN, reinitSQL, reinitCmd string
-		scenarioList                             string
+		scenarioList, logFormat                  string
 		seed                                     int64
 		keep                                     string
 		verbose, seqAtMax                        bool
@@ -213,11 +213,6 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			level := slog.LevelWarn
-			if verbose {
-				level = slog.LevelDebug
-			}
-			log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 			var keepAt *store.Location
 			if keep != "" && keep != keepInReport {
 				var err error
@@ -279,6 +274,15 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			if err != nil {
 				return usagef("--scenarios: %v", err)
 			}
+			steps := 9 // install, generate, digest before, backup, verify, reinit, restore, digest after, probes
+			if sourceDSN != "" {
+				steps = 6
+			}
+			log, stopLog, err := progress.New(stderr, progress.Options{Format: logFormat, Verbose: verbose, DrillSteps: steps + len(scenarios) - 1})
+			if err != nil {
+				return usagef("--log-format: %v", err)
+			}
+			defer stopLog()
 			ctx := cmd.Context()
 			if reportDir, err = reportDirFor(reportDir, time.Now()); err != nil {
 				return err
@@ -338,6 +342,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 				dcfg.Replay = liveReplay(db, database, reinitSQL, reinitCmd)
 			}
 			rep, err := drill.Run(ctx, dcfg)
+			stopLog() // the bars end before the summary is printed
 			if err != nil {
 				return err
 			}
@@ -364,7 +369,8 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log progress to stderr")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every step to stderr (debug lines)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "", "progress as slog lines on stderr, text or json (default: progress bars on a terminal, warnings only otherwise)")
 	cmd.Flags().StringVar(&db, "db", "auto", "server: auto, local, container, or a DSN")
 	cmd.Flags().StringVar(&scale, "scale", "tiny", "data size: tiny, small, medium or a number")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the generated data (a failing drill prints its replay command)")

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/progress"
 )
 
 // version is set at build time (-ldflags "-X main.version=...").
@@ -35,7 +36,11 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 
 type globals struct {
 	verbose bool
-	log     *slog.Logger
+	// logFormat is --log-format: text or json lines, or "" for bars on a terminal.
+	logFormat string
+	log       *slog.Logger
+	// stopLog ends the progress output (the bars) once the command is done.
+	stopLog func()
 	stdout  io.Writer
 	stderr  io.Writer
 	// args are the command's arguments (the journal records them, connection strings reduced).
@@ -57,15 +62,20 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
-			level := slog.LevelWarn
-			if g.verbose {
-				level = slog.LevelDebug
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Name() == "drill" {
+				return nil // edmsdr-drill takes over this process, and reports its own progress
 			}
-			g.log = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			log, stop, err := progress.New(g.stderr, progress.Options{Format: g.logFormat, Verbose: g.verbose})
+			if err != nil {
+				return usagef("--log-format: %v", err)
+			}
+			g.log, g.stopLog = log, stop
+			return nil
 		},
 	}
-	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress to stderr")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every step to stderr (debug lines)")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "", "progress as slog lines on stderr, text or json (default: progress bars on a terminal, warnings only otherwise)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
@@ -85,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := newRoot(g)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	if g.stopLog != nil {
+		g.stopLog()
+	}
 	if err == nil {
 		return 0
 	}

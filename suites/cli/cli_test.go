@@ -205,8 +205,18 @@ var _ = Describe("edmsdr drill", Label(label.CLI, label.Drill), func() {
 	It("runs a drill against a server given by DSN, prints the summary and writes report.json", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		db := fmt.Sprintf("cli_drill_%d", GinkgoParallelProcess())
-		s := edmsdr(nil, "drill", "--db", srv.DSN("postgres"), "--database", db, "--report", dir, "--seed", "4")
+		s := edmsdr(nil, "drill", "--db", srv.DSN("postgres"), "--database", db, "--report", dir, "--seed", "4", "--log-format", "json")
 		Expect(s.ExitCode()).To(Equal(0), string(s.Out.Contents())+string(s.Err.Contents()))
+		// --log-format json: every stderr line is one slog record; the phases are among them.
+		var phases []string
+		for _, line := range strings.Split(strings.TrimSpace(string(s.Err.Contents())), "\n") {
+			var rec struct{ Msg, Phase string }
+			Expect(json.Unmarshal([]byte(line), &rec)).To(Succeed(), "not a JSON line: %s", line)
+			if rec.Msg == "drill phase done" {
+				phases = append(phases, rec.Phase)
+			}
+		}
+		Expect(phases).To(Equal([]string{"install", "generate", "digest before", "backup", "verify", "reinit", "restore", "digest after", "probes"}))
 		out := string(s.Out.Contents())
 		Expect(out).To(ContainSubstring("verdict PASS"))
 		Expect(out).To(MatchRegexp(`digest before ([0-9a-f]{64})\ndigest after  ([0-9a-f]{64})`))
