@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -376,7 +377,7 @@ func TestIDMapNamesEverySourceIDAndItsTarget(t *testing.T) {
 			t.Errorf("%s maps to %+v, want %+v", k, got[k], w)
 		}
 	}
-	if got["kind 2"].tgt <= "100" && len(got["kind 2"].tgt) <= 3 {
+	if id, err := strconv.Atoi(got["kind 2"].tgt); err != nil || id <= 100 {
 		t.Errorf("inserted kind got id %s, want one past the target's sequence (100)", got["kind 2"].tgt)
 	}
 }

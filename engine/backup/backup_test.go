@@ -1,0 +1,187 @@
+package backup_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/edmsdr/edmsdr/engine/backup"
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(localpgtest.RunShared(m)) }
+
+const source = `
+CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL UNIQUE, label text NOT NULL);
+CREATE TABLE node (id serial PRIMARY KEY, parent_id int REFERENCES node (id), name text NOT NULL,
+                   kind_id int NOT NULL REFERENCES kind (id), CONSTRAINT node_parent_name UNIQUE (parent_id, name));
+CREATE UNIQUE INDEX node_root_name ON node (name) WHERE parent_id IS NULL; -- with it, (parent_id, name) is a key
+CREATE TABLE note (id serial PRIMARY KEY, node_id int NOT NULL REFERENCES node (id), body text);
+CREATE TABLE "Odd ""Name""" (code text PRIMARY KEY, n int);
+CREATE TABLE session_cache (k text PRIMARY KEY, v bytea);
+INSERT INTO kind (name, label) VALUES ('a', 'A'), ('b', 'A');
+INSERT INTO node (parent_id, name, kind_id) VALUES (NULL, 'root', 1), (1, 'x', 2);
+INSERT INTO note (node_id, body) VALUES (1, 'one'), (2, NULL), (2, NULL);
+INSERT INTO "Odd ""Name""" VALUES ('tab	and "quote"', 1);
+INSERT INTO session_cache VALUES ('s', '\x00ff');`
+
+// newSource creates a database holding source and returns its config and a connection.
+func newSource(t *testing.T) (*pgx.ConnConfig, *pgx.Conn, context.Context) {
+	t.Helper()
+	tc := localpgtest.Shared(t)
+	dsn := tc.NewDatabase(t, "bsrc")
+	conn := tc.Connect(t, dsn)
+	ctx := localpgtest.Context(t, 2*time.Minute)
+	if _, err := conn.Exec(ctx, source); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, conn, ctx
+}
+
+func verify(t *testing.T, path string) *pack.Manifest {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := pack.Verify(f, pack.Limits{})
+	if err != nil {
+		t.Fatalf("verify %s: %v", path, err)
+	}
+	return m
+}
+
+func TestBackupWritesAPackageThatVerifiesWithEveryRowAndTheDigest(t *testing.T) {
+	cfg, conn, ctx := newSource(t)
+	out := filepath.Join(t.TempDir(), "b.edmsdr")
+	res, err := backup.Run(ctx, cfg, out, backup.Options{Tool: "backup test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := verify(t, out)
+	if m.Tool != "backup test" || res.Bytes <= 0 || res.Path != out {
+		t.Errorf("tool %q, bytes %d, path %q", m.Tool, res.Bytes, res.Path)
+	}
+	rows := map[string]int64{}
+	for _, te := range m.Tables {
+		rows[te.Table] = te.Rows
+	}
+	for table, want := range map[string]int64{"public.kind": 2, "public.node": 2, "public.note": 3, `public.Odd "Name"`: 1, "public.session_cache": 1} {
+		if rows[table] != want {
+			t.Errorf("%s: %d rows in the package, want %d (tables %v)", table, rows[table], want, rows)
+		}
+	}
+	db, err := digest.OfDatabase(ctx, conn, digest.DatabaseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Digest.Total != db.Summary.Total || res.Manifest.Digest.Total != m.Digest.Total {
+		t.Errorf("package digest %s, database %s", m.Digest.Total, db.Summary.Total)
+	}
+	plan := map[string][]string{}
+	for q, tp := range m.Plan.Tables {
+		plan[q] = tp.NaturalKey
+	}
+	for table, want := range map[string][]string{"public.kind": {"name"}, "public.node": {"parent_id", "name"}, "public.note": nil} {
+		if !slices.Equal(plan[table], want) {
+			t.Errorf("%s natural key %v, want %v", table, plan[table], want)
+		}
+	}
+	if _, err := os.Stat(out + ".partial"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a partial file is left: %v", err)
+	}
+}
+
+func TestBackupKeysFileExcludesAndDeclares(t *testing.T) {
+	cfg, _, ctx := newSource(t)
+	out := filepath.Join(t.TempDir(), "b.edmsdr")
+	kf := &keys.File{Exclude: []string{"session_cache"}, Tables: map[string]keys.TableSpec{"note": {NaturalKey: &[]string{"node_id", "body"}}}}
+	// note has two equal rows (2, NULL): a declared key must be unique in the source.
+	_, err := backup.Run(ctx, cfg, out, backup.Options{Keys: kf})
+	fl := finding.FindingsOf(err)
+	if err == nil || len(fl) != 1 || fl[0].Kind != finding.Duplicated || fl[0].Table != "note" {
+		t.Fatalf("error %v (findings %v), want one duplicated finding on note", err, fl)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused backup left %s: %v", out, err)
+	}
+	kf.Tables = map[string]keys.TableSpec{"kind": {NaturalKey: &[]string{"name", "label"}}}
+	if _, err := backup.Run(ctx, cfg, out, backup.Options{Keys: kf}); err != nil {
+		t.Fatal(err)
+	}
+	m := verify(t, out)
+	for _, te := range m.Tables {
+		if te.Table == "public.session_cache" {
+			t.Error("the excluded table is in the package")
+		}
+	}
+	if got := m.Plan.Tables["public.kind"]; got == nil || !slices.Equal(got.NaturalKey, []string{"name", "label"}) || got.Source != "keys file" {
+		t.Errorf("kind plan %+v, want the declared key from the keys file", got)
+	}
+}
+
+func TestBackupRefusesToOverwriteUnlessAsked(t *testing.T) {
+	cfg, _, ctx := newSource(t)
+	out := filepath.Join(t.TempDir(), "b.edmsdr")
+	if err := os.WriteFile(out, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backup.Run(ctx, cfg, out, backup.Options{}); err == nil {
+		t.Fatal("backup over an existing file succeeded")
+	}
+	if data, _ := os.ReadFile(out); string(data) != "precious" {
+		t.Error("the existing file was changed")
+	}
+	if _, err := backup.Run(ctx, cfg, out, backup.Options{Writer: pack.WriterOptions{Overwrite: true}}); err != nil {
+		t.Fatal(err)
+	}
+	verify(t, out)
+}
+
+func TestBackupCancelledLeavesNothing(t *testing.T) {
+	cfg, _, ctx := newSource(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "b.edmsdr")
+	stop := errors.New("stop")
+	ctx, cancel := context.WithCancelCause(ctx)
+	_, err := backup.Run(ctx, cfg, out, backup.Options{Snapshot: func(context.Context, string) error {
+		cancel(stop)
+		return nil
+	}})
+	if err == nil {
+		t.Fatal("a cancelled backup succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("a cancelled backup left %v", entries)
+	}
+}
+
+func TestBackupOfAnUnreachableServerSaysSo(t *testing.T) {
+	cfg, err := pgx.ParseConfig("postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "b.edmsdr")
+	if _, err := backup.Run(context.Background(), cfg, out, backup.Options{}); err == nil {
+		t.Fatal("backup of an unreachable server succeeded")
+	}
+	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
+		t.Error("a failed backup left a package")
+	}
+}
