@@ -271,3 +271,17 @@ func colNames(t *table, cols []int) string {
 	}
 	return strings.Join(names, ",")
 }
+
+// ParseReference reads a keys-file reference: column "table.column" (table possibly
+// schema-qualified) referring to "table(column)".
+func ParseReference(column, ref string) (Reference, error) {
+	dot := strings.LastIndex(column, ".")
+	open, closing := strings.Index(ref, "("), strings.LastIndex(ref, ")")
+	if dot <= 0 || dot == len(column)-1 || open <= 0 || closing != len(ref)-1 || closing <= open+1 {
+		return Reference{}, fmt.Errorf("reference %q: %q: want table.column: table(column)", column, ref)
+	}
+	return Reference{
+		Table: strings.TrimSpace(column[:dot]), Columns: []string{strings.TrimSpace(column[dot+1:])},
+		RefTable: strings.TrimSpace(ref[:open]), RefColumns: []string{strings.TrimSpace(ref[open+1 : closing])},
+	}, nil
+}
