@@ -21,6 +21,9 @@ func (r *run) insertAll(ctx context.Context) error {
 	if err := r.holdForeignKeys(ctx); err != nil {
 		return err
 	}
+	if err := r.holdIndexes(ctx); err != nil {
+		return err
+	}
 	if len(deferred) > 0 && len(r.held) == 0 {
 		if _, err := r.exec(ctx, "", "SET CONSTRAINTS "+strings.Join(deferred, ", ")+" DEFERRED"); err != nil {
 			return err

@@ -205,7 +205,9 @@ type run struct {
 	byName   map[string]*tableState
 	gmaps    map[string]string // generic FK table -> temp (ct, src, tgt)
 	held     []heldConstraint  // foreign keys dropped for the load
-	version  int               // the target's server_version_num
+	// heldIndexes are the indexes of tables empty before the load, dropped for it.
+	heldIndexes []heldIndex
+	version     int // the target's server_version_num
 
 	rollback *rollbackState // set when the run is a rollback
 
@@ -439,6 +441,10 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 			return err
 		}
 		r.mark("insert")
+		if err := r.buildIndexes(ctx); err != nil {
+			return err
+		}
+		r.mark("index")
 		if err := r.updateDiverged(ctx); err != nil {
 			return err
 		}

@@ -66,3 +66,46 @@ var _ = Describe("Foreign keys during the load", Label(label.Cycle), func() {
 		}, SpecTimeout(2*time.Minute))
 	}
 })
+
+var _ = Describe("Indexes during the load", Label(label.Cycle), func() {
+	// Every index and constraint of the public schema, as definitions.
+	const definitions = `SELECT coalesce(string_agg(d, E'\n' ORDER BY d), '') FROM (
+  SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public'
+  UNION ALL SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) || ' ' || convalidated
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace) x`
+	for _, dataset := range []string{"edms", "ledger"} {
+		It(fmt.Sprintf("restores %s with the indexes of empty tables built after the load, every one back as it was", dataset), func(ctx SpecContext) {
+			src, tgt := installed(ctx, dataset, 14)
+			var before string
+			Expect(suitekit.Connect(ctx, tgt).QueryRow(ctx, definitions).Scan(&before)).To(Succeed())
+			path, bres := suitekit.Backup(ctx, src, nil)
+			res, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
+			Expect(err).NotTo(HaveOccurred())
+			var built *finding.Check
+			for i, c := range res.Checks {
+				if c.Name == "indexes" {
+					built = &res.Checks[i]
+				}
+			}
+			Expect(built).NotTo(BeNil(), "the owner's restore into empty tables holds their indexes")
+			Expect(built.Verdict).To(Equal(finding.Pass))
+			var after string
+			Expect(suitekit.Connect(ctx, tgt).QueryRow(ctx, definitions).Scan(&after)).To(Succeed())
+			Expect(after).To(Equal(before))
+			Expect(suitekit.Digest(ctx, tgt).Total).To(Equal(bres.Manifest.Digest.Total))
+		}, SpecTimeout(2*time.Minute))
+	}
+
+	It("refuses a load that breaks a unique index of an empty table, and leaves the index and the table as they were", func(ctx SpecContext) {
+		src, tgt := installed(ctx, "edms", 15)
+		suitekit.Exec(ctx, tgt, `CREATE UNIQUE INDEX one_version_per_mime_type ON documents_documentversion (mime_type)`)
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM documents_documentversion`)).To(BeZero())
+		path, _ := suitekit.Backup(ctx, src, nil)
+		res, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
+		Expect(err).To(HaveOccurred())
+		Expect(res.Committed).To(BeFalse())
+		Expect(finding.FindingsOf(err)).NotTo(BeEmpty(), "the refusal says why")
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM documents_documentversion`)).To(BeZero())
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM pg_indexes WHERE indexname = 'one_version_per_mime_type'`)).To(Equal(int64(1)))
+	}, SpecTimeout(2*time.Minute))
+})
