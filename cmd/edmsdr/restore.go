@@ -16,6 +16,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/store"
 )
@@ -283,7 +284,7 @@ func createAtomic(path string) (*atomicFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path+".partial", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := pack.CreatePartial(path + ".partial")
 	if err != nil {
 		return nil, err
 	}

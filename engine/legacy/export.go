@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
@@ -751,13 +750,12 @@ func (e *exporter) write(ctx context.Context, out string) (*ExportResult, error)
 		}
 	}
 	partial := out + ".partial"
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := pack.CreatePartial(partial)
+	if errors.Is(err, pack.ErrPartialHeld) {
+		return nil, fmt.Errorf("export: %s is held by another running export", partial)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("export: %s is held by another running export", partial)
 	}
 	done := false
 	defer func() {

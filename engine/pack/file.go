@@ -3,6 +3,7 @@ package pack
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -16,8 +17,9 @@ type FileSink struct {
 	done          bool
 }
 
-// CreateFile opens PATH.partial. It refuses an existing PATH (unless overwrite) and a
-// PATH.partial that another live writer holds; a stale PATH.partial left by a crash is replaced.
+// CreateFile opens PATH.partial (see CreatePartial). It refuses an existing PATH (unless
+// overwrite) and a PATH.partial that another live writer holds; a stale PATH.partial left by a
+// crash is replaced.
 func CreateFile(path string, overwrite bool) (*FileSink, error) {
 	if !overwrite {
 		if _, err := os.Lstat(path); err == nil {
@@ -25,19 +27,63 @@ func CreateFile(path string, overwrite bool) (*FileSink, error) {
 		}
 	}
 	partial := path + ".partial"
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := CreatePartial(partial)
+	if errors.Is(err, ErrPartialHeld) {
+		return nil, fmt.Errorf("create package %s: %s is held by another running backup", path, partial)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create package %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("create package %s: %s is held by another running backup", path, partial)
-	}
-	if err := f.Truncate(0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("create package %s: %w", path, err)
-	}
 	return &FileSink{path: path, partial: partial, f: f}, nil
+}
+
+// ErrPartialHeld is CreatePartial's error for a partial file that a live writer holds.
+var ErrPartialHeld = errors.New("held by another running writer")
+
+// CreatePartial creates path (a NAME.partial file) for writing, exclusively (O_EXCL, never
+// following a link) and locked until the file is closed. It refuses a symbolic link or anything
+// but a regular file at path: a link planted in a shared directory would make the writer
+// overwrite the file it points at. A regular file that another live writer holds (locked) is
+// ErrPartialHeld; a stale one left by a crash is removed and created anew.
+func CreatePartial(path string) (*os.File, error) {
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+		if err == nil {
+			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("%s: %w", path, ErrPartialHeld)
+			}
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, err
+		}
+		if attempt > 0 {
+			return nil, fmt.Errorf("%s: %w", path, ErrPartialHeld)
+		}
+		fi, err := os.Lstat(path)
+		if err != nil {
+			continue // gone meanwhile: create it
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s exists and is not a regular file (%s): refused, it could point anywhere; remove it", path, fi.Mode().Type())
+		}
+		old, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(old.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			old.Close()
+			return nil, fmt.Errorf("%s: %w", path, ErrPartialHeld)
+		}
+		// Stale: remove it while holding its lock (a writer that opened it meanwhile finds it
+		// locked), then create a new file in its place.
+		err = os.Remove(path)
+		old.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Write writes to PATH.partial.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -130,5 +131,118 @@ func TestVerifyContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) || errors.As(err, &fe) {
 			t.Errorf("cancelled after %d bytes: manifest %v, %v", at, m != nil, err)
 		}
+	}
+}
+
+// TestHeaderIndexBounded: a header table index outside what an entry name can carry (negative:
+// it was spliced into SQL names) is refused.
+func TestHeaderIndexBounded(t *testing.T) {
+	for _, idx := range []int{-1, -1 << 40, 1000000} {
+		es := unpack(t, samplePackage(t, testChunk))
+		editHeader(t, es, func(h map[string]any) {
+			h["tables"].([]any)[0].(map[string]any)["index"] = idx
+		})
+		m, err := Verify(bytes.NewReader(repack(t, es)), Limits{})
+		wantRefused(t, fmt.Sprintf("index %d", idx), m, err, finding.Corrupt)
+		if err != nil && !strings.Contains(err.Error(), "outside") {
+			t.Errorf("index %d: refused for another reason: %v", idx, err)
+		}
+	}
+}
+
+// TestEndOfDataMarker: the reader and the server agree on every byte of a COPY row. "\." ends
+// the data for the server (a row ending in it lost its dot): the writer refuses to write it and
+// the reader refuses it; a backslash escapes whatever follows, for the server and the reader.
+func TestEndOfDataMarker(t *testing.T) {
+	for name, c := range map[string]struct {
+		rows []string
+		ok   bool
+	}{
+		"row ending in \\.":      {[]string{`a\.`}, false},
+		"\\. inside a row":       {[]string{`a\.b`}, false},
+		"\\. alone":              {[]string{`\.`}, false},
+		"escaped backslash, dot": {[]string{`a\\.`, `\\.`}, true},
+		"escaped tab":            {[]string{"a\\\tb"}, true},
+	} {
+		if c.ok {
+			path := filepath.Join(t.TempDir(), "p.edmsdr")
+			writePackage(t, path, []testTable{{qname: "public.t", cols: []string{"v"}, rows: c.rows}}, WriterOptions{})
+			f, _ := os.Open(path)
+			m, err := Verify(f, Limits{})
+			f.Close()
+			if err != nil || m.Tables[0].Rows != int64(len(c.rows)) {
+				t.Errorf("%s: %v", name, err)
+			}
+			continue
+		}
+		// The writer refuses it; a package written without that check is refused on read.
+		w, err := Create(filepath.Join(t.TempDir(), "w.edmsdr"), WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := w.Table(0, "public.t")
+		ts.Write([]byte(copyText(c.rows)))
+		if _, err := ts.Close(); err == nil || !strings.Contains(err.Error(), "end-of-data") {
+			t.Errorf("%s: writer: %v", name, err)
+		}
+		w.Abort()
+		es := unpack(t, samplePackage(t, testChunk))
+		i := find(t, es, DataName(4, 0))
+		es[i].data = []byte(copyText(c.rows))
+		reseal(t, es)
+		m, err := Verify(bytes.NewReader(repack(t, es)), Limits{})
+		wantRefused(t, name, m, err, finding.Corrupt)
+		if err != nil && !strings.Contains(err.Error(), "end-of-data") {
+			t.Errorf("%s: refused for another reason: %v", name, err)
+		}
+	}
+	// A backslash before a newline: the writer refuses it (the server would read one row where
+	// the writer's cut sees two).
+	w, err := Create(filepath.Join(t.TempDir(), "n.edmsdr"), WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Abort()
+	ts := w.Table(0, "public.t")
+	ts.Write([]byte("a\\\nb\n"))
+	if _, err := ts.Close(); err == nil || !strings.Contains(err.Error(), "backslash before a newline") {
+		t.Errorf("backslash before a newline: writer: %v", err)
+	}
+}
+
+// TestCreatePartialRefusesLinks: a link planted at NAME.partial is refused, its target left
+// alone (root once overwrote the file a planted link pointed at); a stale regular file is
+// replaced; a held one is refused.
+func TestCreatePartialRefusesLinks(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "shadow")
+	if err := os.WriteFile(target, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(dir, "b.edmsdr")
+	if err := os.Symlink(target, pkg+".partial"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Create(pkg, WriterOptions{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a symbolic link at .partial: %v", err)
+	}
+	if data, _ := os.ReadFile(target); string(data) != "secret" {
+		t.Errorf("the link's target was changed: %q", data)
+	}
+	os.Remove(pkg + ".partial")
+	// A stale partial file is replaced by a new file (not written through).
+	if err := os.WriteFile(pkg+".partial", []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := CreatePartial(pkg + ".partial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if fi, _ := f.Stat(); fi.Size() != 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("stale file reused: size %d, mode %v", fi.Size(), fi.Mode())
+	}
+	if _, err := CreatePartial(pkg + ".partial"); !errors.Is(err, ErrPartialHeld) {
+		t.Errorf("a held partial file: %v", err)
 	}
 }

@@ -247,6 +247,9 @@ func (r *Reader) readHeader() error {
 	r.layout = map[int]TableLayout{}
 	names := map[string]bool{}
 	for _, t := range r.header.Tables {
+		if t.Index < 0 || t.Index > maxTableIndex {
+			return corrupt("header lists table index %d, outside 0..%d (entry names have six digits)", t.Index, maxTableIndex)
+		}
 		if _, dup := r.layout[t.Index]; dup {
 			return corrupt("header lists table index %d twice", t.Index)
 		}
@@ -389,6 +392,9 @@ func (r *Reader) readManifest(h *tar.Header) error {
 	r.verifyManifest(m)
 	return nil
 }
+
+// maxTableIndex is the largest table index an entry name can carry.
+const maxTableIndex = 999999
 
 // maxHeaderValues bounds the JSON values of a header: a million columns.
 const maxHeaderValues = 2 << 20
@@ -560,6 +566,7 @@ type Entry struct {
 	line   int64
 	err    error
 	shape  bool // err is a row-shape error: the stream itself is intact
+	escape bool // the last byte scanned was a backslash that escapes the next one
 	done   bool
 }
 
@@ -597,16 +604,30 @@ func (e *Entry) Read(p []byte) (int, error) {
 func (e *Entry) scan(p []byte) error {
 	want := len(e.Layout.Columns)
 	for len(p) > 0 {
-		i := bytes.IndexAny(p, "\t\n")
+		if e.escape {
+			// The byte after a backslash is data, whatever it is (the server reads even a
+			// newline there as part of the row), except '.': "\." ends the data for the
+			// server, which would drop the rest of the row where this reader kept it.
+			e.escape = false
+			if p[0] == '.' {
+				return e.shapeError(fmt.Sprintf("row %d holds \\. (COPY's end-of-data marker), which a backup never writes", e.line))
+			}
+			p = p[1:]
+			continue
+		}
+		i := bytes.IndexAny(p, "\t\n\\")
 		if i < 0 {
 			return nil
 		}
-		if p[i] == '\t' {
+		switch p[i] {
+		case '\\':
+			e.escape = true
+		case '\t':
 			e.fields++
 			if e.fields > want {
 				return e.shapeError(fmt.Sprintf("row %d has more than %d fields, table %s has %d columns", e.line, want, e.Layout.Table, want))
 			}
-		} else {
+		default:
 			if e.fields != want {
 				return e.shapeError(fmt.Sprintf("row %d has %d fields, table %s has %d columns", e.line, e.fields, e.Layout.Table, want))
 			}
@@ -634,7 +655,7 @@ func (e *Entry) finish() error {
 	if e.n != e.Size {
 		return corrupt("entry %s is truncated", e.Name)
 	}
-	if e.n > 0 && e.fields != 1 {
+	if e.n > 0 && (e.fields != 1 || e.escape) {
 		return e.shapeError("last row is not terminated")
 	}
 	e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: e.rows, Bytes: e.n, SHA256: hex.EncodeToString(e.h.Sum(nil))}

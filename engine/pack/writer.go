@@ -282,11 +282,43 @@ func (t *TableStream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// checkEscapes refuses COPY text that the server and a reader could split differently: "\."
+// (the end-of-data marker) and a backslash before a newline (data for the server, a row end for
+// the writer's cut). PostgreSQL never writes either; esc carries a trailing backslash over.
+func checkEscapes(p []byte, esc *bool) error {
+	for len(p) > 0 {
+		if *esc {
+			*esc = false
+			switch p[0] {
+			case '.':
+				return errors.New(`COPY text holds \. (the end-of-data marker): refused`)
+			case '\n':
+				return errors.New("COPY text holds a backslash before a newline: refused")
+			}
+			p = p[1:]
+			continue
+		}
+		i := bytes.IndexByte(p, '\\')
+		if i < 0 {
+			return nil
+		}
+		*esc = true
+		p = p[i+1:]
+	}
+	return nil
+}
+
 // flush writes a and b, together, as the stream's next entry.
 func (t *TableStream) flush(a, b []byte) error {
 	name := DataName(t.entry.Index, len(t.entry.Chunks))
 	if t.refs {
 		name = RefName(t.entry.Index, len(t.entry.Refs))
+	}
+	esc := false
+	for _, part := range [][]byte{a, b} {
+		if err := checkEscapes(part, &esc); err != nil {
+			return fmt.Errorf("table %s: %w", t.entry.Table, err)
+		}
 	}
 	size := int64(len(a) + len(b))
 	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
