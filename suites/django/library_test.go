@@ -100,6 +100,24 @@ var _ = Describe("Django natural keys as the models write them: nested, spliced,
 		Entry("--natural-foreign (objects keep their pk)", []string{"--natural-foreign"}, SpecTimeout(3*time.Minute)),
 	)
 
+	It("matches nested keys of rows the fixture lacks (loans only) to the target's own rows, learning the layouts from the lists alone", func(ctx SpecContext) {
+		loans := filepath.Join(GinkgoT().TempDir(), "loans.json")
+		manage(ctx, lib, "dumpdata", "library.loan", "--natural-foreign", "-o", loans)
+		Expect(libraryRefs(loans)).To(HaveKey("library.loan.volume"))
+		Expect(libraryRefs(loans)).NotTo(HaveKey("library.volume.shelf"), "the fixture holds no volumes, shelves or sections")
+		// The target: the same library under other ids, without its loans.
+		b := migrated(ctx, "libloans", true)
+		manage(ctx, b, "seed_library", "--seed", itoa(seed))
+		suitekit.Exec(ctx, b, `DELETE FROM library_loan`)
+		Expect(suitekit.Count(ctx, b, `SELECT min(id) FROM library_section`)).To(BeNumerically(">", 1000), "ids were shifted")
+		report := filepath.Join(GinkgoT().TempDir(), "report")
+		s := edmsdr("restore", "--dsn", b, "--in", loans, "--report", report)
+		Expect(s.ExitCode()).To(Equal(0), "restore (seed %d): %s", seed, s.Err.Contents())
+		Expect(restoreVerdict(report)).To(Equal("PASS"))
+		Expect(string(s.Out.Contents())).To(ContainSubstring(`natural keys of library.volume read as [code, shelf]`))
+		Expect(digestOf(b)).To(Equal(libDigest), "every loan is attached to the volume it was attached to (seed %d)", seed)
+	}, SpecTimeout(3*time.Minute))
+
 	It("edmsdr fixture with the keys file writes the layouts dumpdata writes, and Django's loaddata takes it", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
 		pkg := filepath.Join(dir, "lib.edmsdr")
