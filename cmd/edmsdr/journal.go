@@ -289,8 +289,8 @@ func newJournalCmd(g *globals) *cobra.Command {
 		Use:   "journal (--dsn DSN | --journal FILE) [--json]",
 		Short: "List the restore journal: every restore, rollback and refused attempt",
 		Long: `List the journal kept by restore and rollback: from the target's edmsdr_journal table (--dsn,
-written with --journal-table) or from a journal file (--journal), oldest first. --json prints the
-entries as JSON Lines.`,
+written with --journal-table) or from a journal file (--journal, default $` + journalEnv + `), oldest
+first. --json prints the entries as JSON Lines.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			entries, err := readJournal(cmd.Context(), dsnStr, file)
@@ -323,6 +323,9 @@ entries as JSON Lines.`,
 
 // readJournal reads the journal from the table (dsnStr) or the file.
 func readJournal(ctx context.Context, dsnStr, file string) ([]journal.Entry, error) {
+	if dsnStr == "" && file == "" {
+		file = os.Getenv(journalEnv)
+	}
 	if (dsnStr == "") == (file == "") {
 		return nil, usagef("give exactly one of --dsn and --journal")
 	}

@@ -43,7 +43,7 @@ var _ = Describe("Safety backup and rollback cost", Serial, Label(label.Bench, l
 		pkg, _ := suitekit.Backup(ctx, src, nil)
 
 		s := &series{m: map[string][]time.Duration{}}
-		var safetyBytes, safetyRows int64
+		var safetyBytes, safetyRows, fullRows, fullBytes int64
 		samples := knobs.BenchSamples
 		if knobs.BenchScale == "tiny" {
 			samples = 1 // make test: proves the measurement runs, cheaply
@@ -82,15 +82,49 @@ var _ = Describe("Safety backup and rollback cost", Serial, Label(label.Bench, l
 			f.Close()
 			Expect(c.Close(ctx)).To(Succeed())
 			Expect(os.RemoveAll(dir)).To(Succeed())
+
+			// A staging refresh: replace mode into a target that holds the same data, where the
+			// safety backup copies every row.
+			for _, safe := range []bool{false, true} {
+				full := seededEDMS(ctx, "safety_full")
+				_, err := suitekit.Restore(ctx, full, pkg, restore.Options{})
+				Expect(err).NotTo(HaveOccurred())
+				opts := restore.Options{Mode: restore.Replace}
+				name := "replace"
+				if safe {
+					dir, err := os.MkdirTemp("", "edmsdr-bench-safety-")
+					Expect(err).NotTo(HaveOccurred())
+					DeferCleanup(os.RemoveAll, dir)
+					path := filepath.Join(dir, "safety.edmsdr")
+					sink, err := pack.CreateFile(path, false)
+					Expect(err).NotTo(HaveOccurred())
+					opts.Safety = &restore.Safety{Sink: sink, Name: path}
+					name = "replace --safety-backup"
+				}
+				start := time.Now()
+				res, err := suitekit.Restore(ctx, full, pkg, opts)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(res.Committed).To(BeTrue())
+				s.add(name, time.Since(start))
+				if safe {
+					s.add("replace: safety backup alone", res.Safety.Elapsed)
+					fullRows, fullBytes = res.Safety.Rows, res.Safety.Bytes
+				}
+			}
 		}
 		report := fmt.Sprintf(`Safety backup cost, %s documents, %d samples (medians)
 restore                   %s
 restore --safety-backup   %s  (x%.2f; the safety backup alone %s: %d rows, %d bytes)
 rollback                  %s  (x%.2f of the restore)
+staging refresh (replace mode into a target holding the same data):
+replace                   %s
+replace --safety-backup   %s  (x%.2f; the safety backup alone %s: %d rows, %d bytes)
 `, knobs.BenchScale, samples,
 			s.med("restore").Round(time.Millisecond), s.med("restore --safety-backup").Round(time.Millisecond),
 			ratio(s.med("restore --safety-backup"), s.med("restore")), s.med("safety backup alone").Round(time.Millisecond),
-			safetyRows, safetyBytes, s.med("rollback").Round(time.Millisecond), ratio(s.med("rollback"), s.med("restore")))
+			safetyRows, safetyBytes, s.med("rollback").Round(time.Millisecond), ratio(s.med("rollback"), s.med("restore")),
+			s.med("replace").Round(time.Millisecond), s.med("replace --safety-backup").Round(time.Millisecond),
+			ratio(s.med("replace --safety-backup"), s.med("replace")), s.med("replace: safety backup alone").Round(time.Millisecond), fullRows, fullBytes)
 		AddReportEntry("safety backup cost", report)
 		fmt.Fprint(GinkgoWriter, report)
 		Expect(s.med("restore --safety-backup")).To(BeNumerically(">", 0))
