@@ -183,8 +183,11 @@ package into it and compares: the restore's checks (counts, references, sequence
 restored digest against the digest the backup computed from the source. --dataset edms adds the
 EDMS probes.
 
---scenarios cycle,corruption,chaos runs, after the cycle and on its package, samples of the
-corruption and chaos suites, all in one report: corruption damages the package with six injectors
+--scenarios cycle,legacy,corruption,chaos runs, after the cycle and on its package, samples of
+the legacy, corruption and chaos suites, all in one report: legacy writes the package as a Django
+dumpdata fixture, restores that into a re-initialised scratch database and checks every table of
+the fixture holds exactly the package's rows (JSON null in nullable JSON columns read as SQL NULL,
+which a fixture cannot tell apart); corruption damages the package with six injectors
 of the corrupt/ registry (chosen by --seed) and checks each is caught as declared, the scratch
 database untouched; chaos kills the server at three restore steps (a table inserted, validation
 passed, COMMIT about to be sent), checks each time that the target is exactly as before, then
@@ -379,7 +382,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().StringVar(&sourceDSN, "source-dsn", "", "drill a live database: back it up through this DSN (a read-only role is enough; it is never written to) and restore into a scratch database on --db")
 	cmd.Flags().StringVar(&reinitSQL, "reinit-sql", "", "with --source-dsn: SQL script that creates the empty application database (schema, seed rows), run against the scratch database")
 	cmd.Flags().StringVar(&reinitCmd, "reinit-cmd", "", "with --source-dsn: shell command that creates the empty application database, run with the scratch database in $EDMSDR_SCRATCH_DSN, $DATABASE_URL and PG* (after --reinit-sql)")
-	cmd.Flags().StringVar(&scenarioList, "scenarios", drill.ScenarioCycle, "comma-separated scenarios: cycle (always), corruption, chaos")
+	cmd.Flags().StringVar(&scenarioList, "scenarios", drill.ScenarioCycle, "comma-separated scenarios: cycle (always), legacy, corruption, chaos")
 	cmd.Flags().StringVar(&history, "history", "", "history directory: each run appends its line to DIR/history.jsonl, and report.html draws the trend from it")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")

@@ -25,17 +25,18 @@ func readReport(dir string) *reports.Drill {
 }
 
 var _ = Describe("edmsdr drill --scenarios", Label(label.CLI, label.Drill, label.Corruption, label.Chaos), func() {
-	It("runs the corruption and chaos samples after the cycle on a server of its own, all PASS in one report", func(ctx SpecContext) {
+	It("runs the legacy, corruption and chaos samples after the cycle on a server of its own, all PASS in one report", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
-		s := edmsdr(nil, "drill", "--db", "local", "--scenarios", "cycle,corruption,chaos", "--report", dir, "--seed", "2")
+		s := edmsdr(nil, "drill", "--db", "local", "--scenarios", "cycle,legacy,corruption,chaos", "--report", dir, "--seed", "2")
 		Expect(s.ExitCode()).To(Equal(0), string(s.Out.Contents())+string(s.Err.Contents()))
 		rep := readReport(dir)
-		Expect(rep.Scenarios).To(HaveLen(3))
-		for i, name := range []string{"cycle", "corruption", "chaos"} {
+		Expect(rep.Scenarios).To(HaveLen(4))
+		for i, name := range []string{"cycle", "legacy", "corruption", "chaos"} {
 			Expect(rep.Scenarios[i].Name).To(Equal(name))
 			Expect(rep.Scenarios[i].Verdict).To(BeEquivalentTo("PASS"), "%s: %+v", name, rep.Scenarios[i])
 		}
 		Expect(rep.Scenario("corruption").Checks).To(HaveLen(6), "a sample of six injectors")
+		Expect(rep.Scenario("legacy").Checks).To(ContainElement(And(HaveField("Name", "fixture round trip digest"), HaveField("Verdict", BeEquivalentTo("PASS")))))
 		Expect(rep.Scenario("chaos").Checks).To(ContainElement(HaveField("Name", "server killed at restore step commit")))
 		Expect(rep.Scenario("chaos").Checks).To(ContainElement(HaveField("Name", "restore after the crashes")))
 	}, SpecTimeout(3*time.Minute))
