@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -220,8 +221,14 @@ func sha(data []byte) string {
 // Reseal only the damage made on purpose remains for a reader to find.
 func Reseal(entries []Entry) error {
 	byName := map[string][]byte{}
-	for _, e := range entries {
+	for i, e := range entries {
 		byName[e.Header.Name] = e.Data
+		// The checksum an entry's own header announces (pack.EntrySHA256Record) too.
+		if _, ok := e.Header.PAXRecords[pack.EntrySHA256Record]; ok {
+			recs := maps.Clone(e.Header.PAXRecords)
+			recs[pack.EntrySHA256Record] = sha(e.Data)
+			entries[i].Header.PAXRecords = recs
+		}
 	}
 	return editManifest(entries, func(m *pack.Manifest) error {
 		m.HeaderSHA256 = sha(byName[pack.HeaderName])

@@ -77,6 +77,9 @@ prune.` + backupSealHelp + locationHelp,
 			}
 			fmt.Fprintf(g.stdout, "backup written: %s (%d tables, %d rows, %d bytes, %s)\n%sdigest %s\n",
 				res.Path, len(res.Manifest.Tables), rows, res.Bytes, res.Elapsed.Round(1e6), sealLine(sealed), res.Manifest.Digest.Total)
+			for _, w := range res.Warnings {
+				fmt.Fprintf(g.stdout, "warning: %s.%s: %s\n", w.Table, w.Column, w.Message)
+			}
 			return nil
 		},
 	}

@@ -30,6 +30,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	var sf sealFlags
 	var reportKeys bool
 	var jf journalFlags
+	var keepIDs []string
 	cmd := &cobra.Command{
 		Use:   "restore --dsn DSN --in FILE|URL [--mode merge|replace] [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
@@ -115,7 +116,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				return timeoutError(ctx, err)
 			}
 			defer cleanupFixture()
-			opts := restore.Options{Keys: kf, OnExisting: policy, Mode: mode, DryRun: dryRun, AppendKeyless: appendKeyless, KeepConstraints: keepConstraints, Log: g.log}
+			opts := restore.Options{Keys: kf, OnExisting: policy, Mode: mode, DryRun: dryRun, AppendKeyless: appendKeyless, KeepIDs: keepIDs, KeepConstraints: keepConstraints, Log: g.log}
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
@@ -183,7 +184,8 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().StringVar(&modeName, "mode", "merge", "merge (reconcile with the target's rows) or replace (empty the package's tables, load its rows keeping their ids)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "do everything, validate, then roll back")
 	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
-	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target")
+	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target (duplicating them)")
+	cmd.Flags().StringSliceVar(&keepIDs, "keep-ids", nil, "tables (or '*') whose rows keep their source ids in a target that has rows, wherever no existing id collides (into an empty table ids are always kept)")
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addReadFlags(cmd, true)
@@ -194,7 +196,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 }
 
 // optionFlags turns the restore options that finding messages name into the flags that set them.
-var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless")
+var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless", "Options.KeepIDs", "--keep-ids")
 
 // inFlagWords rewrites the messages of fl in place so that they name this command's flags rather
 // than the library's options (restore says "Options.AppendKeyless", the operator types

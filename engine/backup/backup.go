@@ -52,6 +52,9 @@ type Result struct {
 	Manifest *pack.Manifest
 	Bytes    int64 // size of the package as written
 	Elapsed  time.Duration
+	// Warnings are things the operator should look at; the package is complete without them
+	// (integer *_id columns that no foreign key or keys-file reference declares, for instance).
+	Warnings finding.List
 }
 
 // Run backs up the database cfg points at into the package file out (written to out.partial,
@@ -240,7 +243,50 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	mark("close")
-	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start)}, nil
+	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start), Warnings: UndeclaredReferences(sch, plan)}, nil
+}
+
+// UndeclaredReferences warns about integer columns named *_id that no foreign key (nor keys-file
+// reference, nor generic foreign key) declares: if they hold other rows' ids, a restore that
+// renumbers those rows leaves them pointing at other rows, and the digest, reading them as plain
+// numbers, cannot tell. Each warning names the keys-file line that would declare the reference.
+func UndeclaredReferences(s *schema.Schema, plan *keys.Plan) finding.List {
+	var out finding.List
+	for _, t := range s.Tables {
+		generic := map[string]bool{}
+		for _, g := range plan.GenericFKsOf(t.QName()) {
+			generic[g.ContentTypeColumn], generic[g.ObjectIDColumn] = true, true
+		}
+		for _, c := range t.Columns {
+			if !strings.HasSuffix(c.Name, "_id") || len(c.Name) <= 3 || !schema.IsInteger(c.Type) ||
+				c.Generated || c.Name == t.SurrogateID() || generic[c.Name] || len(t.FKFor(c.Name)) > 0 {
+				continue
+			}
+			line := fmt.Sprintf("%s.%s: %s", t.Display(), c.Name, guessReferenced(s, t, strings.TrimSuffix(c.Name, "_id")))
+			out.Add(finding.Finding{Kind: finding.SchemaMismatch, Severity: finding.Warning, Table: t.Display(), Column: c.Name,
+				Message: fmt.Sprintf("integer column looks like a reference, but no foreign key declares it: if it holds another table's ids, declare it in the keys file (references:\n  %s\n) so that restores rewrite it and the digest follows it", line)})
+		}
+	}
+	return out
+}
+
+// guessReferenced names the table(column) a column named stem_id probably refers to: a table
+// named stem (in t's schema first), else one whose name ends in _stem (Django's app_model), with
+// its surrogate id; TABLE(id) when none or several fit.
+func guessReferenced(s *schema.Schema, t *schema.Table, stem string) string {
+	if r := s.Lookup(t.Schema, stem); r != nil && r.SurrogateID() != "" {
+		return fmt.Sprintf("%s(%s)", r.Display(), r.SurrogateID())
+	}
+	var found []*schema.Table
+	for _, r := range s.Tables {
+		if (r.Name == stem || strings.HasSuffix(r.Name, "_"+stem)) && r.SurrogateID() != "" {
+			found = append(found, r)
+		}
+	}
+	if len(found) == 1 {
+		return fmt.Sprintf("%s(%s)", found[0].Display(), found[0].SurrogateID())
+	}
+	return "TABLE(id)"
 }
 
 // digestSnapshot computes the digest of the exported snapshot on its own connection. Temporary

@@ -30,6 +30,8 @@ import (
 //	  table: django_content_type
 //	  models: {"legacy.doc": documents_document}
 //	exclude: [django_session]
+//	references:
+//	  branch.manager_id: employee(id)        # a reference no foreign key declares
 //	django:
 //	  models:
 //	    legacy.document: {table: documents_document, fields: {doc_no: document_number}, natural_key: [document_number]}
@@ -39,6 +41,9 @@ type File struct {
 	ContentTypes       *ContentTypeSpec     `yaml:"content_types"`
 	// Exclude names tables that are neither backed up nor restored.
 	Exclude []string `yaml:"exclude"`
+	// References declares references that no foreign key constraint declares
+	// ("table.column": "table(column)"); they are followed and rewritten like foreign keys.
+	References map[string]string `yaml:"references"`
 	// Django tunes how Django dumpdata fixtures map to tables (edmsdr convert and fixture); nil
 	// means Django's conventions throughout.
 	Django *DjangoSpec `yaml:"django"`
@@ -185,6 +190,95 @@ type Plan struct {
 	Tables       map[string]*TablePlan `json:"tables"` // by qualified table name
 	GenericFKs   []GenericFK           `json:"generic_fks,omitempty"`
 	ContentTypes *ContentTypes         `json:"content_types,omitempty"`
+	// References are the keys file's references without a foreign key constraint.
+	References []Reference `json:"references,omitempty"`
+}
+
+// Reference is a reference no foreign key constraint declares: Table.Column holds values of
+// RefTable.RefColumn (qualified table names).
+type Reference struct {
+	Table     string `json:"table"`
+	Column    string `json:"column"`
+	RefTable  string `json:"ref_table"`
+	RefColumn string `json:"ref_column"`
+}
+
+// String renders the reference as a keys file writes it.
+func (r Reference) String() string {
+	return fmt.Sprintf("%s.%s: %s(%s)", schema.DisplayName(r.Table), r.Column, schema.DisplayName(r.RefTable), r.RefColumn)
+}
+
+// UndeclaredName is the name given to the foreign key standing for a declared reference.
+func (r Reference) UndeclaredName() string { return "keys file: " + r.Column }
+
+// ApplyReferences adds the plan's references to s as foreign keys marked Undeclared (no
+// constraint in the catalog), so that the id domains, the foreign-key graph and the digest follow
+// them. A reference already present is not added twice. It fails when a table or column is missing.
+func (p *Plan) ApplyReferences(s *schema.Schema) error {
+	if p == nil {
+		return nil
+	}
+	var errs []error
+	for _, r := range p.References {
+		t, rt := s.Table(r.Table), s.Table(r.RefTable)
+		switch {
+		case t == nil || t.Column(r.Column) == nil:
+			errs = append(errs, fmt.Errorf("reference %s: no column %s.%s", r, schema.DisplayName(r.Table), r.Column))
+			continue
+		case rt == nil || rt.Column(r.RefColumn) == nil:
+			errs = append(errs, fmt.Errorf("reference %s: no column %s.%s", r, schema.DisplayName(r.RefTable), r.RefColumn))
+			continue
+		}
+		present := false
+		for _, fk := range t.ForeignKeys {
+			if len(fk.Columns) == 1 && fk.Columns[0] == r.Column && fk.RefQName() == rt.QName() && fk.RefColumns[0] == r.RefColumn {
+				present = true
+			}
+		}
+		if !present {
+			t.ForeignKeys = append(t.ForeignKeys, schema.ForeignKey{Name: r.UndeclaredName(), Columns: []string{r.Column},
+				RefSchema: rt.Schema, RefTable: rt.Name, RefColumns: []string{r.RefColumn}, Undeclared: true})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var referenceTarget = regexp.MustCompile(`^\s*([^()\s]+)\s*\(\s*([^()\s]+)\s*\)\s*$`)
+
+// resolveReferences checks the keys file's references against s.
+func resolveReferences(s *schema.Schema, f *File) ([]Reference, []error) {
+	var errs []error
+	var out []Reference
+	names := make([]string, 0, len(f.References))
+	for k := range f.References {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		v := f.References[k]
+		dot := strings.LastIndex(k, ".")
+		m := referenceTarget.FindStringSubmatch(v)
+		if dot <= 0 || dot == len(k)-1 || m == nil {
+			errs = append(errs, fmt.Errorf("keys file: references: %q: %q: write it as table.column: table(column)", k, v))
+			continue
+		}
+		t, col := s.Table(k[:dot]), k[dot+1:]
+		if t == nil || t.Column(col) == nil {
+			errs = append(errs, fmt.Errorf("keys file: references: column %s does not exist", k))
+			continue
+		}
+		rt := s.Table(m[1])
+		if rt == nil || rt.Column(m[2]) == nil {
+			errs = append(errs, fmt.Errorf("keys file: references: %s: column %s.%s does not exist", k, m[1], m[2]))
+			continue
+		}
+		if len(t.FKFor(col)) > 0 {
+			errs = append(errs, fmt.Errorf("keys file: references: %s.%s is already a foreign key (remove the entry)", t.Display(), col))
+			continue
+		}
+		out = append(out, Reference{Table: t.QName(), Column: col, RefTable: rt.QName(), RefColumn: m[2]})
+	}
+	return out, errs
 }
 
 // TablePlan is the key of one table.
@@ -259,13 +353,20 @@ func (ct *ContentTypes) TableForContentType(s *schema.Schema, appLabel, model st
 }
 
 // Build resolves the key plan of s: the keys file first, inference for the rest. It returns every
-// problem with the keys file at once; a plan is returned only when there are none.
+// problem with the keys file at once; a plan is returned only when there are none. The keys
+// file's references are added to s (see ApplyReferences) before natural keys are inferred.
 func Build(s *schema.Schema, f *File) (*Plan, error) {
 	if f == nil {
 		f = &File{}
 	}
 	var errs []error
 	p := &Plan{Tables: map[string]*TablePlan{}}
+	refs, rErrs := resolveReferences(s, f)
+	errs = append(errs, rErrs...)
+	p.References = refs
+	if err := p.ApplyReferences(s); err != nil {
+		errs = append(errs, err)
+	}
 	specs := map[string]TableSpec{}
 	// In name order, so that errors come out the same every time; one table named twice
 	// ("auth_user" and "public.auth_user") is an error, not a coin toss between two keys.
@@ -690,8 +791,13 @@ func (p *Plan) Equal(o *Plan) bool {
 	if p == nil || o == nil {
 		return p == o
 	}
-	if len(p.Tables) != len(o.Tables) || len(p.GenericFKs) != len(o.GenericFKs) {
+	if len(p.Tables) != len(o.Tables) || len(p.GenericFKs) != len(o.GenericFKs) || len(p.References) != len(o.References) {
 		return false
+	}
+	for i := range p.References {
+		if p.References[i] != o.References[i] {
+			return false
+		}
 	}
 	for q, tp := range p.Tables {
 		otp, ok := o.Tables[q]

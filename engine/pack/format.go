@@ -28,6 +28,11 @@ const (
 
 var dataName = regexp.MustCompile(`^(data|refs)/([0-9]{6})\.([0-9]{6})\.copy$`)
 
+// EntrySHA256Record is the PAX record of a data entry's tar header that carries the SHA-256 of its
+// content (hex), ahead of the content: readers verify an entry before acting on it. Packages
+// written before it existed lack it; their checksums are in the manifest only.
+const EntrySHA256Record = "EDMSDR.sha256"
+
 // DataName is the entry name of chunk chunk of table index table.
 func DataName(table, chunk int) string { return fmt.Sprintf("data/%06d.%06d.copy", table, chunk) }
 

@@ -226,16 +226,21 @@ func (r *Reader) readHeader() error {
 		return err
 	}
 	var probe struct {
-		Format int `json:"format"`
+		Format *int `json:"format"`
 	}
 	if err := json.Unmarshal(data, &probe); err != nil {
 		return corrupt("header is not valid JSON: %v", err)
 	}
-	switch probe.Format {
-	case 1:
+	switch {
+	case probe.Format == nil:
+		return unsupported("package format version 0 is not supported by this build (it reads version 1); use a newer edmsdr")
+	case *probe.Format == 1:
 		// Version 1 is the only version written so far.
+	case *probe.Format < 1:
+		// No package was ever written with a version below 1: the header is damaged.
+		return corrupt("header names package format version %d, which never existed: the header is damaged", *probe.Format)
 	default:
-		return unsupported("package format version %d is not supported by this build (it reads version 1); use a newer edmsdr", probe.Format)
+		return unsupported("package format version %d is not supported by this build (it reads version 1); use a newer edmsdr", *probe.Format)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -331,7 +336,7 @@ func (r *Reader) Next() (*Entry, error) {
 	if r.total > r.limits.MaxTotalBytes {
 		return nil, corrupt("package holds more than the %d bytes allowed", r.limits.MaxTotalBytes)
 	}
-	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Ref: ref, Size: h.Size, r: r, h: sha256.New(), fields: 1, line: 1}
+	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Ref: ref, Size: h.Size, SHA256: h.PAXRecords[EntrySHA256Record], r: r, h: sha256.New(), fields: 1, line: 1}
 	return r.cur, nil
 }
 
@@ -557,6 +562,10 @@ type Entry struct {
 	// Ref is true for reference rows (see TableEntry.Refs).
 	Ref  bool
 	Size int64
+	// SHA256 is the checksum the entry's header announces ("" in packages written before
+	// entries carried one): reading the entry to its end verifies it, so a caller that reads the
+	// whole entry before acting on it acts only on verified bytes.
+	SHA256 string
 
 	r      *Reader
 	h      hash.Hash
@@ -658,7 +667,12 @@ func (e *Entry) finish() error {
 	if e.n > 0 && (e.fields != 1 || e.escape) {
 		return e.shapeError("last row is not terminated")
 	}
-	e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: e.rows, Bytes: e.n, SHA256: hex.EncodeToString(e.h.Sum(nil))}
+	sum := hex.EncodeToString(e.h.Sum(nil))
+	e.r.seen[e.Name] = Chunk{Name: e.Name, Rows: e.rows, Bytes: e.n, SHA256: sum}
+	if e.SHA256 != "" && e.SHA256 != sum {
+		f := finding.Finding{Kind: finding.Corrupt, Severity: finding.Error, Table: e.Layout.Table, Message: fmt.Sprintf("entry %s: checksum mismatch", e.Name)}
+		return &finding.Refused{Op: "read package", Findings: finding.List{f}}
+	}
 	return nil
 }
 

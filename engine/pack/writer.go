@@ -321,20 +321,26 @@ func (t *TableStream) flush(a, b []byte) error {
 		}
 	}
 	size := int64(len(a) + len(b))
-	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	h := sha256.New()
+	var rows int64
+	for _, part := range [][]byte{a, b} {
+		h.Write(part)
+		rows += int64(bytes.Count(part, []byte{'\n'}))
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	// The checksum also goes ahead of the data, in the entry's own header, so that a reader can
+	// verify the entry before anything acts on it (the manifest, which lists it too, comes last).
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
+		PAXRecords: map[string]string{EntrySHA256Record: sum}}
 	if err := t.w.tw.WriteHeader(hdr); err != nil {
 		return fmt.Errorf("write entry %s: %w", name, err)
 	}
-	h := sha256.New()
-	var rows int64
 	for _, part := range [][]byte{a, b} {
 		if _, err := t.w.tw.Write(part); err != nil {
 			return fmt.Errorf("write entry %s: %w", name, err)
 		}
-		h.Write(part)
-		rows += int64(bytes.Count(part, []byte{'\n'}))
 	}
-	c := Chunk{Name: name, Rows: rows, Bytes: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	c := Chunk{Name: name, Rows: rows, Bytes: size, SHA256: sum}
 	if t.refs {
 		t.entry.Refs = append(t.entry.Refs, c)
 		t.entry.RefRows += rows

@@ -7,8 +7,10 @@
 //     transaction (a later refusal undoes it), once nothing outside the package references it;
 //  3. build an id map per table, in dependency order: a row whose natural key matches an existing
 //     target row takes that row's id (foreign-key columns of the key compared through the maps,
-//     trees matched level by level from the roots); the others get fresh ids past the target's
-//     highest id and sequence (replace mode: every row keeps its id);
+//     trees matched level by level from the roots); the others keep their source ids where none
+//     can collide (always into an empty table; Options.KeepIDs for tables with rows), else get
+//     fresh ids past the target's highest id, its sequence and every kept id (replace mode: every
+//     row keeps its id);
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
 //     rows matched with different content (diverged), keyless rows already present; every finding
 //     is collected before anything is written;

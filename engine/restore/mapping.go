@@ -137,6 +137,19 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 		return err
 	}
 	sid := pgquote.Ident(st.sid)
+	// Source ids are kept whenever they collide with nothing: always into an empty table, and
+	// under Options.KeepIDs into one with rows. Fresh ids then start past every staged id too, so
+	// that they never meet a kept one.
+	keep := !st.targetHasRows || r.keepIDs(st)
+	if keep {
+		var maxSrc *int64
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT max(%s)::bigint FROM %s WHERE NOT _edmsdr_ref", sid, st.stg)).Scan(&maxSrc); err != nil {
+			return r.sqlError(st.display, err)
+		}
+		if maxSrc != nil && *maxSrc > base {
+			base = *maxSrc
+		}
+	}
 	self := r.selfColumn(st)
 	frontier := fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)", st.mapT, sid)
 	if self != "" {
@@ -159,6 +172,16 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 				added += tag.RowsAffected()
 				st.matched += tag.RowsAffected()
 			}
+		}
+		if keep {
+			sql := fmt.Sprintf(`INSERT INTO %s (src, tgt, matched, lvl) SELECT s.%s, s.%s, false, $1 FROM %s s
+WHERE NOT s._edmsdr_ref AND %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.%s = s.%s) AND NOT EXISTS (SELECT 1 FROM %s k WHERE k.tgt = s.%s)`,
+				st.mapT, sid, sid, st.stg, frontier, pgquote.Table(st.qname), sid, sid, st.mapT, sid)
+			tag, err := r.exec(ctx, st.display, sql, level)
+			if err != nil {
+				return err
+			}
+			added += tag.RowsAffected()
 		}
 		// Reference rows are never given ids: unmatched, they stay out of the map and are reported.
 		where := frontier
@@ -187,6 +210,16 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 		st.matched -= st.refsMatched
 	}
 	return nil
+}
+
+// keepIDs reports whether Options.KeepIDs names st (or is "*").
+func (r *run) keepIDs(st *tableState) bool {
+	for _, n := range r.opts.KeepIDs {
+		if n == "*" || n == st.qname || n == st.display {
+			return true
+		}
+	}
+	return false
 }
 
 // buildKeep records, for a table without surrogate id, which staged rows already exist in the

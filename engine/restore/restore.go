@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -60,6 +61,10 @@ type Options struct {
 	Mode Mode
 	// DryRun does everything, then rolls back.
 	DryRun bool
+	// KeepIDs names the tables (qualified or as displayed; "*" for all) whose rows keep their
+	// source ids when the target already has rows, wherever an id collides with none of the
+	// target's (colliding rows get fresh ids). Into an empty table source ids are always kept.
+	KeepIDs []string
 	// AppendKeyless inserts keyless rows even when equal rows already exist in the target
 	// (by default that is refused: it would duplicate them).
 	AppendKeyless bool
@@ -207,7 +212,9 @@ type run struct {
 	held     []heldConstraint  // foreign keys dropped for the load
 	// heldIndexes are the indexes of tables empty before the load, dropped for it.
 	heldIndexes []heldIndex
-	version     int // the target's server_version_num
+	version     int      // the target's server_version_num
+	spoolBuf    []byte   // the entry being staged, verified (see spool)
+	spoolFile   *os.File // spool of entries too large for spoolBuf, or nil
 
 	rollback *rollbackState // set when the run is a rollback
 
@@ -287,6 +294,11 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		return err
 	}
 	defer rd.Close()
+	defer func() {
+		if r.spoolFile != nil {
+			_ = r.spoolFile.Close()
+		}
+	}()
 	r.reader = rd
 	r.tx, err = r.conn.Begin(ctx)
 	if err != nil {

@@ -1,16 +1,19 @@
 package restore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgcopy"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
@@ -37,6 +40,54 @@ func (r *run) createStaging(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// spoolMemory is the largest entry spooled in memory; larger ones go to a temporary file.
+const spoolMemory = 32 << 20
+
+// spool reads a whole entry that announces its checksum, verifying it, before the server sees a
+// byte of it: a damaged byte surfaces as a checksum mismatch rather than as whatever error the
+// server makes of it. Memory is bounded by spoolMemory (one buffer, reused); a larger entry is
+// spooled to a temporary file, removed when the restore ends. An entry without a checksum (an
+// older package) is streamed as it is read and verified against the manifest at the end.
+func (r *run) spool(e *pack.Entry) (io.Reader, error) {
+	if e.SHA256 == "" {
+		return e, nil
+	}
+	if e.Size <= spoolMemory {
+		if int64(cap(r.spoolBuf)) < e.Size {
+			r.spoolBuf = make([]byte, 0, e.Size)
+		}
+		b := bytes.NewBuffer(r.spoolBuf[:0])
+		if _, err := io.Copy(b, e); err != nil {
+			return nil, err
+		}
+		r.spoolBuf = b.Bytes()[:0]
+		return bytes.NewReader(b.Bytes()), nil
+	}
+	if r.spoolFile == nil {
+		f, err := os.CreateTemp("", "edmsdr-restore-*.copy")
+		if err != nil {
+			return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+		}
+		_ = os.Remove(f.Name()) // unlinked at once: the file vanishes with the restore, however it ends
+		r.spoolFile = f
+	}
+	f := r.spoolFile
+	if err := f.Truncate(0); err != nil {
+		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+	}
+	n, err := io.Copy(f, e)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+	}
+	return io.LimitReader(f, n), nil
 }
 
 var copyWhere = regexp.MustCompile(`COPY (_edmsdr_s\d+), line (\d+)(?:, column ([^:]+))?`)
@@ -72,8 +123,16 @@ func (r *run) stage(ctx context.Context) error {
 				return err
 			}
 		}
+		data, err := r.spool(e)
+		if err != nil {
+			if fl := finding.FindingsOf(err); fl != nil {
+				r.findings = append(r.findings, fl...)
+				return r.refuse()
+			}
+			return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
+		}
 		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, pgquote.Idents(st.cols))
-		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), e, sql)
+		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
 		if err != nil {
 			if fl := finding.FindingsOf(err); fl != nil {
 				r.findings = append(r.findings, fl...)

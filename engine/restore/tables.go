@@ -126,6 +126,37 @@ func (r *run) prepareLayout() {
 // the plan used for matching.
 func (r *run) checkManifest() error {
 	m := r.manifest
+	// References a keys file declared without a constraint: the package's (its digest follows
+	// them) are the target's too, and a keys file given now may not change them.
+	var kplan *keys.Plan
+	if r.opts.Keys != nil {
+		p, err := keys.Build(r.target, r.opts.Keys)
+		if err != nil {
+			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: err.Error()})
+			return nil
+		}
+		kplan = p
+	}
+	if m.Plan != nil && len(m.Plan.References)+len(planReferences(kplan)) > 0 {
+		if err := m.Plan.ApplyReferences(r.target); err != nil {
+			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "package key plan does not fit the target: " + err.Error()})
+		}
+		if kplan != nil && !sameReferences(kplan.References, m.Plan.References) {
+			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "the keys file's references differ from the package's (its digest follows the package's): back up again with this keys file, or give the package's references"})
+		}
+		reported := map[string]bool{}
+		for _, f := range r.findings {
+			reported[f.Message] = true
+		}
+		var derrs []error
+		r.domains, derrs = schema.ComputeDomains(r.target)
+		for _, e := range derrs {
+			if !reported[e.Error()] {
+				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Message: e.Error()})
+			}
+		}
+		r.graph = schema.BuildGraph(r.target)
+	}
 	srcDomains, _ := schema.ComputeDomains(m.Schema)
 	for _, st := range r.tables {
 		for _, c := range st.cols {
@@ -164,13 +195,8 @@ func (r *run) checkManifest() error {
 		r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "package key plan does not fit the target: " + e.Error()})
 	}
 	r.match = m.Plan
-	if r.opts.Keys != nil {
-		p, err := keys.Build(r.target, r.opts.Keys)
-		if err != nil {
-			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: err.Error()})
-			return nil
-		}
-		r.match = p
+	if kplan != nil {
+		r.match = kplan
 	}
 	for _, st := range r.tables {
 		st.nk = r.match.NaturalKey(st.qname)
@@ -181,6 +207,18 @@ func (r *run) checkManifest() error {
 			}
 		}
 		st.gfks = m.Plan.GenericFKsOf(st.qname)
+	}
+	for _, n := range r.opts.KeepIDs {
+		known := n == "*"
+		for _, st := range r.tables {
+			if n == st.qname || n == st.display {
+				known = true
+			}
+		}
+		if !known {
+			r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: schema.DisplayName(n),
+				Message: "ids to keep: the package restores no table of this name"})
+		}
 	}
 	r.planCycles()
 	return nil
@@ -196,6 +234,9 @@ func (r *run) planCycles() {
 			ref := fk.RefQName()
 			if ref == st.qname || !r.graph.SameComponent(ref, st.qname) {
 				continue
+			}
+			if fk.Undeclared {
+				continue // no constraint binds at insert time
 			}
 			if fk.Deferrable {
 				st.deferConstraints = append(st.deferConstraints, fk.Name)
@@ -255,7 +296,7 @@ func (r *run) orderComponent(members []*tableState) ([]*tableState, bool) {
 		deps[m.qname] = map[string]bool{}
 		for _, fk := range m.t.ForeignKeys {
 			ref := fk.RefQName()
-			if ref == m.qname || in[ref] == nil || fk.Deferrable {
+			if ref == m.qname || in[ref] == nil || fk.Deferrable || fk.Undeclared {
 				continue
 			}
 			if m.deferredCols[fk.Columns[0]] {
@@ -317,4 +358,24 @@ func (r *run) mapOrder() []*tableState {
 		visit(st, 0)
 	}
 	return out
+}
+
+// planReferences returns the plan's references; nil for a nil plan.
+func planReferences(p *keys.Plan) []keys.Reference {
+	if p == nil {
+		return nil
+	}
+	return p.References
+}
+
+func sameReferences(a, b []keys.Reference) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

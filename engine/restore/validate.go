@@ -244,6 +244,11 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 		if !actual.Equal(want) {
 			v = finding.Fail
 			ev = fmt.Sprintf("restored %d rows with digest %s, package has %d rows with digest %s", actual.Rows, actual.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16])
+			hint, err := r.triggerHint(ctx, st)
+			if err != nil {
+				return nil, err
+			}
+			ev += hint
 			r.findings.Add(finding.Finding{Kind: finding.DigestMismatch, Table: st.display, Message: ev})
 		}
 		r.check("digest", st.display, v, ev)
@@ -251,4 +256,49 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 	}
 	r.res.RestoredDigest = pack.NewDigest(restored).Total
 	return out, nil
+}
+
+// triggerHint names the BEFORE ROW triggers that may have rewritten the rows the restore wrote to
+// st (on INSERT when it inserted rows, on UPDATE when it updated some), on the table or its
+// partitions, and says what to do; "" when there are none.
+func (r *run) triggerHint(ctx context.Context, st *tableState) (string, error) {
+	var events []string
+	mask := 0
+	if st.inserted > 0 {
+		mask |= 4 // TRIGGER_TYPE_INSERT
+		events = append(events, "INSERT")
+	}
+	if st.updated > 0 {
+		mask |= 16 // TRIGGER_TYPE_UPDATE
+		events = append(events, "UPDATE")
+	}
+	if mask == 0 {
+		return "", nil
+	}
+	// tgtype: 1 ROW, 2 BEFORE; a trigger cloned onto partitions is named once.
+	rows, err := r.tx.Query(ctx, `SELECT DISTINCT t.tgname FROM pg_trigger t
+WHERE (t.tgrelid = $1::regclass OR t.tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))) AND NOT t.tgisinternal AND t.tgenabled <> 'D'
+  AND t.tgtype::int & 3 = 3 AND t.tgtype::int & $2::int <> 0 ORDER BY 1`, pgquote.Table(st.qname), mask)
+	if err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return "", r.sqlError(st.display, err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	if len(names) == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("; BEFORE %s trigger %s on %s rewrites rows as the restore writes them, so they differ from the package's: "+
+		"disable it for the restore (ALTER TABLE %s DISABLE TRIGGER %s, then ENABLE), or keep the target's rows (Options.OnExisting reuse)",
+		strings.Join(events, "/"), strings.Join(names, ", "), st.display, pgquote.Table(st.qname), pgquote.Ident(names[0])), nil
 }

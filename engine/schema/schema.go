@@ -62,6 +62,9 @@ type ForeignKey struct {
 	// Partition is true for a foreign key declared on partitions of a partitioned table (some or
 	// all of them) rather than on the table: it counts for the whole logical table.
 	Partition bool `json:"partition,omitempty"`
+	// Undeclared is true for a reference a keys file declares where the catalog has no
+	// constraint: followed and rewritten like a foreign key, never enforced by the server.
+	Undeclared bool `json:"undeclared,omitempty"`
 }
 
 // Unique is a unique constraint or a unique index over plain columns.
