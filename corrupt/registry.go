@@ -110,6 +110,8 @@ type Injector struct {
 	Seeded bool
 	// Detection is what the damage must produce.
 	Detection Detection
+	// Ceiling is the most checking the damage may cost (hostile inputs; zero: unbounded).
+	Ceiling Ceiling
 	// Inject returns a damaged copy of src (never modifying src), or ErrNotApplicable when src
 	// lacks what the damage needs.
 	Inject func(src []byte, seed int64) ([]byte, error)
@@ -120,7 +122,7 @@ var ErrNotApplicable = errors.New("injector not applicable to this source")
 
 // Registry returns every injector: package injectors, then fixture injectors.
 func Registry() []Injector {
-	return append(packageInjectors(), fixtureInjectors()...)
+	return append(append(packageInjectors(), hostileInjectors()...), fixtureInjectors()...)
 }
 
 // Lookup returns the injector called name.

@@ -75,9 +75,16 @@ var _ = Describe("Damaged packages", Label(label.Corruption), func() {
 				damaged, err := in.Inject(good.pkg, seed)
 				Expect(err).NotTo(HaveOccurred(), "inject %s at seed %d", in.Name, seed)
 				j := &judgement{detected: true, targetOK: true}
+				start := time.Now()
 				j.verifyStage(in.Detection, damaged)
 				j.restoreStage(in.Detection, restoreInProcess(ctx, damaged))
-				if i == 0 && cliChecked[in.Name] {
+				if took := time.Since(start); in.Ceiling.Time > 0 {
+					j.note("verify and restore took %v (ceiling %v)", took.Round(time.Millisecond), in.Ceiling.Time)
+					if took > in.Ceiling.Time {
+						j.fail("verify and restore took %v, more than the ceiling %v", took, in.Ceiling.Time)
+					}
+				}
+				if i == 0 && (cliChecked[in.Name] || in.Ceiling != (corrupt.Ceiling{})) {
 					cliRefuses(ctx, in, damaged, j)
 				}
 				record(in, seed, j)
@@ -93,8 +100,14 @@ func cliRefuses(ctx context.Context, in corrupt.Injector, damaged []byte, j *jud
 	GinkgoHelper()
 	path := writeInput(damaged, "damaged.edmsdr")
 	want := map[corrupt.Outcome]int{corrupt.Refuse: 1, corrupt.Accept: 0}[in.Detection.Verify]
-	s, wd := cli("verify", "--in", path)
+	s, wd, peak := cliPeak("verify", "--in", path)
 	verifyExit := s.ExitCode()
+	if in.Ceiling.RSSMiB > 0 {
+		j.note("edmsdr verify peak RSS %d MiB (ceiling %d MiB)", peak, in.Ceiling.RSSMiB)
+		if peak > in.Ceiling.RSSMiB {
+			j.fail("edmsdr verify peak RSS %d MiB, more than the ceiling %d MiB", peak, in.Ceiling.RSSMiB)
+		}
+	}
 	if verifyExit != want {
 		j.detected = false
 		j.fail("edmsdr verify exited %d, want %d", s.ExitCode(), want)
