@@ -35,8 +35,10 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		Use:   "restore --dsn DSN --in FILE|URL [--mode merge|replace] [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
 		Long: `Restore a package into the target database in one transaction: stage the data, map every
-source id to a target id (rows whose natural key matches an existing row reuse it, the rest get
-fresh ids), rewrite every reference, validate (counts, references, constraints, sequences, logical
+source id to a target id (rows whose natural key matches an existing row reuse it, the rest keep
+their source ids in a table that was empty, else get fresh ids; --keep-ids TABLE,... or '*' keeps
+every source id no existing row has), rewrite every reference (foreign keys, and references the
+keys file declares without a constraint), validate (counts, references, constraints, sequences, logical
 digest) and commit — or roll back and report every finding. Nothing is ever half-restored.
 
 --mode merge (default) reconciles the package with the target's rows as above. --mode replace
