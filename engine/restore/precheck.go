@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
@@ -132,12 +133,13 @@ func (r *run) precheckStaging(ctx context.Context) error {
 			}
 		}
 	}
-	// A natural key from a keys file may not be unique in the target: matching would be ambiguous.
+	// A natural key may not be unique in the target (a keys file's, or the package's where the
+	// target lacks the constraint that made it a key in the source): matching would be ambiguous.
 	for _, st := range r.tables {
 		if len(st.nk) == 0 || !st.targetHasRows {
 			continue
 		}
-		if tp := r.match.Tables[st.qname]; tp == nil || !strings.HasPrefix(tp.Source, "keys file") {
+		if tp := r.match.Tables[st.qname]; tp == nil || (!strings.HasPrefix(tp.Source, "keys file") && targetEnforces(st)) {
 			continue
 		}
 		var groups int64
@@ -152,6 +154,27 @@ func (r *run) precheckStaging(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// targetEnforces reports whether the target holds a unique constraint or index (not partial)
+// over exactly the natural key's columns that no two rows can share: every column NOT NULL, or
+// NULLS NOT DISTINCT.
+func targetEnforces(st *tableState) bool {
+	for _, u := range st.t.Uniques {
+		if u.Predicate != "" || len(u.Columns) != len(st.nk) {
+			continue
+		}
+		same := true
+		for _, c := range st.nk {
+			if !slices.Contains(u.Columns, c) {
+				same = false
+			}
+		}
+		if same && (u.NullsNotDistinct || !hasNullable(st)) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasNullable(st *tableState) bool {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -416,8 +417,8 @@ func TestDryRunWritesNothingAndMovesNoSequence(t *testing.T) {
 	}
 }
 
-// refusal restores e's package, expects a refusal with a finding of kind on table, and an
-// unchanged target; it returns the findings.
+// refusal restores e's package, expects a refusal with a finding of kind on table ("" for any),
+// and an unchanged target; it returns the findings.
 func refusal(t *testing.T, e *env, opts restore.Options, kind finding.Kind, table string) finding.List {
 	t.Helper()
 	before := e.digestOf(e.tgt)
@@ -428,7 +429,7 @@ func refusal(t *testing.T, e *env, opts restore.Options, kind finding.Kind, tabl
 	fl := finding.FindingsOf(err)
 	var hit bool
 	for _, f := range fl {
-		if f.Kind == kind && f.Severity == finding.Error && f.Table == table {
+		if f.Kind == kind && f.Severity == finding.Error && (f.Table == table || table == "") {
 			hit = true
 		}
 	}
@@ -498,5 +499,46 @@ func TestRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		refusal(t, e, restore.Options{}, finding.Duplicated, "note")
+	})
+}
+
+func TestRefusalsOfThePackageAndTheKeyPlan(t *testing.T) {
+	t.Run("corrupt: a flipped byte in the package", func(t *testing.T) {
+		e := newEnv(t, sourceRows, ddl, targetSeed)
+		data, err := os.ReadFile(e.pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0x40
+		e.pkg = filepath.Join(t.TempDir(), "flipped.edmsdr")
+		if err := os.WriteFile(e.pkg, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := e.digestOf(e.tgt)
+		res, err := e.restore(restore.Options{})
+		if err == nil || res.Committed {
+			t.Fatalf("a damaged package restored (err %v)", err)
+		}
+		if fl := finding.FindingsOf(err); !fl.Has(finding.Corrupt) {
+			t.Errorf("findings %v (error %v), want corrupt", fl, err)
+		}
+		if e.digestOf(e.tgt) != before {
+			t.Error("a refused restore changed the target")
+		}
+	})
+	t.Run("key plan: a keys file naming a column the table lacks", func(t *testing.T) {
+		e := newEnv(t, sourceRows, ddl, targetSeed)
+		kf := &keys.File{Tables: map[string]keys.TableSpec{"kind": {NaturalKey: &[]string{"no_such_column"}}}}
+		// The keys file's errors carry no table locator yet (issue 10 item 4): the message names it.
+		fl := refusal(t, e, restore.Options{Keys: kf}, finding.KeyPlan, "")
+		if !strings.Contains(fmt.Sprint(fl), "no_such_column") {
+			t.Errorf("findings %v do not name the column", fl)
+		}
+	})
+	t.Run("key plan: two target rows share a natural key", func(t *testing.T) {
+		// The target lacks the unique constraint and holds 'a' twice: a match would be ambiguous.
+		tgtDDL := strings.Replace(ddl, "name text NOT NULL UNIQUE, label", "name text NOT NULL, label", 1)
+		e := newEnv(t, sourceRows, tgtDDL, targetSeed+`INSERT INTO kind (name, label) VALUES ('a', 'Kind A');`)
+		refusal(t, e, restore.Options{}, finding.KeyPlan, "kind")
 	})
 }
