@@ -71,7 +71,7 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 				return usagef("--log-format: %v", err)
 			}
 			g.log, g.stopLog = log, stop
-			return nil
+			return readDSNFile(cmd)
 		},
 	}
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every step to stderr (debug lines)")
@@ -81,7 +81,43 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	root.SetErr(g.stderr)
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g), newVerifyCmd(g), newDigestCmd(g), newConvertCmd(g), newFixtureCmd(g), newDrillCmd(g))
 	root.AddCommand(newKeygenCmd(g), newListCmd(g), newPruneCmd(g), newRollbackCmd(g), newJournalCmd(g), newIDMapCmd(g))
+	addDSNFileFlags(root)
 	return root
+}
+
+// dsnWarning ends the help of every --dsn flag: a command line is readable by every local user.
+const dsnWarning = "; a password given here is visible to other local users (ps, /proc/PID/cmdline): use --dsn-file, the PG* variables or ~/.pgpass"
+
+// addDSNFileFlags gives every command that takes --dsn a --dsn-file flag, and says in --dsn's
+// help why to prefer it.
+func addDSNFileFlags(c *cobra.Command) {
+	if f := c.Flags().Lookup("dsn"); f != nil {
+		f.Usage += dsnWarning
+		c.Flags().String("dsn-file", "", "read the DSN from FILE (its first line; keep the file mode 0600) instead of --dsn, so that no password is on the command line")
+	}
+	for _, sub := range c.Commands() {
+		addDSNFileFlags(sub)
+	}
+}
+
+// readDSNFile sets --dsn from the file --dsn-file names, when given.
+func readDSNFile(cmd *cobra.Command) error {
+	f := cmd.Flags().Lookup("dsn-file")
+	if f == nil || !f.Changed {
+		return nil
+	}
+	if cmd.Flags().Changed("dsn") {
+		return usagef("give --dsn or --dsn-file, not both")
+	}
+	data, err := os.ReadFile(f.Value.String())
+	if err != nil {
+		return usagef("--dsn-file: %v", err)
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	if line = strings.TrimSpace(line); line == "" {
+		return usagef("--dsn-file: %s holds no DSN on its first line", f.Value.String())
+	}
+	return cmd.Flags().Set("dsn", line)
 }
 
 func main() {
