@@ -48,11 +48,12 @@ type Options struct {
 	Exclude []string
 }
 
-// OptionsFromKeys returns the Options a keys file implies: its natural keys and exclusions.
-func OptionsFromKeys(kf *keys.File) Options {
+// OptionsFromKeys returns the Options a keys file implies: its natural keys, exclusions and
+// references without a foreign key.
+func OptionsFromKeys(kf *keys.File) (Options, error) {
 	var o Options
 	if kf == nil {
-		return o
+		return o, nil
 	}
 	for name, spec := range kf.Tables {
 		if spec.NaturalKey != nil {
@@ -63,7 +64,15 @@ func OptionsFromKeys(kf *keys.File) Options {
 		}
 	}
 	o.Exclude = slices.Clone(kf.Exclude)
-	return o
+	for col, ref := range kf.References {
+		r, err := ParseReference(col, ref)
+		if err != nil {
+			return o, fmt.Errorf("oracle: keys file: %w", err)
+		}
+		o.References = append(o.References, r)
+	}
+	slices.SortFunc(o.References, func(a, b Reference) int { return strings.Compare(a.String(), b.String()) })
+	return o, nil
 }
 
 // Snapshot is the rendered content of a database: per table (qualified name), its rows.

@@ -1,16 +1,14 @@
 // Package schemagen generates random schemas with data, deterministic by seed (gofakeit through
 // generators/gen): a few tables with random column types and natural-key choices (none, a name,
 // or a name under a parent), foreign-key graphs with cycles (deferrable or not) and
-// self-references, composite foreign keys onto a (parent, name) natural key, list-partitioned
+// self-references, references no constraint declares, composite foreign keys onto a (parent, name) natural key, list-partitioned
 // tables with their foreign key on the partitioned table, on each partition or on some, ids from
 // 0 with gaps. A Case fills two databases: the source (an
 // install plus its own rows) and a target (the same install under other, colliding ids, plus
 // random rows of its own, some sharing a natural key with the source's). The property suite
 // (suites/zoo) backs up the source, restores into the target and judges with the oracle.
 //
-// Not generated yet: references without a foreign-key constraint. The engine has no way to
-// learn them until the keys file declares them (issue 8, case 4: `references:`); generated now,
-// every restore renumbering their targets would fail the property for a known reason.
+// References without a constraint are declared in the case's keys file (`references:`).
 package schemagen
 
 import (
@@ -68,6 +66,8 @@ type fk struct {
 	// composite: a two-column reference (col, col+"_name") onto ref's natural key (parent, name)
 	// instead of its id.
 	composite bool
+	// undeclared: no constraint; the keys file's references: declares it.
+	undeclared bool
 }
 
 // Who holds a row.
@@ -135,6 +135,13 @@ func Generate(seed int64) *Case {
 		if t.partition != "" && t.nk != nil {
 			t.nk = append(t.nk, "bucket")
 		}
+		// A reference no constraint declares (the keys file does), to an earlier table.
+		if len(candidates) > 0 && f.Float64() < 0.3 {
+			ref := candidates[f.IntRange(0, len(candidates)-1)]
+			name := ref.name + "_ref"
+			t.fks = append(t.fks, &fk{name: name, col: name, ref: ref, undeclared: true})
+			shapes["undeclared-reference"] = true
+		}
 		// A composite reference onto an earlier table's natural key (parent, name).
 		var keyed []*table
 		for _, p := range candidates {
@@ -188,7 +195,7 @@ func Generate(seed int64) *Case {
 
 func firstNotNull(t *table) *fk {
 	for _, k := range t.fks {
-		if k.notNull && !k.back && !k.composite {
+		if k.notNull && !k.back && !k.composite && !k.undeclared {
 			return k
 		}
 	}
@@ -407,6 +414,7 @@ func (c *Case) ddl() string {
 					pgquote.Ident(k.ref.name), pgquote.Idents(k.ref.nk))
 			}
 			switch {
+			case k.undeclared:
 			case k.back:
 				later = append(later, fmt.Sprintf("ALTER TABLE %s ADD %s;", q, ref))
 			case t.partition == "" || t.partition == "parent":
@@ -429,6 +437,17 @@ func (c *Case) keys() string {
 	b.WriteString("tables:\n")
 	for _, t := range c.tables {
 		fmt.Fprintf(&b, "  %s:\n    natural_key: [%s]\n", t.name, strings.Join(t.nk, ", "))
+	}
+	var refs []string
+	for _, t := range c.tables {
+		for _, k := range t.fks {
+			if k.undeclared {
+				refs = append(refs, fmt.Sprintf("  %s.%s: %s(id)\n", t.name, k.col, k.ref.name))
+			}
+		}
+	}
+	if len(refs) > 0 {
+		b.WriteString("references:\n" + strings.Join(refs, ""))
 	}
 	return b.String()
 }

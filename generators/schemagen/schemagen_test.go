@@ -41,7 +41,7 @@ func TestGenerateCoversTheShapes(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"keyless", "natural-key-through-parent", "self-reference", "cycle", "cycle-deferrable",
-		"partition-fk-on-parent", "partition-fk-on-each", "partition-fk-on-some", "target-shares-a-natural-key", "composite-fk", "target-holds-a-source-keyless-row", "generated-column"} {
+		"partition-fk-on-parent", "partition-fk-on-each", "partition-fk-on-some", "target-shares-a-natural-key", "composite-fk", "target-holds-a-source-keyless-row", "generated-column", "undeclared-reference"} {
 		if seen[s] == 0 {
 			t.Errorf("no case of seeds 1-24 has %s", s)
 		}

@@ -29,7 +29,8 @@ var _ = Describe("A random schema", Label(label.Zoo), func() {
 			}
 			kf, err := keys.ParseFile([]byte(c.Keys))
 			Expect(err).NotTo(HaveOccurred(), fail("keys file"))
-			opts := oracle.OptionsFromKeys(kf)
+			opts, err := oracle.OptionsFromKeys(kf)
+			Expect(err).NotTo(HaveOccurred(), fail("keys file"))
 			src := srv.DSN(suitekit.NewDatabase(ctx, srv, fmt.Sprintf("rnd%d_src", seed)))
 			tgt := srv.DSN(suitekit.NewDatabase(ctx, srv, fmt.Sprintf("rnd%d_tgt", seed)))
 			suitekit.Exec(ctx, src, append([]string{c.Schema}, c.Source...)...)

@@ -35,18 +35,17 @@ func install(ctx context.Context, p zoo.Pattern, hint string, reinit, source, em
 func snapshot(ctx context.Context, p zoo.Pattern, url string) *oracle.Snapshot {
 	GinkgoHelper()
 	conn := suitekit.Connect(ctx, url)
-	s, err := oracle.Read(ctx, conn, p.OracleOptions())
+	opts, err := p.OracleOptions()
+	Expect(err).NotTo(HaveOccurred())
+	s, err := oracle.Read(ctx, conn, opts)
 	Expect(err).NotTo(HaveOccurred(), "oracle")
 	return s
 }
 
 func keysOf(p zoo.Pattern) *keys.File {
 	GinkgoHelper()
-	if p.Keys == "" {
-		return nil
-	}
-	kf, err := keys.ParseFile([]byte(p.Keys))
-	Expect(err).NotTo(HaveOccurred(), "keys file of %s", p.Name)
+	kf, err := p.KeysFile()
+	Expect(err).NotTo(HaveOccurred())
 	return kf
 }
 
