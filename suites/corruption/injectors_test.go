@@ -2,7 +2,9 @@ package corruption_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/journal"
 	"github.com/edmsdr/edmsdr/reports"
 	"github.com/edmsdr/edmsdr/suites/label"
 )
@@ -196,7 +199,17 @@ func cliFixture(ctx context.Context, in corrupt.Injector, damaged []byte, j *jud
 		j.detected = false
 		j.fail("restore: %v", ferr)
 	}
-	if stray := append(append(strayFiles(wd), strayFiles(report, "restore.json")...), strayFiles(filepath.Dir(path), "fixture.json")...); len(stray) > 0 {
+	// The journal beside the report records the refused attempt (and never a commit).
+	if entries, err := journal.ReadFile(filepath.Join(report, "journal.jsonl")); err == nil {
+		for _, e := range entries {
+			if e.Outcome == journal.Committed {
+				j.fail("the journal records a committed restore of a damaged fixture")
+			}
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		j.fail("read the journal: %v", err)
+	}
+	if stray := append(append(strayFiles(wd), strayFiles(report, "restore.json", "journal.jsonl")...), strayFiles(filepath.Dir(path), "fixture.json")...); len(stray) > 0 {
 		j.targetOK = false
 		j.fail("edmsdr restore left files: %v", stray)
 	}
