@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edmsdr/edmsdr/engine/dsn"
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/progress"
 )
 
@@ -85,6 +86,16 @@ Exit codes: 0 success, 1 failed or refused operation (reason on stderr), 2 bad u
 	return root
 }
 
+// printableLines is s with each line made safe for a terminal (finding.Printable: control
+// characters quoted, long lines cut).
+func printableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = finding.Printable(l, 8<<10)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // dsnWarning ends the help of every --dsn flag: a command line is readable by every local user.
 const dsnWarning = "; a password given here is visible to other local users (ps, /proc/PID/cmdline): use --dsn-file, the PG* variables or ~/.pgpass"
 
@@ -137,7 +148,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
-	msg := dsn.Redact(err.Error())
+	msg := printableLines(dsn.Redact(err.Error()))
 	fmt.Fprintf(stderr, "edmsdr: %s\n", msg)
 	privilegeHint(stderr, err)
 	var ue usageError

@@ -218,12 +218,12 @@ func printRestore(w io.Writer, res *restore.Result) {
 		if res.Mode == restore.Replace {
 			fmt.Fprintln(tw, "table\tin backup\tremoved\tinserted\tverdict\t")
 			for _, t := range res.Tables {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Replaced, t.Inserted, t.Verdict)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t\n", finding.Printable(t.Table, 256), t.Staged, t.Replaced, t.Inserted, t.Verdict)
 			}
 		} else {
 			fmt.Fprintln(tw, "table\tin backup\tinserted\tmatched\tdiverged\tverdict\t")
 			for _, t := range res.Tables {
-				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", t.Table, t.Staged, t.Inserted, t.Matched, t.Diverged, t.Verdict)
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", finding.Printable(t.Table, 256), t.Staged, t.Inserted, t.Matched, t.Diverged, t.Verdict)
 			}
 		}
 		tw.Flush()

@@ -39,7 +39,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			for _, t := range m.Tables {
 				rows += t.Rows
 			}
-			fmt.Fprintf(g.stdout, "package %s: format %d, written by %s at %s from PostgreSQL %d\n", in, m.Format, m.Tool, m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.ServerVersion)
+			fmt.Fprintf(g.stdout, "package %s: format %d, written by %s at %s from PostgreSQL %d\n", in, m.Format, finding.Printable(m.Tool, 256), m.CreatedAt.Format("2006-01-02 15:04:05Z07:00"), m.ServerVersion)
 			describeSeal(g.stdout, c)
 			fmt.Fprintf(g.stdout, "%d tables, %d rows, every checksum verified\ndigest %s\nOK\n", len(m.Tables), rows, m.Digest.Total)
 			return nil

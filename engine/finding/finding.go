@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Kind classifies a finding.
@@ -87,20 +89,63 @@ func (f Finding) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", f.Severity, f.Kind)
 	if f.Table != "" {
-		fmt.Fprintf(&b, " table %s", f.Table)
+		fmt.Fprintf(&b, " table %s", Printable(f.Table, maxName))
 	}
 	if f.Column != "" {
-		fmt.Fprintf(&b, " column %s", f.Column)
+		fmt.Fprintf(&b, " column %s", Printable(f.Column, maxName))
 	}
 	if f.Constraint != "" {
-		fmt.Fprintf(&b, " constraint %s", f.Constraint)
+		fmt.Fprintf(&b, " constraint %s", Printable(f.Constraint, maxName))
 	}
 	if f.Count > 0 {
 		fmt.Fprintf(&b, " rows %d", f.Count)
 	}
-	fmt.Fprintf(&b, ": %s", f.Message)
+	fmt.Fprintf(&b, ": %s", Printable(f.Message, maxMessage))
 	if len(f.Keys) > 0 {
-		fmt.Fprintf(&b, " [%s]", strings.Join(f.Keys, "; "))
+		keys := make([]string, 0, min(len(f.Keys), maxKeys))
+		for _, k := range f.Keys[:min(len(f.Keys), maxKeys)] {
+			keys = append(keys, Printable(k, maxName))
+		}
+		if len(f.Keys) > maxKeys {
+			keys = append(keys, fmt.Sprintf("… %d more", len(f.Keys)-maxKeys))
+		}
+		fmt.Fprintf(&b, " [%s]", strings.Join(keys, "; "))
+	}
+	return b.String()
+}
+
+// Bounds of the text form of a finding: names and keys come from packages and fixtures, which
+// may hold anything.
+const (
+	maxName    = 256
+	maxMessage = 4096
+	maxKeys    = 20
+)
+
+// Printable makes s, text that may come from a package, a fixture or a database, safe to print
+// on a terminal: control characters (ESC, CR, BEL, C1 controls, DEL; newline and tab too) and
+// invalid UTF-8 are written as Go escapes (\x1b, \r, \n…), and text longer than max bytes is cut,
+// saying how much was left out.
+func Printable(s string, max int) string {
+	cut := 0
+	if len(s) > max {
+		cut = len(s) - max
+		s = strings.ToValidUTF8(s[:max], "")
+	}
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(s[i:], "\xef\xbf\xbd"):
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	if cut > 0 {
+		fmt.Fprintf(&b, "… (%d more bytes)", cut)
 	}
 	return b.String()
 }

@@ -170,3 +170,28 @@ func TestFindingsOf(t *testing.T) {
 		t.Error("errors without findings must give nil")
 	}
 }
+
+// TestPrintable: names, keys and messages from a package reach the terminal with control
+// characters quoted and long values cut (an 18 KB key was echoed whole, ESC and CR raw).
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"documents_document":           "documents_document",
+		"evil\x1b[2J\rname":            `evil\x1b[2J\rname`,
+		"line\nbreak\ttab":             `line\nbreak\ttab`,
+		"bidi\u202eesrever":            `bidi\u202eesrever`,
+		"bad\xffutf8":                  `bad\xffutf8`,
+		"ünïcødé ok, \ufffd too":       "ünïcødé ok, \ufffd too",
+		"c1\u009bcontrol, del\x7f":     `c1\u009bcontrol, del\x7f`,
+		strings.Repeat("k", 300):       strings.Repeat("k", 256) + "… (44 more bytes)",
+		strings.Repeat("é", 200) + "x": strings.Repeat("é", 128) + "… (145 more bytes)",
+	} {
+		if got := Printable(in, 256); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f := Finding{Severity: Error, Kind: Corrupt, Table: "t\x1b]0;pwned\x07", Message: "m\r", Keys: []string{strings.Repeat("x", 18<<10)}}
+	s := f.String()
+	if strings.ContainsAny(s, "\x1b\x07\r") || len(s) > 1024 {
+		t.Errorf("finding text %d bytes, raw controls: %q", len(s), s[:min(len(s), 200)])
+	}
+}
