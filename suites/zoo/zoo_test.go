@@ -9,6 +9,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/restore"
@@ -91,6 +93,10 @@ var _ = Describe("The schema zoo", Label(label.Zoo), func() {
 				Expect(res.Verdict).To(Equal(finding.Pass), describe(res))
 				diffs := oracle.Compare(snapshot(ctx, p, src), snapshot(ctx, p, tgt))
 				Expect(diffs).To(BeEmpty(), "the oracle sees another database than the source after a PASS:\n%s\n%s", diffs, describe(res))
+				if target == "empty" {
+					// Into empty tables every row keeps its source id (gaps, 0 and all).
+					Expect(ids(ctx, tgt)).To(Equal(ids(ctx, src)), "ids after a restore into empty tables")
+				}
 
 				// The same package again changes nothing.
 				again, err := suitekit.Restore(ctx, tgt, path, restore.Options{Keys: kf})
@@ -101,6 +107,26 @@ var _ = Describe("The schema zoo", Label(label.Zoo), func() {
 		}
 	}
 })
+
+// ids returns, per table with an id column, its ids in order.
+func ids(ctx context.Context, url string) map[string]string {
+	GinkgoHelper()
+	conn := suitekit.Connect(ctx, url)
+	rows, err := conn.Query(ctx, `SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+		WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attname = 'id' AND NOT a.attisdropped
+		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')`)
+	Expect(err).NotTo(HaveOccurred())
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]string{}
+	for _, t := range tables {
+		var list string
+		Expect(conn.QueryRow(ctx, "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM "+t).Scan(&list)).To(Succeed())
+		out[t] = list
+	}
+	return out
+}
 
 func hasAny(l finding.List, kinds []finding.Kind) bool {
 	for _, k := range kinds {
