@@ -396,15 +396,15 @@ func Build(s *schema.Schema, f *File) (*Plan, error) {
 				col := t.Column(c)
 				switch {
 				case col == nil:
-					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s does not exist", t.Display(), c))
+					errs = append(errs, located(t.Display(), c, "keys file: table %s: natural key column %s does not exist", t.Display(), c))
 				case col.Generated:
-					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s is generated", t.Display(), c))
+					errs = append(errs, located(t.Display(), c, "keys file: table %s: natural key column %s is generated", t.Display(), c))
 				case c == t.SurrogateID():
-					errs = append(errs, fmt.Errorf("keys file: table %s: natural key column %s is the surrogate id, which differs between databases", t.Display(), c))
+					errs = append(errs, located(t.Display(), c, "keys file: table %s: natural key column %s is the surrogate id, which differs between databases", t.Display(), c))
 				}
 			}
 			if dup := firstDuplicate(nk); dup != "" {
-				errs = append(errs, fmt.Errorf("keys file: table %s: natural key lists column %s twice", t.Display(), dup))
+				errs = append(errs, located(t.Display(), dup, "keys file: table %s: natural key lists column %s twice", t.Display(), dup))
 			}
 			src := "keys file"
 			if len(nk) == 0 {
@@ -429,6 +429,22 @@ func Build(s *schema.Schema, f *File) (*Plan, error) {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// Error is one problem of a keys file or a key plan, with where it is: the table (display name)
+// and, when the problem is one column, the column. Build joins them (errors.Join); Plan.Validate
+// returns them; errors.As finds them, so that callers report the locators as fields.
+type Error struct {
+	Table  string
+	Column string
+	Msg    string // the whole message, locators included
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// located returns an *Error for table and column with the message format gives.
+func located(table, column, format string, args ...any) error {
+	return &Error{Table: table, Column: column, Msg: fmt.Sprintf(format, args...)}
 }
 
 func firstDuplicate(cols []string) string {
@@ -690,22 +706,22 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 		tp := p.Tables[q]
 		t := s.Table(q)
 		if tp == nil {
-			errs = append(errs, fmt.Errorf("key plan: table %s has an empty entry", schema.DisplayName(q)))
+			errs = append(errs, located(schema.DisplayName(q), "", "key plan: table %s has an empty entry", schema.DisplayName(q)))
 			continue
 		}
 		if t == nil {
-			errs = append(errs, fmt.Errorf("key plan: table %s does not exist", schema.DisplayName(q)))
+			errs = append(errs, located(schema.DisplayName(q), "", "key plan: table %s does not exist", schema.DisplayName(q)))
 			continue
 		}
 		self := 0
 		for _, c := range tp.NaturalKey {
 			col := t.Column(c)
 			if col == nil {
-				errs = append(errs, fmt.Errorf("key plan: table %s: natural key column %s does not exist", t.Display(), c))
+				errs = append(errs, located(t.Display(), c, "key plan: table %s: natural key column %s does not exist", t.Display(), c))
 				continue
 			}
 			if c == t.SurrogateID() {
-				errs = append(errs, fmt.Errorf("key plan: table %s: natural key column %s is the surrogate id", t.Display(), c))
+				errs = append(errs, located(t.Display(), c, "key plan: table %s: natural key column %s is the surrogate id", t.Display(), c))
 			}
 			d := domains.Of(q, c)
 			switch {
@@ -716,7 +732,7 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 			}
 		}
 		if self > 1 {
-			errs = append(errs, fmt.Errorf("key plan: table %s: natural key runs through the self-reference more than once", t.Display()))
+			errs = append(errs, located(t.Display(), "", "key plan: table %s: natural key runs through the self-reference more than once", t.Display()))
 		}
 	}
 	// Natural keys referencing each other in a cycle can never be matched.

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -529,10 +528,9 @@ func TestRefusalsOfThePackageAndTheKeyPlan(t *testing.T) {
 	t.Run("key plan: a keys file naming a column the table lacks", func(t *testing.T) {
 		e := newEnv(t, sourceRows, ddl, targetSeed)
 		kf := &keys.File{Tables: map[string]keys.TableSpec{"kind": {NaturalKey: &[]string{"no_such_column"}}}}
-		// The keys file's errors carry no table locator yet (issue 10 item 4): the message names it.
-		fl := refusal(t, e, restore.Options{Keys: kf}, finding.KeyPlan, "")
-		if !strings.Contains(fmt.Sprint(fl), "no_such_column") {
-			t.Errorf("findings %v do not name the column", fl)
+		fl := refusal(t, e, restore.Options{Keys: kf}, finding.KeyPlan, "kind")
+		if len(fl) != 1 || fl[0].Column != "no_such_column" {
+			t.Errorf("findings %v, want one locating column no_such_column", fl)
 		}
 	})
 	t.Run("key plan: two target rows share a natural key", func(t *testing.T) {

@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -132,7 +133,13 @@ func (r *run) checkManifest() error {
 	if r.opts.Keys != nil {
 		p, err := keys.Build(r.target, r.opts.Keys)
 		if err != nil {
-			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: err.Error()})
+			errs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				errs = j.Unwrap()
+			}
+			for _, e := range errs {
+				r.findings.Add(keyPlanFinding("", e))
+			}
 			return nil
 		}
 		kplan = p
@@ -192,7 +199,7 @@ func (r *run) checkManifest() error {
 		return nil
 	}
 	for _, e := range m.Plan.Validate(r.target) {
-		r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "package key plan does not fit the target: " + e.Error()})
+		r.findings.Add(keyPlanFinding("package key plan does not fit the target: ", e))
 	}
 	r.match = m.Plan
 	if kplan != nil {
@@ -378,4 +385,15 @@ func sameReferences(a, b []keys.Reference) bool {
 		}
 	}
 	return true
+}
+
+// keyPlanFinding turns a keys file's or key plan's error into a key-plan finding, its table and
+// column as fields when the error locates them (*keys.Error).
+func keyPlanFinding(prefix string, err error) finding.Finding {
+	f := finding.Finding{Kind: finding.KeyPlan, Message: prefix + err.Error()}
+	var ke *keys.Error
+	if errors.As(err, &ke) {
+		f.Table, f.Column = ke.Table, ke.Column
+	}
+	return f
 }
