@@ -45,6 +45,17 @@ var _ = Describe("Partitioned tables", Label(label.Regress), func() {
 		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM parent`)).To(BeEquivalentTo(11))
 	}, SpecTimeout(time.Minute))
 
+	It("refuse a row of an unconstrained partition whose reference resolves to no parent, leaving the target unchanged", func(ctx SpecContext) {
+		src, tgt := pair(ctx, partitionDDL, append(partitionSource, `INSERT INTO ev (id, parent_id, at, note) VALUES (5, 42, '2025-05-01', 'e')`),
+			[]string{`INSERT INTO parent (name) SELECT 'other' || g FROM generate_series(1, 50) g`})
+		path, _ := suitekit.Backup(ctx, src, nil)
+		before := suitekit.Digest(ctx, tgt)
+		res, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
+		Expect(err).To(HaveOccurred(), "parent 42 is not in the package: the event would point at the target's parent 42")
+		Expect(kinds(res)).To(ContainElement(finding.Orphaned))
+		Expect(suitekit.Digest(ctx, tgt).Total).To(Equal(before.Total))
+	}, SpecTimeout(time.Minute))
+
 	It("take the same package twice, and --on-existing update, addressing rows across partitions (issue 8 item 2)", func(ctx SpecContext) {
 		src, tgt := pair(ctx, partitionDDL, partitionSource, nil)
 		path, bres := suitekit.Backup(ctx, src, nil)
