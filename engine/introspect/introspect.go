@@ -26,6 +26,10 @@ type Options struct {
 	Schemas []string
 	// Exclude lists qualified table names ("public.django_session") left out.
 	Exclude []string
+	// UsableOnly leaves out the schemas the connected role lacks USAGE on (a restore: it can
+	// write nowhere else, and reading their columns would fail with "permission denied"). A
+	// backup never sets it: a schema it cannot read must fail it, not be skipped.
+	UsableOnly bool
 }
 
 // ServerVersion returns server_version_num (150004 for 15.4).
@@ -64,8 +68,9 @@ WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
   AND (coalesce(cardinality($1::text[]), 0) = 0 OR n.nspname = ANY($1::text[]))
+  AND (NOT $2 OR has_schema_privilege(n.oid, 'USAGE'))
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-ORDER BY n.nspname, c.relname`, opts.Schemas)
+ORDER BY n.nspname, c.relname`, opts.Schemas, opts.UsableOnly)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}

@@ -355,7 +355,7 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 			version/10000, version%10000, MinServerVersion/10000)})
 		return r.refuse()
 	}
-	r.target, err = introspect.Read(ctx, r.tx, introspect.Options{})
+	r.target, err = introspect.Read(ctx, r.tx, introspect.Options{UsableOnly: true})
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

@@ -64,8 +64,13 @@ var _ = Describe("least privilege", Label(label.Security, label.Privilege, label
 		Expect(s.ExitCode()).To(Equal(1), output(s))
 		Expect(string(s.Err.Contents())).To(ContainSubstring("privilege"))
 
+		// An unrelated schema the restorer may not use (issue 9, item 8: introspection read every
+		// schema and failed with "permission denied for schema other").
+		suitekit.Exec(ctx, tgt, `CREATE SCHEMA other`, `CREATE TABLE other.secret (id serial PRIMARY KEY, v text)`, `INSERT INTO other.secret (v) VALUES ('kept')`)
 		s = mustRun(nil, "restore", "--dsn", asRole(tgt, restorer), "--in", pkg)
 		Expect(string(s.Out.Contents())).To(ContainSubstring("verdict PASS: committed"))
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM other.secret WHERE v = 'kept'`)).To(BeEquivalentTo(1))
+		suitekit.Exec(ctx, tgt, `DROP SCHEMA other CASCADE`)
 		Expect(digestOf(tgt)).To(Equal(digestOf(src)))
 		// The digest itself runs with the reader's grants.
 		Expect(string(mustRun(nil, "digest", "--dsn", asRole(src, reader)).Out.Contents())).To(Equal(digestOf(src)))
