@@ -16,6 +16,9 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/schema"
 	"github.com/edmsdr/edmsdr/suites/label"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
@@ -120,4 +123,41 @@ var _ = Describe("large values", Label(label.Security, label.Memory), func() {
 			return suitekit.Count(ctx, srv.DSN("postgres"), `SELECT count(*) FROM pg_stat_activity WHERE datname = $1`, databaseOf(src))
 		}).WithContext(ctx).WithTimeout(2 * time.Minute).Should(BeZero())
 	}, NodeTimeout(5*time.Minute))
+})
+
+var _ = Describe("interrupts", Label(label.Security), func() {
+	// Issue 9, item 7: SIGTERM was ignored while verify read a package.
+	It("stops verify within a second of SIGTERM, without calling the package damaged", func(ctx SpecContext) {
+		// 2 GiB of rows of zeros: a 4 MiB package that takes seconds to verify.
+		path := filepath.Join(GinkgoT().TempDir(), "long.edmsdr")
+		w, err := pack.Create(path, pack.WriterOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.WriteHeader(pack.Header{Tables: []pack.TableLayout{{Index: 0, Table: "public.t", Columns: []string{"v"}}}})).To(Succeed())
+		ts := w.Table(0, "public.t")
+		row := []byte("\\\\x" + strings.Repeat("00", 1<<20) + "\n")
+		for range 1024 {
+			_, err := ts.Write(row)
+			Expect(err).NotTo(HaveOccurred())
+		}
+		_, err = ts.Close()
+		Expect(err).NotTo(HaveOccurred())
+		s := &schema.Schema{Tables: []*schema.Table{{Schema: "public", Name: "t", Columns: []schema.Column{{Name: "v", Type: "bytea"}}}}}
+		plan, err := keys.Build(s, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w.Close(&pack.Manifest{Schema: s, Plan: plan, Digest: pack.NewDigest(map[string]pack.TableDigest{"public.t": {Rows: 1024, Sum1: "0", Sum2: "0"}})})).To(Succeed())
+
+		cmd := exec.Command(bin, "verify", "--in", path)
+		cmd.Env = suitekit.CleanEnv()
+		session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(500 * time.Millisecond)
+		Expect(session.ExitCode()).To(Equal(-1), "verify ended before the signal: make the package longer")
+		sent := time.Now()
+		session.Terminate()
+		Eventually(session).WithTimeout(time.Second).Should(gexec.Exit())
+		AddReportEntry("verify stopped after SIGTERM", time.Since(sent).Round(time.Millisecond).String())
+		Expect(session.ExitCode()).To(Equal(1), output(session))
+		Expect(output(session)).NotTo(ContainSubstring("corrupt"))
+		Expect(output(session)).To(ContainSubstring("context canceled"))
+	}, NodeTimeout(3*time.Minute))
 })
