@@ -8,6 +8,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // projection renders the staged row (alias s) of st in target terms: one expression per package
@@ -349,4 +350,111 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// checkGenerated refuses a restore whose inserted rows would get other values than the source's
+// in a stored generated column: one computed from the surrogate id when rows take fresh ids, or
+// from a reference whose parent rows take other ids. A backup carries no generated value (the
+// target computes them) and the digest leaves them out, so nothing else would notice that a
+// document number "D-41" became "D-4".
+func (r *run) checkGenerated(ctx context.Context) error {
+	for _, st := range r.tables {
+		if st.toInsert() == 0 || !hasGenerated(st.t) {
+			continue
+		}
+		deps, err := r.generatedDeps(ctx, st)
+		if err != nil {
+			return err
+		}
+		for _, g := range deps {
+			for _, dep := range g.on {
+				n, err := r.changedFor(ctx, st, dep)
+				if err != nil {
+					return err
+				}
+				if n == 0 {
+					continue
+				}
+				r.findings.Add(finding.Finding{Kind: finding.Unsupported, Severity: finding.Error, Table: st.display, Column: g.column,
+					Message: fmt.Sprintf("generated column %s is computed from %s, whose value this restore changes in %d inserted rows (their ids are taken in the target): "+
+						"the restored rows would not carry the source's %s values. Restore into tables where the source ids are free (they are kept when they collide with nothing), "+
+						"or drop the generation expression for the restore", g.column, dep, n, g.column)})
+			}
+		}
+	}
+	return nil
+}
+
+func hasGenerated(t *schema.Table) bool {
+	for _, c := range t.Columns {
+		if c.Generated {
+			return true
+		}
+	}
+	return false
+}
+
+type generatedColumn struct {
+	column string
+	on     []string // the table's columns its expression reads
+}
+
+// generatedDeps reads, from the target's catalog, the columns each stored generated column of st
+// is computed from.
+func (r *run) generatedDeps(ctx context.Context, st *tableState) ([]generatedColumn, error) {
+	rows, err := r.tx.Query(ctx, `SELECT a.attname::text, array_agg(DISTINCT ra.attname::text ORDER BY ra.attname::text)
+FROM pg_attribute a
+JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_class'::regclass
+ AND d.refobjid = a.attrelid AND d.refobjsubid > 0 AND d.refobjsubid <> a.attnum
+JOIN pg_attribute ra ON ra.attrelid = a.attrelid AND ra.attnum = d.refobjsubid
+WHERE a.attrelid = $1::regclass AND a.attgenerated <> ''
+GROUP BY a.attname ORDER BY a.attname`, pgquote.Table(st.qname))
+	if err != nil {
+		return nil, r.sqlError(st.display, err)
+	}
+	defer rows.Close()
+	var out []generatedColumn
+	for rows.Next() {
+		var g generatedColumn
+		if err := rows.Scan(&g.column, &g.on); err != nil {
+			return nil, r.sqlError(st.display, err)
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, r.sqlError(st.display, err)
+	}
+	return out, nil
+}
+
+// changedFor counts the rows of st the restore will insert whose column dep gets another value
+// than the package's: the surrogate id given a fresh id, or a reference whose parent row has
+// another id in the target.
+func (r *run) changedFor(ctx context.Context, st *tableState, dep string) (int64, error) {
+	var sql string
+	switch {
+	case dep == st.sid && st.mapT != "":
+		sql = fmt.Sprintf("SELECT count(*) FROM %s WHERE NOT matched AND NOT ref AND src <> tgt", st.mapT)
+	default:
+		d := r.domains.Of(st.qname, dep)
+		p := r.byName[d]
+		if d == "" || p == nil || p.mapT == "" || !st.colSet[dep] {
+			return 0, nil // not a value the restore rewrites
+		}
+		qd := pgquote.Ident(dep)
+		notMatched := "true"
+		if st.mapT != "" {
+			notMatched = fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s k WHERE k.src = s.%s AND k.matched)", st.mapT, pgquote.Ident(st.sid))
+		} else if st.keep != "" {
+			notMatched = fmt.Sprintf("NOT EXISTS (SELECT 1 FROM %s k WHERE k.r = s._edmsdr_r)", st.keep)
+		}
+		sql = fmt.Sprintf("SELECT count(*) FROM %s s JOIN %s m ON m.src = s.%s WHERE NOT s._edmsdr_ref AND m.src <> m.tgt AND %s",
+			st.stg, p.mapT, qd, notMatched)
+	}
+	var n int64
+	if err := r.tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+		return 0, r.sqlError(st.display, err)
+	}
+	return n, nil
 }

@@ -12,8 +12,10 @@
 //     fresh ids past the target's highest id, its sequence and every kept id (replace mode: every
 //     row keeps its id);
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
-//     rows matched with different content (diverged), keyless rows already present; every finding
-//     is collected before anything is written;
+//     rows matched with different content (diverged), keyless rows already present, stored
+//     generated columns computed from an id or reference the restore changes (a backup carries no
+//     generated value, so the target would compute another); every finding is collected before
+//     anything is written;
 //  5. INSERT … SELECT every table with every reference rewritten through the maps; references
 //     inside a cycle go in NULL and are set by UPDATE (or wait on deferrable constraints);
 //     generic foreign keys are rewritten through the map of the content type's table;

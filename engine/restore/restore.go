@@ -437,6 +437,9 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if err := r.checkConflicts(ctx); err != nil {
 		return err
 	}
+	if err := r.checkGenerated(ctx); err != nil {
+		return err
+	}
 	r.mark("preflight")
 	if r.findings.HasErrors() {
 		return r.refuse()
