@@ -30,7 +30,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	var sf sealFlags
 	var reportKeys bool
 	var jf journalFlags
-	var keepIDs []string
+	var keepIDs, schemas []string
 	cmd := &cobra.Command{
 		Use:   "restore --dsn DSN --in FILE|URL [--mode merge|replace] [--keys FILE] [--on-existing reuse|update|fail] [--dry-run]",
 		Short: "Restore a package into a database, reconciling every foreign key, atomically",
@@ -49,6 +49,9 @@ table outside the package references one it would empty.
 
 --on-existing says what to do with rows matched by natural key whose content differs:
 reuse (keep the target's, reported as diverged; default), update (overwrite), fail (refuse).
+--schema S[,S...] names the only schemas the restore may write into: a package table in any
+other schema refuses the restore before anything is written. By default the restore writes into
+the schemas the package's own tables live in; either way the summary and restore.json list them.
 --report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
 restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
 stderr but left out of it unless --report-keys is given (they are row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
@@ -118,7 +121,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 				return timeoutError(ctx, err)
 			}
 			defer cleanupFixture()
-			opts := restore.Options{Keys: kf, OnExisting: policy, Mode: mode, DryRun: dryRun, AppendKeyless: appendKeyless, KeepIDs: keepIDs, KeepConstraints: keepConstraints, Log: g.log}
+			opts := restore.Options{Keys: kf, OnExisting: policy, Mode: mode, DryRun: dryRun, AppendKeyless: appendKeyless, KeepIDs: keepIDs, KeepConstraints: keepConstraints, Schemas: schemas, Log: g.log}
 			if opts.Authenticate, err = sf.authenticate(); err != nil {
 				return err
 			}
@@ -188,6 +191,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().BoolVar(&keepConstraints, "keep-constraints", false, "keep the target's foreign keys during the load (checked row by row); by default a role owning the tables drops and re-adds them inside the transaction, validated set-based")
 	cmd.Flags().BoolVar(&appendKeyless, "append-keyless", false, "insert keyless rows even when equal rows already exist in the target (duplicating them)")
 	cmd.Flags().StringSliceVar(&keepIDs, "keep-ids", nil, "tables (or '*') whose rows keep their source ids in a target that has rows, wherever no existing id collides (into an empty table ids are always kept)")
+	cmd.Flags().StringSliceVar(&schemas, "schema", nil, "the only schemas the restore may write into (default: those of the package's tables); a package table elsewhere refuses the restore")
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addReadFlags(cmd, true)
@@ -198,7 +202,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 }
 
 // optionFlags turns the restore options that finding messages name into the flags that set them.
-var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless", "Options.KeepIDs", "--keep-ids")
+var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless", "Options.KeepIDs", "--keep-ids", "Options.Schemas", "--schema")
 
 // inFlagWords rewrites the messages of fl in place so that they name this command's flags rather
 // than the library's options (restore says "Options.AppendKeyless", the operator types
@@ -238,6 +242,9 @@ func printRestore(w io.Writer, res *restore.Result) {
 	}
 	if res.RestoredDigest != "" {
 		fmt.Fprintf(w, "restored digest %s\n", res.RestoredDigest)
+	}
+	if len(res.Schemas) > 0 {
+		fmt.Fprintf(w, "schemas         %s\n", finding.Printable(strings.Join(res.Schemas, ","), 1024))
 	}
 	if s := res.Safety; s != nil {
 		if s.Kept {

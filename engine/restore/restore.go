@@ -91,6 +91,10 @@ type Options struct {
 	// anything is checked against or written to the target's tables; an error refuses the
 	// restore (its findings, when it carries some, are the restore's).
 	Authenticate func(manifest, signature []byte) error
+	// Schemas, if set, are the only schemas the restore may write into: a package table in any
+	// other schema refuses the restore before anything is written. By default the allowed
+	// schemas are those the package's tables live in; either way Result.Schemas lists them.
+	Schemas []string
 }
 
 // ErrCommitUnknown marks a restore whose COMMIT was sent but whose reply never came (the
@@ -128,13 +132,16 @@ type TableResult struct {
 
 // Result describes a restore, successful or not.
 type Result struct {
-	Tables          []TableResult   `json:"tables"`
-	Findings        finding.List    `json:"findings"`
-	Checks          []finding.Check `json:"checks"`
-	Verdict         finding.Verdict `json:"verdict"`
-	Committed       bool            `json:"committed"`
-	DryRun          bool            `json:"dry_run"`
-	Mode            Mode            `json:"mode,omitempty"`
+	Tables    []TableResult   `json:"tables"`
+	Findings  finding.List    `json:"findings"`
+	Checks    []finding.Check `json:"checks"`
+	Verdict   finding.Verdict `json:"verdict"`
+	Committed bool            `json:"committed"`
+	DryRun    bool            `json:"dry_run"`
+	Mode      Mode            `json:"mode,omitempty"`
+	// Schemas are the schemas the restore writes into (the package's tables' schemas, all within
+	// Options.Schemas when that is set), sorted.
+	Schemas         []string        `json:"schemas,omitempty"`
 	AlreadyRestored bool            `json:"already_restored"`
 	PackageDigest   string          `json:"package_digest"`
 	RestoredDigest  string          `json:"restored_digest"`

@@ -121,6 +121,36 @@ func (r *run) prepareLayout() {
 		pos[t.QName()] = i
 	}
 	sort.SliceStable(r.tables, func(i, j int) bool { return pos[r.tables[i].qname] < pos[r.tables[j].qname] })
+	r.checkSchemas()
+}
+
+// checkSchemas refuses every package table outside Options.Schemas (when set) and records the
+// schemas the restore writes into in the result. A package names its tables itself: without this
+// a package could write into any schema the role may write (issue 9, item 13).
+func (r *run) checkSchemas() {
+	var allowed map[string]bool
+	if len(r.opts.Schemas) > 0 {
+		allowed = map[string]bool{}
+		for _, s := range r.opts.Schemas {
+			allowed[s] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, st := range r.tables {
+		s := st.t.Schema
+		if allowed != nil && !allowed[s] {
+			r.findings.Add(finding.Finding{Kind: finding.Privilege, Table: st.display, Message: fmt.Sprintf(
+				"the package writes into schema %q, which is not among the schemas this restore may write (Options.Schemas %s): add it there if the package may write into it",
+				s, strings.Join(r.opts.Schemas, ","))})
+			continue
+		}
+		seen[s] = true
+	}
+	r.res.Schemas = r.res.Schemas[:0]
+	for s := range seen {
+		r.res.Schemas = append(r.res.Schemas, s)
+	}
+	sort.Strings(r.res.Schemas)
 }
 
 // checkManifest compares the package's schema snapshot and key plan with the target, and settles
