@@ -54,6 +54,9 @@ type Config struct {
 	Reinit func(ctx context.Context, dsn string) error
 	// Scenarios are the scenarios to run (ParseScenarios); nil runs the cycle alone.
 	Scenarios []string
+	// BenchBudget, when above 0, is the ratio b/a the bench scenario must stay at or under (and
+	// its peak memory under 256 MiB); 0 reports the bench's numbers as evidence only.
+	BenchBudget float64
 	// Replay overrides the replay command of the report.
 	Replay string
 	// WorkDir receives the package and the id map; "" means a temporary directory, removed after.

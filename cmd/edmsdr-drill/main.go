@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -138,6 +139,7 @@ func newDrillCmd(stdout, stderr io.Writer) *cobra.Command {
 		verbose, seqAtMax                        bool
 		srcVersion, tgtVersion                   int
 		image                                    string
+		benchBudget                              float64
 	)
 	cmd := &cobra.Command{
 		Use:   "edmsdr-drill [--db auto|local|container|DSN] [--scale N] [--report DIR]",
@@ -277,6 +279,9 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			if err != nil {
 				return usagef("--scenarios: %v", err)
 			}
+			if benchBudget < 0 || (benchBudget > 0 && !slices.Contains(scenarios, drill.ScenarioBench)) {
+				return usagef("--bench-budget %g: a ratio above 0, with --scenarios including bench", benchBudget)
+			}
 			steps := 9 // install, generate, digest before, backup, verify, reinit, restore, digest after, probes
 			if sourceDSN != "" {
 				steps = 6
@@ -339,6 +344,7 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 			dcfg := drill.Config{
 				Source: srv, Target: target, Dataset: ds, Database: database, Seed: seed, Scale: scale,
 				SequencesAtMax: seqAtMax, WorkDir: work, Tool: "edmsdr-drill " + version, Log: log, Scenarios: scenarios,
+				BenchBudget: benchBudget,
 			}
 			if sourceDSN != "" {
 				dcfg.Source, dcfg.Target, dcfg.SourceDSN, dcfg.Reinit = nil, srv, sourceDSN, reinit
@@ -382,7 +388,8 @@ Exit codes: 0 PASS, 1 FAIL or the drill could not run (reason on stderr), 2 bad 
 	cmd.Flags().StringVar(&sourceDSN, "source-dsn", "", "drill a live database: back it up through this DSN (a read-only role is enough; it is never written to) and restore into a scratch database on --db")
 	cmd.Flags().StringVar(&reinitSQL, "reinit-sql", "", "with --source-dsn: SQL script that creates the empty application database (schema, seed rows), run against the scratch database")
 	cmd.Flags().StringVar(&reinitCmd, "reinit-cmd", "", "with --source-dsn: shell command that creates the empty application database, run with the scratch database in $EDMSDR_SCRATCH_DSN, $DATABASE_URL and PG* (after --reinit-sql)")
-	cmd.Flags().StringVar(&scenarioList, "scenarios", drill.ScenarioCycle, "comma-separated scenarios: cycle (always), legacy, corruption, chaos")
+	cmd.Flags().StringVar(&scenarioList, "scenarios", drill.ScenarioCycle, "comma-separated scenarios: cycle (always), legacy, corruption, chaos, bench")
+	cmd.Flags().Float64Var(&benchBudget, "bench-budget", 0, "with the bench scenario: the ratio (edmsdr backup + restore) / (COPY out + COPY in) must stay at or under this, e.g. 1.10, and peak memory under 256 MiB, else FAIL (default: the numbers are reported, not enforced)")
 	cmd.Flags().StringVar(&history, "history", "", "history directory: each run appends its line to DIR/history.jsonl, and report.html draws the trend from it")
 	cmd.Flags().StringVar(&image, "image", "", "with --db container: the image to run (default $EDMSDR_PG_IMAGE, else edmsdr/postgres:15); any image following the official postgres image's contract, e.g. postgres:16-alpine where a registry is reachable")
 	cmd.Flags().IntVar(&srcVersion, "source-version", 0, "with --db container: PostgreSQL major version of the source server (image edmsdr/postgres:N)")
