@@ -296,11 +296,15 @@ func (d *Drill) WriteMarkdown(w io.Writer) error {
 	var bench []string
 	for _, s := range d.Scenarios {
 		for _, r := range s.Bench {
-			v := finding.Pass
-			if !r.Within() {
-				v = finding.Fail
+			m := mark(finding.Pass)
+			switch {
+			case r.Within():
+			case s.Verdict == finding.Fail:
+				m = mark(finding.Fail)
+			default: // the budget is reported, not enforced (drill without --bench-budget)
+				m = "⚠️ over budget, not enforced"
 			}
-			bench = append(bench, fmt.Sprintf("| %s | %.2f %s | %.2f %s | %.2f | %.2f | %s |", r.Name, r.Value, r.Unit, r.Baseline, r.Unit, r.Ratio, r.Budget, mark(v)))
+			bench = append(bench, fmt.Sprintf("| %s | %.2f %s | %.2f %s | %.2f | %.2f | %s |", r.Name, r.Value, r.Unit, r.Baseline, r.Unit, r.Ratio, r.Budget, m))
 		}
 	}
 	if len(bench) > 0 {

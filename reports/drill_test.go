@@ -232,3 +232,27 @@ func TestHistoryAppendAndRead(t *testing.T) {
 		t.Errorf("an empty history directory: %v %d %v", runs, skipped, err)
 	}
 }
+
+// A bench ratio over its budget in a scenario that passed (the drill without --bench-budget) is
+// marked as over the budget but not enforced, not as a failure; in a failed scenario it fails.
+func TestBenchOverBudgetMarkFollowsTheScenario(t *testing.T) {
+	d := sampleDrill()
+	b := d.Scenario("bench")
+	b.Bench[0].Ratio = 1.40
+	var md strings.Builder
+	if err := d.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	row := "| restore rows/s | 52000.00 rows/s | 50000.00 rows/s | 1.40 | 1.10 | ⚠️ over budget, not enforced |"
+	if !strings.Contains(md.String(), row) {
+		t.Fatalf("markdown lacks %q:\n%s", row, md.String())
+	}
+	b.Verdict = finding.Fail
+	md.Reset()
+	if err := d.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if row := "| 1.40 | 1.10 | ❌ FAIL |"; !strings.Contains(md.String(), row) {
+		t.Fatalf("markdown lacks %q:\n%s", row, md.String())
+	}
+}

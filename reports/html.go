@@ -218,8 +218,12 @@ func htmlView(d *Drill, opts HTMLOptions) htmlPage {
 	for _, s := range d.Scenarios {
 		for _, r := range s.Bench {
 			c := verdictColor(finding.Pass)
-			if !r.Within() {
+			switch {
+			case r.Within():
+			case s.Verdict == finding.Fail:
 				c = verdictColor(finding.Fail)
+			default: // over a budget the scenario did not enforce: amber, not red
+				c = verdictColor(finding.Unknown)
 			}
 			p.Bench = append(p.Bench, benchBar{Ratio: r, Y: len(p.Bench) * rowH, W: chartBarW * math.Min(r.Ratio, scale) / scale, Color: c})
 		}
