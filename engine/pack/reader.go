@@ -233,7 +233,9 @@ func (r *Reader) readHeader() error {
 	}
 	switch {
 	case probe.Format == nil:
-		return unsupported("package format version 0 is not supported by this build (it reads version 1); use a newer edmsdr")
+		// Every package ever written names its format: a header without one is damaged (a
+		// flipped byte in the key) or is not an edmsdr package.
+		return corrupt("header names no package format version: the header is damaged or this is not an edmsdr package")
 	case *probe.Format == 1:
 		// Version 1 is the only version written so far.
 	case *probe.Format < 1:
