@@ -17,6 +17,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/journal"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
@@ -81,7 +82,16 @@ var _ = Describe("encryption at rest", Label(label.Security, label.Seal, label.E
 		for _, keys := range [][]string{nil, {"--identity", eve + ".key"}} {
 			s = edmsdr(nil, append([]string{"restore", "--dsn", tgt, "--in", pkg, "--report", report}, keys...)...)
 			Expect(s.ExitCode()).To(Equal(1), output(s))
-			Expect(report).NotTo(BeAnExistingFile(), "a refused decryption writes nothing")
+			// A refused decryption writes nothing but its journal entry (issue 13: every refused
+			// attempt is journaled, by default beside the report), which names no commit.
+			names, err := os.ReadDir(report)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(names).To(HaveLen(1), "a refused decryption writes nothing but the journal")
+			Expect(names[0].Name()).To(Equal("journal.jsonl"))
+			entries, err := journal.ReadFile(filepath.Join(report, "journal.jsonl"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(entries).NotTo(BeEmpty())
+			Expect(entries[len(entries)-1].Outcome).NotTo(Equal(journal.Committed))
 			Expect(digestOf(tgt)).To(Equal(before))
 		}
 		s = mustRun(nil, "restore", "--dsn", tgt, "--in", pkg, "--identity", eve+".key", "--identity", alice+".key", "--report", report)
