@@ -274,7 +274,7 @@ func entryDamages() []entryDamage {
 			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
 			return es
 		}},
-		{name: "header without format version", kind: finding.Unsupported, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+		{name: "header without format version", kind: finding.Corrupt, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
 			editHeader(tb, es, func(h map[string]any) { delete(h, "format") })
 			return es
 		}},
