@@ -292,37 +292,75 @@ func (r *run) byStaging(name string) *tableState {
 	return nil
 }
 
-func (r *run) do(ctx context.Context, src io.Reader) (err error) {
+// do runs the seven steps doc.go numbers, one method each, inside one transaction that is rolled
+// back unless step 7 commits it. A step refused by findings returns a *finding.Refused.
+func (r *run) do(ctx context.Context, src io.Reader) error {
 	rd, err := pack.NewReader(src, r.opts.Limits)
 	if err != nil {
-		if fl := finding.FindingsOf(err); fl != nil {
-			r.findings = append(r.findings, fl...)
-		}
+		r.findings = append(r.findings, finding.FindingsOf(err)...)
 		return err
 	}
 	defer rd.Close()
-	defer func() {
-		if r.spoolFile != nil {
-			_ = r.spoolFile.Close()
-		}
-	}()
+	defer r.closeSpool()
 	r.reader = rd
-	r.tx, err = r.conn.Begin(ctx)
-	if err != nil {
+	if r.tx, err = r.conn.Begin(ctx); err != nil {
 		return fmt.Errorf("restore: begin: %w", err)
 	}
-	committed := false
-	defer func() {
-		if !committed {
-			_ = r.tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	// A safety backup not committed by closeSafety is discarded (Abort is a no-op after Close).
-	defer func() {
-		if r.safetyW != nil {
-			r.safetyW.Abort()
-		}
-	}()
+	defer r.rollbackUnlessCommitted(ctx)
+	defer r.abortSafety()
+	if err := r.configureSession(ctx); err != nil {
+		return err
+	}
+	if err := r.checkCatalog(ctx); err != nil { // 1
+		return err
+	}
+	done, err := r.stagePackage(ctx) // 2
+	if err != nil || done {
+		return err
+	}
+	if err := r.mapIDs(ctx); err != nil { // 3
+		return err
+	}
+	if err := r.preflight(ctx); err != nil { // 4
+		return err
+	}
+	if err := r.load(ctx); err != nil { // 5
+		return err
+	}
+	if err := r.verify(ctx); err != nil { // 6
+		return err
+	}
+	if r.opts.DryRun || r.res.AlreadyRestored {
+		return nil
+	}
+	return r.commit(ctx) // 7
+}
+
+// closeSpool closes the spool file of large entries, if one was opened.
+func (r *run) closeSpool() {
+	if r.spoolFile != nil {
+		_ = r.spoolFile.Close()
+	}
+}
+
+// rollbackUnlessCommitted ends the transaction of a run that did not commit.
+func (r *run) rollbackUnlessCommitted(ctx context.Context) {
+	if !r.res.Committed {
+		_ = r.tx.Rollback(context.WithoutCancel(ctx))
+	}
+}
+
+// abortSafety discards a safety backup not committed by closeSafety (Abort is a no-op after
+// Close).
+func (r *run) abortSafety() {
+	if r.safetyW != nil {
+		r.safetyW.Abort()
+	}
+}
+
+// configureSession sets the transaction's lock timeout, digest settings, keepalives and planner
+// sample size.
+func (r *run) configureSession(ctx context.Context) error {
 	if _, err := r.tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = '%dms'", r.opts.LockTimeout.Milliseconds())); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -351,6 +389,12 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if _, err := r.tx.Exec(ctx, "SET LOCAL default_statistics_target = 10"); err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
+	return nil
+}
+
+// checkCatalog is step 1: it reads the target's catalog (refusing servers older than
+// MinServerVersion) and checks the package's tables and columns against it.
+func (r *run) checkCatalog(ctx context.Context) error {
 	version, err := introspect.ServerVersion(ctx, r.tx)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -377,104 +421,125 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	if r.findings.HasErrors() {
 		return r.refuse()
 	}
+	return nil
+}
+
+// stagePackage is step 2: it locks the target's tables, stages every entry, checks the manifest
+// and the staged rows, writes the safety backup and, in replace mode, empties the targets. done
+// says a rollback found its work already done (nothing more to do, nothing to commit).
+func (r *run) stagePackage(ctx context.Context) (done bool, err error) {
 	if err := r.lockTargets(ctx); err != nil {
-		return err
+		return false, err
 	}
 	if err := r.hook(ctx, HookStaging); err != nil {
-		return err
+		return false, err
 	}
 	if err := r.stage(ctx); err != nil {
-		return err
+		return false, err
 	}
 	if err := r.authenticate(); err != nil {
-		return err
+		return false, err
 	}
 	r.mark("stage")
 	if err := r.checkManifest(); err != nil {
-		return err
+		return false, err
 	}
 	if r.findings.HasErrors() {
-		return r.refuse()
+		return false, r.refuse()
 	}
 	if err := r.precheckStaging(ctx); err != nil {
-		return err
+		return false, err
 	}
 	if r.replacing() {
 		r.checkReplace()
 	}
 	if r.findings.HasErrors() {
-		return r.refuse()
+		return false, r.refuse()
 	}
-	if r.rollback != nil {
-		done, err := r.checkRollback(ctx)
-		if err != nil {
-			return err
-		}
-		if done {
-			r.res.AlreadyRestored = true
-			r.res.Verdict = finding.Pass
-			r.tableVerdicts()
-			return nil
-		}
+	if done, err := r.rolledBackAlready(ctx); err != nil || done {
+		return done, err
 	}
 	if err := r.writeSafety(ctx); err != nil {
-		return err
+		return false, err
 	}
 	if r.replacing() {
 		if err := r.emptyTargets(ctx); err != nil {
-			return err
+			return false, err
 		}
 	}
+	return false, nil
+}
+
+// rolledBackAlready says whether a rollback finds the target already as it was before the
+// restore (then the run passes with nothing to do).
+func (r *run) rolledBackAlready(ctx context.Context) (bool, error) {
+	if r.rollback == nil {
+		return false, nil
+	}
+	done, err := r.checkRollback(ctx)
+	if err != nil || !done {
+		return false, err
+	}
+	r.res.AlreadyRestored = true
+	r.res.Verdict = finding.Pass
+	r.tableVerdicts()
+	return true, nil
+}
+
+// mapIDs is step 3: an id map per table, in dependency order.
+func (r *run) mapIDs(ctx context.Context) error {
 	if err := r.buildMaps(ctx); err != nil {
 		return err
 	}
 	r.mark("map")
-	if err := r.hook(ctx, HookMapped); err != nil {
-		return err
-	}
-	if err := r.checkReferences(ctx); err != nil {
-		return err
-	}
-	if err := r.checkDiverged(ctx); err != nil {
-		return err
-	}
-	if err := r.checkKeyless(ctx); err != nil {
-		return err
-	}
-	if err := r.checkConflicts(ctx); err != nil {
-		return err
-	}
-	if err := r.checkGenerated(ctx); err != nil {
-		return err
+	return r.hook(ctx, HookMapped)
+}
+
+// preflight is step 4: every check that needs the maps, all findings collected before anything
+// is written.
+func (r *run) preflight(ctx context.Context) error {
+	for _, check := range []func(context.Context) error{
+		r.checkReferences, r.checkDiverged, r.checkKeyless, r.checkConflicts, r.checkGenerated,
+	} {
+		if err := check(ctx); err != nil {
+			return err
+		}
 	}
 	r.mark("preflight")
 	if r.findings.HasErrors() {
 		return r.refuse()
 	}
-	if err := r.hook(ctx, HookPreflight); err != nil {
-		return err
-	}
+	return r.hook(ctx, HookPreflight)
+}
+
+// load is step 5: it inserts every table's rows, builds the indexes dropped for the load, updates
+// diverged rows and puts the held foreign keys back — or notes that the package is already in
+// the target.
+func (r *run) load(ctx context.Context) error {
 	if r.nothingToDo() {
 		r.res.AlreadyRestored = true
 		r.findings.Add(finding.Finding{Kind: finding.AlreadyRestored, Severity: finding.Info,
 			Message: "every row of the package is already in the target: nothing to restore"})
-	} else {
-		if err := r.insertAll(ctx); err != nil {
-			return err
-		}
-		r.mark("insert")
-		if err := r.buildIndexes(ctx); err != nil {
-			return err
-		}
-		r.mark("index")
-		if err := r.updateDiverged(ctx); err != nil {
-			return err
-		}
-		// After diverged rows were updated: the held foreign keys go back, validated set-based.
-		if err := r.restoreForeignKeys(ctx); err != nil {
-			return err
-		}
+		return nil
 	}
+	if err := r.insertAll(ctx); err != nil {
+		return err
+	}
+	r.mark("insert")
+	if err := r.buildIndexes(ctx); err != nil {
+		return err
+	}
+	r.mark("index")
+	if err := r.updateDiverged(ctx); err != nil {
+		return err
+	}
+	// After diverged rows were updated: the held foreign keys go back, validated set-based.
+	return r.restoreForeignKeys(ctx)
+}
+
+// verify is step 6: it validates the restored rows, moves the sequences (a rollback sets them
+// back) and checks them, then writes the id map.
+func (r *run) verify(ctx context.Context) error {
 	if err := r.validate(ctx); err != nil {
 		return err
 	}
@@ -485,27 +550,8 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 	// Sequences are not transactional: they move only once everything else has passed, and
 	// never in a dry run (which only checks where they would go).
 	move := !r.opts.DryRun && !r.res.AlreadyRestored
-	if r.rollback != nil {
-		iv, err := r.compareIDs(ctx)
-		if err != nil {
-			return err
-		}
-		r.res.Verdict = finding.Combine(append(iv, r.res.Verdict)...)
-		if r.res.Verdict != finding.Pass {
-			r.tableVerdicts()
-			r.mark("validate")
-			return r.refuse()
-		}
-		// Back where they stood before the restore (a dry run checks the current positions).
-		if move {
-			if err := r.setSequences(ctx); err != nil {
-				return err
-			}
-		}
-	} else if move {
-		if err := r.moveSequences(ctx); err != nil {
-			return err
-		}
+	if err := r.placeSequences(ctx, move); err != nil {
+		return err
 	}
 	sv, err := r.checkSequences(ctx, move || r.res.AlreadyRestored)
 	if err != nil {
@@ -521,13 +567,40 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		return err
 	}
 	if r.opts.IDMap != nil {
-		if err := r.writeIDMap(ctx, r.opts.IDMap); err != nil {
-			return err
-		}
+		return r.writeIDMap(ctx, r.opts.IDMap)
 	}
-	if r.opts.DryRun || r.res.AlreadyRestored {
+	return nil
+}
+
+// placeSequences moves the sequences past every id when move is set; a rollback first compares
+// the ids with the restore's and sets the sequences back where they stood before it.
+func (r *run) placeSequences(ctx context.Context, move bool) error {
+	if r.rollback == nil {
+		if move {
+			return r.moveSequences(ctx)
+		}
 		return nil
 	}
+	iv, err := r.compareIDs(ctx)
+	if err != nil {
+		return err
+	}
+	r.res.Verdict = finding.Combine(append(iv, r.res.Verdict)...)
+	if r.res.Verdict != finding.Pass {
+		r.tableVerdicts()
+		r.mark("validate")
+		return r.refuse()
+	}
+	// Back where they stood before the restore (a dry run checks the current positions).
+	if move {
+		return r.setSequences(ctx)
+	}
+	return nil
+}
+
+// commit is step 7: it completes the safety backup and commits. A lost reply is
+// ErrCommitUnknown.
+func (r *run) commit(ctx context.Context) error {
 	if err := r.closeSafety(ctx); err != nil {
 		return err
 	}
@@ -547,7 +620,6 @@ func (r *run) do(ctx context.Context, src io.Reader) (err error) {
 		}
 		return fmt.Errorf("restore: commit: %w", err)
 	}
-	committed = true
 	r.res.Committed = true
 	r.mark("commit")
 	return r.hook(ctx, HookCommitted)
