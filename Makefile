@@ -5,7 +5,7 @@ BIN := bin/edmsdr
 DRILL_BIN := bin/edmsdr-drill
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build drill test vet depcheck images sweep fuzz bench bench-large zoo-soak large-values clean
+.PHONY: all build drill test vet depcheck images sweep fuzz bench bench-large bench-s3 zoo-soak large-values clean
 
 all: build
 
@@ -46,6 +46,16 @@ bench:
 	EDMSDR_BENCH_SCALE=$(BENCH_DOCS) EDMSDR_BENCH_SAMPLES=$(BENCH_SAMPLES) EDMSDR_BENCH_BUDGET=1 \
 		EDMSDR_BENCH_REPORT=$(CURDIR)/out/bench/bench-$(BENCH_DOCS).md \
 		$(GO) tool ginkgo -v --label-filter=bench --timeout=12h --poll-progress-after=1h ./suites/bench
+
+# Backup to s3:// and restore from it (versitygw on loopback, POSIX backend in a temporary
+# directory) against the same commands on a local file, BENCH_SAMPLES interleaved repetitions at
+# BENCH_DOCS documents (20000 here); prints the table of docs/storage.md and writes it to
+# out/bench/bench-N-s3.md. Fails only when s3:// takes more than 64 MiB beyond the file's peak RSS.
+bench-s3: BENCH_DOCS = 20000
+bench-s3:
+	EDMSDR_BENCH_SCALE=$(BENCH_DOCS) EDMSDR_BENCH_SAMPLES=$(BENCH_SAMPLES) \
+		EDMSDR_BENCH_REPORT=$(CURDIR)/out/bench/bench-$(BENCH_DOCS).md \
+		$(GO) tool ginkgo -v --label-filter='bench && s3' --timeout=4h --poll-progress-after=1h ./suites/bench
 
 # One million documents (~19M rows), one repetition, the same budget and memory ceiling.
 bench-large:

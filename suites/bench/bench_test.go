@@ -56,8 +56,17 @@ var phaseLine = regexp.MustCompile(`msg="phase done" phase=(\S+) elapsed=(\S+)`)
 // memory and logged phases.
 func run(name string, args ...string) proc {
 	GinkgoHelper()
+	return runEnv(nil, name, args...)
+}
+
+// runEnv is run with env added to the environment (a later value of a name wins).
+func runEnv(env []string, name string, args ...string) proc {
+	GinkgoHelper()
 	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = GinkgoWriter, &stderr
 	start := time.Now()
 	err := cmd.Run()
