@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/edmsdr/edmsdr/engine/contenttype"
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
@@ -76,9 +77,9 @@ type Options struct {
 
 // NewSession prepares digests of the tables of s under plan.
 func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Session, error) {
-	domains, errs := schema.ComputeDomains(s)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("digest: %w", errs[0])
+	domains, fl := schema.ComputeDomains(s)
+	if len(fl) > 0 {
+		return nil, &finding.Refused{Op: "digest", Findings: fl}
 	}
 	if opts.Prefix == "" {
 		opts.Prefix = "_edmsdr_dg"

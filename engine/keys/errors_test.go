@@ -34,11 +34,8 @@ func TestBuildAndValidateLocateTheirErrors(t *testing.T) {
 
 	p := &Plan{Tables: map[string]*TablePlan{"public.doc": {NaturalKey: []string{"nope"}}, "public.gone": {NaturalKey: []string{"x"}}}}
 	got = nil
-	for _, e := range p.Validate(s) {
-		var ke *Error
-		if errors.As(e, &ke) {
-			got = append(got, ke.Table+"."+ke.Column)
-		}
+	for _, f := range p.Validate(s) {
+		got = append(got, f.Table+"."+f.Column)
 	}
 	slices.Sort(got)
 	if want := []string{"doc.nope", "gone."}; !slices.Equal(got, want) {

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -379,11 +380,11 @@ func Build(s *schema.Schema, f *File) (*Plan, error) {
 	for _, name := range names {
 		t := s.Table(name)
 		if t == nil {
-			errs = append(errs, fmt.Errorf("keys file: table %s does not exist", name))
+			errs = append(errs, located(name, "", "keys file: table %s does not exist", name))
 			continue
 		}
 		if first, dup := namedAs[t.QName()]; dup {
-			errs = append(errs, fmt.Errorf("keys file: table %s is listed twice (as %s and %s)", t.Display(), first, name))
+			errs = append(errs, located(t.Display(), "", "keys file: table %s is listed twice (as %s and %s)", t.Display(), first, name))
 			continue
 		}
 		namedAs[t.QName()] = name
@@ -423,7 +424,9 @@ func Build(s *schema.Schema, f *File) (*Plan, error) {
 	errs = append(errs, gErrs...)
 	p.GenericFKs = gfks
 	if len(errs) == 0 {
-		errs = append(errs, p.Validate(s)...)
+		for _, f := range p.Validate(s) {
+			errs = append(errs, planError(f))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -445,6 +448,26 @@ func (e *Error) Error() string { return e.Msg }
 // located returns an *Error for table and column with the message format gives.
 func located(table, column, format string, args ...any) error {
 	return &Error{Table: table, Column: column, Msg: fmt.Sprintf(format, args...)}
+}
+
+// planError is a finding of Plan.Validate as an *Error, its locators written into the message.
+func planError(f finding.Finding) error {
+	where := ""
+	if f.Table != "" {
+		where += "table " + f.Table
+	}
+	if f.Column != "" {
+		where += " column " + f.Column
+	}
+	if where != "" {
+		where = strings.TrimSpace(where) + ": "
+	}
+	return &Error{Table: f.Table, Column: f.Column, Msg: "key plan: " + where + f.Message}
+}
+
+// Finding is e as a key-plan finding, its table and column as fields.
+func (e *Error) Finding() finding.Finding {
+	return finding.Finding{Kind: finding.KeyPlan, Severity: finding.Error, Table: e.Table, Column: e.Column, Message: e.Msg}
 }
 
 func firstDuplicate(cols []string) string {
@@ -602,11 +625,11 @@ func resolveContentTypes(s *schema.Schema, spec *ContentTypeSpec) (*ContentTypes
 	var errs []error
 	for _, c := range []string{ct.AppLabelColumn, ct.ModelColumn} {
 		if t.Column(c) == nil {
-			errs = append(errs, fmt.Errorf("content type table %s has no column %s", t.Display(), c))
+			errs = append(errs, located(t.Display(), c, "content type table %s has no column %s", t.Display(), c))
 		}
 	}
 	if t.SurrogateID() == "" {
-		errs = append(errs, fmt.Errorf("content type table %s has no integer id", t.Display()))
+		errs = append(errs, located(t.Display(), "", "content type table %s has no integer id", t.Display()))
 	}
 	if spec != nil && len(spec.Models) > 0 {
 		ct.Models = map[string]string{}
@@ -638,19 +661,19 @@ func resolveGenericFKs(s *schema.Schema, f *File, ct *ContentTypes) ([]GenericFK
 	for _, spec := range f.GenericForeignKeys {
 		t := s.Table(spec.Table)
 		if t == nil {
-			errs = append(errs, fmt.Errorf("keys file: generic foreign key on table %s, which does not exist", spec.Table))
+			errs = append(errs, located(spec.Table, "", "keys file: generic foreign key on table %s, which does not exist", spec.Table))
 			continue
 		}
 		if ct == nil {
-			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s needs a content type table", t.Display()))
+			errs = append(errs, located(t.Display(), "", "keys file: generic foreign key on %s needs a content type table", t.Display()))
 			continue
 		}
 		if t.Column(spec.ContentType) == nil {
-			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ContentType))
+			errs = append(errs, located(t.Display(), spec.ContentType, "keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ContentType))
 			continue
 		}
 		if t.Column(spec.ObjectID) == nil {
-			errs = append(errs, fmt.Errorf("keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ObjectID))
+			errs = append(errs, located(t.Display(), spec.ObjectID, "keys file: generic foreign key on %s: column %s does not exist", t.Display(), spec.ObjectID))
 			continue
 		}
 		declared[t.QName()] = true
@@ -691,11 +714,18 @@ func resolveGenericFKs(s *schema.Schema, f *File, ct *ContentTypes) ([]GenericFK
 
 // Validate checks the plan against s: every table and column exists, natural keys hold no
 // surrogate ids, natural keys that run through foreign keys form no cycle (a self-reference — a
-// tree — is allowed once per key), and generic foreign keys name real columns.
-func (p *Plan) Validate(s *schema.Schema) []error {
-	var errs []error
-	domains, derrs := schema.ComputeDomains(s)
-	errs = append(errs, derrs...)
+// tree — is allowed once per key), and generic foreign keys name real columns. It returns every
+// problem as a finding of kind KeyPlan with its table and column as fields.
+func (p *Plan) Validate(s *schema.Schema) finding.List {
+	var out finding.List
+	bad := func(table, column, format string, args ...any) {
+		out.Add(finding.Finding{Kind: finding.KeyPlan, Table: table, Column: column, Message: fmt.Sprintf(format, args...)})
+	}
+	domains, dfs := schema.ComputeDomains(s)
+	for _, f := range dfs {
+		f.Kind = finding.KeyPlan
+		out.Add(f)
+	}
 	deps := map[string][]string{}
 	names := make([]string, 0, len(p.Tables))
 	for q := range p.Tables {
@@ -706,22 +736,22 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 		tp := p.Tables[q]
 		t := s.Table(q)
 		if tp == nil {
-			errs = append(errs, located(schema.DisplayName(q), "", "key plan: table %s has an empty entry", schema.DisplayName(q)))
+			bad(schema.DisplayName(q), "", "the table has an empty entry")
 			continue
 		}
 		if t == nil {
-			errs = append(errs, located(schema.DisplayName(q), "", "key plan: table %s does not exist", schema.DisplayName(q)))
+			bad(schema.DisplayName(q), "", "the table does not exist")
 			continue
 		}
 		self := 0
 		for _, c := range tp.NaturalKey {
 			col := t.Column(c)
 			if col == nil {
-				errs = append(errs, located(t.Display(), c, "key plan: table %s: natural key column %s does not exist", t.Display(), c))
+				bad(t.Display(), c, "natural key column does not exist")
 				continue
 			}
 			if c == t.SurrogateID() {
-				errs = append(errs, located(t.Display(), c, "key plan: table %s: natural key column %s is the surrogate id", t.Display(), c))
+				bad(t.Display(), c, "natural key column is the surrogate id")
 			}
 			d := domains.Of(q, c)
 			switch {
@@ -732,7 +762,7 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 			}
 		}
 		if self > 1 {
-			errs = append(errs, located(t.Display(), "", "key plan: table %s: natural key runs through the self-reference more than once", t.Display()))
+			bad(t.Display(), "", "natural key runs through the self-reference more than once")
 		}
 	}
 	// Natural keys referencing each other in a cycle can never be matched.
@@ -741,7 +771,7 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 	visit = func(q string, path []string) {
 		switch state[q] {
 		case 1:
-			errs = append(errs, fmt.Errorf("key plan: natural keys form a cycle: %s", strings.Join(displayAll(append(path, q)), " -> ")))
+			bad(schema.DisplayName(q), "", "natural keys form a cycle: %s", strings.Join(displayAll(append(path, q)), " -> "))
 			return
 		case 2:
 			return
@@ -758,20 +788,23 @@ func (p *Plan) Validate(s *schema.Schema) []error {
 	for _, g := range p.GenericFKs {
 		t := s.Table(g.Table)
 		if t == nil {
-			errs = append(errs, fmt.Errorf("key plan: generic foreign key on unknown table %s", schema.DisplayName(g.Table)))
+			bad(schema.DisplayName(g.Table), "", "generic foreign key on an unknown table")
 			continue
 		}
-		if t.Column(g.ContentTypeColumn) == nil || t.Column(g.ObjectIDColumn) == nil {
-			errs = append(errs, fmt.Errorf("key plan: generic foreign key on %s names unknown columns", t.Display()))
+		if t.Column(g.ContentTypeColumn) == nil {
+			bad(t.Display(), g.ContentTypeColumn, "generic foreign key names an unknown column")
+		}
+		if t.Column(g.ObjectIDColumn) == nil {
+			bad(t.Display(), g.ObjectIDColumn, "generic foreign key names an unknown column")
 		}
 		if p.ContentTypes == nil {
-			errs = append(errs, fmt.Errorf("key plan: generic foreign key on %s without a content type table", t.Display()))
+			bad(t.Display(), "", "generic foreign key without a content type table")
 		}
 	}
 	if p.ContentTypes != nil && s.Table(p.ContentTypes.Table) == nil {
-		errs = append(errs, fmt.Errorf("key plan: content type table %s does not exist", schema.DisplayName(p.ContentTypes.Table)))
+		bad(schema.DisplayName(p.ContentTypes.Table), "", "content type table does not exist")
 	}
-	return errs
+	return out
 }
 
 func displayAll(q []string) []string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
@@ -710,36 +711,36 @@ func TestPlanValidate(t *testing.T) {
 		},
 		ContentTypes: &ContentTypes{Table: "public.ghost_ct"},
 	}
-	errs := p.Validate(s)
-	var msgs []string
-	for _, e := range errs {
-		msgs = append(msgs, e.Error())
+	got := map[string]bool{}
+	for _, f := range p.Validate(s) {
+		if f.Kind != finding.KeyPlan || f.Severity != finding.Error {
+			t.Errorf("finding %v: want an error of kind key-plan", f)
+		}
+		got[f.Table+"|"+f.Column+"|"+f.Message] = true
 	}
-	all := strings.Join(msgs, "\n")
 	for _, want := range []string{
-		"table ghost does not exist",
-		"natural key column nocol does not exist",
-		"natural key column id is the surrogate id",
-		"table folder has an empty entry",
-		"generic foreign key on unknown table ghost2",
-		"generic foreign key on audit_auditentry names unknown columns",
-		"content type table ghost_ct does not exist",
+		"ghost||the table does not exist",
+		"auth_user|nocol|natural key column does not exist",
+		"auth_user|id|natural key column is the surrogate id",
+		"folder||the table has an empty entry",
+		"ghost2||generic foreign key on an unknown table",
+		"audit_auditentry|nope|generic foreign key names an unknown column",
+		"ghost_ct||content type table does not exist",
 	} {
-		if !strings.Contains(all, want) {
-			t.Errorf("Validate did not report %q; got:\n%s", want, all)
+		if !got[want] {
+			t.Errorf("Validate did not report table|column|message %q; got:\n%v", want, got)
 		}
 	}
 	p.ContentTypes = nil
 	p.GenericFKs = p.GenericFKs[1:]
-	errs = p.Validate(s)
 	found := false
-	for _, e := range errs {
-		if strings.Contains(e.Error(), "without a content type table") {
+	for _, f := range p.Validate(s) {
+		if f.Kind == finding.KeyPlan && f.Table == "audit_auditentry" && f.Column == "" && f.Message == "generic foreign key without a content type table" {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("generic FK without content types not reported: %v", errs)
+		t.Errorf("generic FK without content types not reported: %v", p.Validate(s))
 	}
 }
 

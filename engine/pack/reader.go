@@ -450,8 +450,9 @@ func (r *Reader) verifyManifest(m *Manifest) {
 		bad("", "manifest has no schema snapshot")
 	} else {
 		m.Schema.Index()
-		for _, err := range m.Schema.Validate() {
-			bad("", "manifest schema: %v", err)
+		for _, f := range m.Schema.Validate() {
+			f.Message = "manifest schema: " + f.Message
+			r.addFinding(f)
 		}
 	}
 	if m.Plan == nil {

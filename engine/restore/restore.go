@@ -410,11 +410,9 @@ func (r *run) checkCatalog(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
-	var derrs []error
-	r.domains, derrs = schema.ComputeDomains(r.target)
-	for _, e := range derrs {
-		r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Message: e.Error()})
-	}
+	var dfs finding.List
+	r.domains, dfs = schema.ComputeDomains(r.target)
+	r.findings = append(r.findings, dfs...)
 	r.graph = schema.BuildGraph(r.target)
 	r.mark("")
 	r.prepareLayout()

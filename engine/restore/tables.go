@@ -168,7 +168,7 @@ func (r *run) checkManifest() error {
 				errs = j.Unwrap()
 			}
 			for _, e := range errs {
-				r.findings.Add(keyPlanFinding("", e))
+				r.findings.Add(keyPlanFinding(e))
 			}
 			return nil
 		}
@@ -181,15 +181,20 @@ func (r *run) checkManifest() error {
 		if kplan != nil && !sameReferences(kplan.References, m.Plan.References) {
 			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "the keys file's references differ from the package's (its digest follows the package's): back up again with this keys file, or give the package's references"})
 		}
-		reported := map[string]bool{}
-		for _, f := range r.findings {
-			reported[f.Message] = true
+		// A keys file's plan validated the same domains: what it reported is not reported twice.
+		reported := func(d finding.Finding) bool {
+			for _, f := range r.findings {
+				if f.Table == d.Table && f.Column == d.Column && strings.HasSuffix(f.Message, d.Message) {
+					return true
+				}
+			}
+			return false
 		}
-		var derrs []error
-		r.domains, derrs = schema.ComputeDomains(r.target)
-		for _, e := range derrs {
-			if !reported[e.Error()] {
-				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Message: e.Error()})
+		var dfs finding.List
+		r.domains, dfs = schema.ComputeDomains(r.target)
+		for _, d := range dfs {
+			if !reported(d) {
+				r.findings.Add(d)
 			}
 		}
 		r.graph = schema.BuildGraph(r.target)
@@ -228,8 +233,9 @@ func (r *run) checkManifest() error {
 		r.findings.Errorf(finding.KeyPlan, "", "package has no key plan")
 		return nil
 	}
-	for _, e := range m.Plan.Validate(r.target) {
-		r.findings.Add(keyPlanFinding("package key plan does not fit the target: ", e))
+	for _, f := range m.Plan.Validate(r.target) {
+		f.Message = "package key plan does not fit the target: " + f.Message
+		r.findings.Add(f)
 	}
 	r.match = m.Plan
 	if kplan != nil {
@@ -417,13 +423,12 @@ func sameReferences(a, b []keys.Reference) bool {
 	return true
 }
 
-// keyPlanFinding turns a keys file's or key plan's error into a key-plan finding, its table and
-// column as fields when the error locates them (*keys.Error).
-func keyPlanFinding(prefix string, err error) finding.Finding {
-	f := finding.Finding{Kind: finding.KeyPlan, Message: prefix + err.Error()}
+// keyPlanFinding turns a keys file's error into a key-plan finding, its table and column as
+// fields when the error locates them (*keys.Error).
+func keyPlanFinding(err error) finding.Finding {
 	var ke *keys.Error
 	if errors.As(err, &ke) {
-		f.Table, f.Column = ke.Table, ke.Column
+		return ke.Finding()
 	}
-	return f
+	return finding.Finding{Kind: finding.KeyPlan, Message: err.Error()}
 }

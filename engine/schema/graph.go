@@ -3,6 +3,8 @@ package schema
 import (
 	"fmt"
 	"sort"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
 // Graph is the foreign-key graph of a schema: an edge from every referencing table to the table it
@@ -120,11 +122,12 @@ type ColumnRef struct {
 func (c ColumnRef) String() string { return DisplayName(c.Table) + "." + c.Column }
 
 // ComputeDomains derives the id domains of s. A column that two foreign keys send to different
-// domains is reported as an error, and left out.
-func ComputeDomains(s *Schema) (Domains, []error) {
+// domains is reported as a finding of kind SchemaMismatch locating the table and column, and left
+// out.
+func ComputeDomains(s *Schema) (Domains, finding.List) {
 	d := Domains{}
 	state := map[ColumnRef]int{} // 0 unvisited, 1 in progress, 2 done
-	var errs []error
+	var errs finding.List
 	var resolve func(ref ColumnRef) string
 	resolve = func(ref ColumnRef) string {
 		switch state[ref] {
@@ -150,7 +153,8 @@ func ComputeDomains(s *Schema) (Domains, []error) {
 							continue
 						}
 						if dom != "" && dom != got {
-							errs = append(errs, fmt.Errorf("column %s: foreign keys disagree on what it references (%s and %s)", ref, DisplayName(dom), DisplayName(got)))
+							errs.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: DisplayName(ref.Table), Column: ref.Column,
+								Message: fmt.Sprintf("foreign keys disagree on what the column references (%s and %s)", DisplayName(dom), DisplayName(got))})
 							continue
 						}
 						dom = got

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
 // components renders g's components as "a|b c d" (tables of a component joined by |, in order).
@@ -262,8 +264,8 @@ func TestComputeDomainsConflict(t *testing.T) {
 	if len(errs) != 1 {
 		t.Fatalf("errors = %v, want exactly one conflict", errs)
 	}
-	if !strings.Contains(errs[0].Error(), "c.ref") {
-		t.Errorf("conflict error does not name the column: %v", errs[0])
+	if f := errs[0]; f.Kind != finding.SchemaMismatch || f.Table != "c" || f.Column != "ref" {
+		t.Errorf("conflict finding %+v, want schema-mismatch on c.ref", f)
 	}
 	// Two foreign keys that agree are fine.
 	c.ForeignKeys = []ForeignKey{fk("c_a", []string{"ref"}, "a", "id"), fk("c_a2", []string{"ref"}, "a", "id")}

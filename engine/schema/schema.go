@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
 // Schema is a set of tables, sorted by qualified name.
@@ -232,48 +234,54 @@ func (t *Table) FKFor(name string) []ForeignKey {
 func (fk ForeignKey) RefQName() string { return fk.RefSchema + "." + fk.RefTable }
 
 // Validate checks the internal consistency of a schema (as decoded from a package): every column
-// named by a key exists, every referenced table and column exists. It returns every problem found.
-func (s *Schema) Validate() []error {
-	var errs []error
+// named by a key exists, every referenced table and column exists. It returns every problem found,
+// each a finding of kind Corrupt (a snapshot that fails these checks is damaged) with its table,
+// column and constraint as fields.
+func (s *Schema) Validate() finding.List {
+	var out finding.List
+	bad := func(table, column, constraint, format string, args ...any) {
+		out.Add(finding.Finding{Kind: finding.Corrupt, Table: table, Column: column, Constraint: constraint,
+			Message: fmt.Sprintf(format, args...)})
+	}
 	seen := map[string]bool{}
 	for _, t := range s.Tables {
 		if t == nil {
-			errs = append(errs, fmt.Errorf("schema: null table"))
+			bad("", "", "", "schema: null table")
 			continue
 		}
 		if t.Name == "" || t.Schema == "" {
-			errs = append(errs, fmt.Errorf("schema: table with an empty name"))
+			bad("", "", "", "schema: table with an empty name")
 			continue
 		}
 		if seen[t.QName()] {
-			errs = append(errs, fmt.Errorf("schema: table %s listed twice", t.Display()))
+			bad(t.Display(), "", "", "schema: table listed twice")
 		}
 		seen[t.QName()] = true
 		cols := map[string]bool{}
 		for _, c := range t.Columns {
 			if c.Name == "" {
-				errs = append(errs, fmt.Errorf("table %s: column with an empty name", t.Display()))
+				bad(t.Display(), "", "", "column with an empty name")
 			}
 			if cols[c.Name] {
-				errs = append(errs, fmt.Errorf("table %s: column %s listed twice", t.Display(), c.Name))
+				bad(t.Display(), c.Name, "", "column listed twice")
 			}
 			cols[c.Name] = true
 		}
-		check := func(what string, names []string) {
+		check := func(what, constraint string, names []string) {
 			for _, n := range names {
 				if !cols[n] {
-					errs = append(errs, fmt.Errorf("table %s: %s names unknown column %s", t.Display(), what, n))
+					bad(t.Display(), n, constraint, "%s names an unknown column", what)
 				}
 			}
 		}
-		check("primary key", t.PrimaryKey)
+		check("primary key", "", t.PrimaryKey)
 		for _, u := range t.Uniques {
-			check("unique "+u.Name, u.Columns)
+			check("unique constraint", u.Name, u.Columns)
 		}
 		for _, fk := range t.ForeignKeys {
-			check("foreign key "+fk.Name, fk.Columns)
+			check("foreign key", fk.Name, fk.Columns)
 			if len(fk.Columns) != len(fk.RefColumns) || len(fk.Columns) == 0 {
-				errs = append(errs, fmt.Errorf("table %s: foreign key %s has %d columns referencing %d", t.Display(), fk.Name, len(fk.Columns), len(fk.RefColumns)))
+				bad(t.Display(), "", fk.Name, "foreign key has %d columns referencing %d", len(fk.Columns), len(fk.RefColumns))
 			}
 		}
 	}
@@ -284,15 +292,15 @@ func (s *Schema) Validate() []error {
 		for _, fk := range t.ForeignKeys {
 			p := s.Table(fk.RefQName())
 			if p == nil {
-				errs = append(errs, fmt.Errorf("table %s: foreign key %s references unknown table %s", t.Display(), fk.Name, DisplayName(fk.RefQName())))
+				bad(t.Display(), "", fk.Name, "foreign key references unknown table %s", DisplayName(fk.RefQName()))
 				continue
 			}
 			for _, c := range fk.RefColumns {
 				if p.Column(c) == nil {
-					errs = append(errs, fmt.Errorf("table %s: foreign key %s references unknown column %s.%s", t.Display(), fk.Name, p.Display(), c))
+					bad(t.Display(), "", fk.Name, "foreign key references unknown column %s.%s", p.Display(), c)
 				}
 			}
 		}
 	}
-	return errs
+	return out
 }

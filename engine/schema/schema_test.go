@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edmsdr/edmsdr/engine/finding"
 )
 
 // col returns a NOT NULL column of type typ.
@@ -147,28 +149,29 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 	other := idTable("other")
 	s := &Schema{Tables: []*Table{bad, other, idTable("other"), nil, {Schema: "public"}}}
-	errs := s.Validate()
-	joined := make([]string, len(errs))
-	for i, e := range errs {
-		joined[i] = e.Error()
+	got := map[string]bool{}
+	for _, f := range s.Validate() {
+		if f.Kind != finding.Corrupt || f.Severity != finding.Error {
+			t.Errorf("finding %v: want an error of kind corrupt", f)
+		}
+		got[f.Table+"|"+f.Column+"|"+f.Constraint+"|"+f.Message] = true
 	}
-	all := strings.Join(joined, "\n")
 	for _, want := range []string{
-		"null table",
-		"empty name",
-		"other listed twice",
-		"column id listed twice",
-		"column with an empty name",
-		"primary key names unknown column nokey",
-		"unique u names unknown column nouniq",
-		"foreign key from_missing_col names unknown column nofk",
-		"foreign key to_missing_table references unknown table ghost",
-		"foreign key to_missing_col references unknown column other.nocol",
-		"foreign key bad_arity has 1 columns referencing 2",
-		"foreign key empty has 0 columns referencing 0",
+		"|||schema: null table",
+		"|||schema: table with an empty name",
+		"other|||schema: table listed twice",
+		"bad|id||column listed twice",
+		"bad|||column with an empty name",
+		"bad|nokey||primary key names an unknown column",
+		"bad|nouniq|u|unique constraint names an unknown column",
+		"bad|nofk|from_missing_col|foreign key names an unknown column",
+		"bad||to_missing_table|foreign key references unknown table ghost",
+		"bad||to_missing_col|foreign key references unknown column other.nocol",
+		"bad||bad_arity|foreign key has 1 columns referencing 2",
+		"bad||empty|foreign key has 0 columns referencing 0",
 	} {
-		if !strings.Contains(all, want) {
-			t.Errorf("Validate did not report %q; got:\n%s", want, all)
+		if !got[want] {
+			t.Errorf("Validate did not report table|column|constraint|message %q; got:\n%v", want, got)
 		}
 	}
 }
