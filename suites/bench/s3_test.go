@@ -117,7 +117,7 @@ var _ = Describe("Object storage against a local file", Serial, Label(label.Benc
 // s3BenchReport renders the medians, throughput, ratios and peak memory as Markdown.
 func s3BenchReport(s *series, rss map[string]int64, rows int64, samples int, fileBytes, objBytes int64) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "## edmsdr backup and restore, s3:// (versitygw, POSIX backend, loopback) against a local file: %s documents, %d rows, package %.1f MiB, medians of %d interleaved\n\n",
+	fmt.Fprintf(&b, "## edmsdr backup and restore, s3:// (versitygw, POSIX backend, loopback) against a local file: %s documents, %d generated rows, package %.1f MiB, medians of %d interleaved\n\n",
 		knobs.BenchScale, rows, float64(fileBytes)/(1<<20), samples)
 	b.WriteString("| command | local file | s3:// | s3:// / file |\n| --- | --- | --- | --- |\n")
 	mibps := func(bytes int64, d time.Duration) float64 {
