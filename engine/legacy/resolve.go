@@ -37,8 +37,33 @@ const layoutDepth = 1
 //     tables' keys), in reverse dependency order;
 //  3. reference columns are rewritten to the registry's ids and the reference rows are staged.
 func (c *conv) resolve(ctx context.Context) error {
-	used := map[*ctab][]string{} // table -> columns with natural key lists
-	need := map[string]bool{}
+	used, need, err := c.keyColumns(ctx)
+	if err != nil || c.findings.HasErrors() || len(need) == 0 {
+		return err
+	}
+	order := c.keyClosure(need)
+	if c.findings.HasErrors() {
+		return nil
+	}
+	if err := c.registerFixtures(ctx, order, used); err != nil || c.findings.HasErrors() { // 1
+		return err
+	}
+	for i := len(order) - 1; i >= 0; i-- { // 2
+		if err := c.registerWanted(ctx, order[i], c.keyedByQ); err != nil {
+			return err
+		}
+	}
+	if c.findings.HasErrors() {
+		return nil
+	}
+	return c.rewriteReferences(ctx, order, used) // 3
+}
+
+// keyColumns finds the staged columns that hold natural keys (used, per table) and the tables
+// those keys refer to (need). A key referring to a table without a natural key is a finding.
+func (c *conv) keyColumns(ctx context.Context) (used map[*ctab][]string, need map[string]bool, err error) {
+	used = map[*ctab][]string{}
+	need = map[string]bool{}
 	for _, ct := range c.tables {
 		if ct.rows == 0 || len(ct.nk) == 0 {
 			continue
@@ -56,7 +81,7 @@ func (c *conv) resolve(ctx context.Context) error {
 			dst[i] = &ns[i]
 		}
 		if err := c.tx.QueryRow(ctx, fmt.Sprintf("SELECT %s FROM %s", strings.Join(counts, ", "), ct.stg)).Scan(dst...); err != nil {
-			return fmt.Errorf("convert %s: %w", ct.display, err)
+			return nil, nil, fmt.Errorf("convert %s: %w", ct.display, err)
 		}
 		for i, col := range cols {
 			if ns[i] == 0 {
@@ -72,7 +97,7 @@ func (c *conv) resolve(ctx context.Context) error {
 				f := finding.Finding{Kind: finding.KeyPlan, Table: ct.display, Column: col,
 					Message: fmt.Sprintf("gives natural keys of %s, which has no natural key (declare django: models: %s: natural_key: [...] in the keys file)", name, name)}
 				if _, err := c.sample(ctx, f, stgLocator+" || ': ' || s."+ct.nk[col]+"::text", fmt.Sprintf("%s s WHERE s.%s IS NOT NULL ORDER BY s._lg_obj", ct.stg, ct.nk[col])); err != nil {
-					return err
+					return nil, nil, err
 				}
 				continue
 			}
@@ -80,10 +105,13 @@ func (c *conv) resolve(ctx context.Context) error {
 			need[ref] = true
 		}
 	}
-	if c.findings.HasErrors() || len(need) == 0 {
-		return nil
-	}
-	// The closure: tables spliced into a needed table's key are needed to build and split it.
+	return used, need, nil
+}
+
+// keyClosure returns the needed tables and the tables spliced into their keys (needed to build
+// and split them), dependencies first, and sets c.keyedByQ. A cycle of keys, or a key running
+// through a table without one, is a finding.
+func (c *conv) keyClosure(need map[string]bool) []*keyed {
 	reg := map[string]*keyed{}
 	var order []*keyed
 	var visit func(q string, path []string) error
@@ -128,10 +156,16 @@ func (c *conv) resolve(ctx context.Context) error {
 			c.add(finding.Finding{Kind: finding.KeyPlan, Table: schema.DisplayName(q), Message: err.Error()})
 		}
 	}
-	if c.findings.HasErrors() {
-		return nil
+	if !c.findings.HasErrors() {
+		c.keyedByQ = reg
 	}
-	c.keyedByQ = reg
+	return order
+}
+
+// registerFixtures is resolve's step 1: it creates the registries, collects the keys the fixture
+// refers to, learns each table's key layout and registers its fixture rows' keys, dependencies
+// first.
+func (c *conv) registerFixtures(ctx context.Context, order []*keyed, used map[*ctab][]string) error {
 	for _, k := range order {
 		k.ct.keyed = true
 		if _, err := c.exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (key jsonb NOT NULL, id bigint NOT NULL, fixture boolean NOT NULL, round int NOT NULL DEFAULT 0)", k.ct.reg)); err != nil {
@@ -143,7 +177,7 @@ func (c *conv) resolve(ctx context.Context) error {
 	}
 	for ct, cols := range used {
 		for _, col := range cols {
-			p := reg[c.refTable(ct.t, col)]
+			p := c.keyedByQ[c.refTable(ct.t, col)]
 			if _, err := c.exec(ctx, fmt.Sprintf("INSERT INTO %s (key) SELECT DISTINCT %s FROM %s WHERE %s IS NOT NULL", p.ct.want, ct.nk[col], ct.stg, ct.nk[col])); err != nil {
 				return err
 			}
@@ -173,20 +207,15 @@ func (c *conv) resolve(ctx context.Context) error {
 		}
 		k.shape = sh
 	}
-	if c.findings.HasErrors() {
-		return nil
-	}
-	for i := len(order) - 1; i >= 0; i-- {
-		if err := c.registerWanted(ctx, order[i], reg); err != nil {
-			return err
-		}
-	}
-	if c.findings.HasErrors() {
-		return nil
-	}
+	return nil
+}
+
+// rewriteReferences is resolve's step 3: every natural-key column's id is set from the
+// registries (a key left unresolved is a finding), then the reference rows are staged.
+func (c *conv) rewriteReferences(ctx context.Context, order []*keyed, used map[*ctab][]string) error {
 	for ct, cols := range used {
 		for _, col := range cols {
-			p := reg[c.refTable(ct.t, col)]
+			p := c.keyedByQ[c.refTable(ct.t, col)]
 			sql := fmt.Sprintf("UPDATE %s s SET %s = k.id FROM %s k WHERE s.%s = k.key", ct.stg, pgquote.Ident(col), p.ct.reg, ct.nk[col])
 			if _, err := c.exec(ctx, sql); err != nil {
 				return err
@@ -199,7 +228,7 @@ func (c *conv) resolve(ctx context.Context) error {
 		}
 	}
 	for _, k := range order {
-		if err := c.stageReferenceRows(ctx, k, reg); err != nil {
+		if err := c.stageReferenceRows(ctx, k, c.keyedByQ); err != nil {
 			return err
 		}
 	}
