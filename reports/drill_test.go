@@ -33,7 +33,7 @@ func sampleDrill() *reports.Drill {
 				{Name: "probe", Table: "documents_document", Verdict: finding.Unknown, Evidence: "probe could not run: relation \"search_index\" does not exist"},
 			}, Findings: finding.List{
 				{Kind: finding.Lost, Severity: finding.Error, Table: "documents_document", Count: 1, Message: "in the backup, not in the target"},
-				{Kind: finding.Orphaned, Severity: finding.Error, Table: "documents_document", Count: 1, Message: "owner_id points at no auth_user | <row>"},
+				{Kind: finding.Orphaned, Severity: finding.Error, Table: "documents_document", Column: "owner_id", Constraint: "documents_document_owner_fk", Count: 1, Message: "points at no auth_user | <row>"},
 			}},
 			{Name: "bench", Verdict: finding.Pass, Elapsed: 30 * time.Second,
 				Checks: []finding.Check{{Name: "restore within budget", Verdict: finding.Pass, Evidence: "1.04 ≤ 1.10"}},

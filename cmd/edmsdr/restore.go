@@ -53,8 +53,9 @@ reuse (keep the target's, reported as diverged; default), update (overwrite), fa
 other schema refuses the restore before anything is written. By default the restore writes into
 the schemas the package's own tables live in; either way the summary and restore.json list them.
 --report DIR writes restore.json and idmap.tsv (source id -> target id per table) into DIR.
-restore.json carries counts, digests and verdicts; the natural keys of failing rows are printed on
-stderr but left out of it unless --report-keys is given (they are row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
+restore.json carries counts, digests and verdicts; the natural keys of failing rows and the server's
+detail about them are printed on stderr but left out of it unless --report-keys is given (they are
+row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			jr := newJournalRun(g, "restore", jf, reportDir, dsnStr, in)
@@ -195,7 +196,7 @@ stderr but left out of it unless --report-keys is given (they are row content).`
 	cmd.Flags().StringVar(&reportDir, "report", "", "directory for restore.json and idmap.tsv")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addReadFlags(cmd, true)
-	cmd.Flags().BoolVar(&reportKeys, "report-keys", false, "keep the natural keys of failing rows in restore.json (row content; left out by default)")
+	cmd.Flags().BoolVar(&reportKeys, "report-keys", false, "keep the natural keys of failing rows and the server's detail about them in restore.json (row content; left out by default)")
 	cmd.Flags().StringVar(&idMapPath, "id-map", "", "write the id map (TSV: table, source id, target id, status) to this file")
 	jf.add(cmd)
 	return cmd

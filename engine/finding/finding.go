@@ -82,6 +82,10 @@ type Finding struct {
 	// Count is how many rows the finding covers (0 when not about rows).
 	Count   int64  `json:"count,omitempty"`
 	Message string `json:"message"`
+	// Detail is the server's own account of a refused row: its DETAIL line ("Key (code)=(a)
+	// already exists.") and, for a data error, its message with the values the Message masks.
+	// It is row content, left out with Keys by Redacted.
+	Detail string `json:"detail,omitempty"`
 }
 
 // String renders a finding on one line.
@@ -101,6 +105,9 @@ func (f Finding) String() string {
 		fmt.Fprintf(&b, " rows %d", f.Count)
 	}
 	fmt.Fprintf(&b, ": %s", Printable(f.Message, maxMessage))
+	if f.Detail != "" {
+		fmt.Fprintf(&b, " (detail: %s)", Printable(f.Detail, maxMessage))
+	}
 	if len(f.Keys) > 0 {
 		keys := make([]string, 0, min(len(f.Keys), maxKeys))
 		for _, k := range f.Keys[:min(len(f.Keys), maxKeys)] {
@@ -150,9 +157,11 @@ func Printable(s string, max int) string {
 	return b.String()
 }
 
-// Redacted returns a copy without row content (natural keys), for reports that must not carry data.
+// Redacted returns a copy without row content (natural keys, the server's detail), for reports
+// that must not carry data.
 func (f Finding) Redacted() Finding {
 	f.Keys = nil
+	f.Detail = ""
 	return f
 }
 

@@ -39,7 +39,7 @@ func sample() List {
 	l.Add(Finding{Kind: Lost, Table: "documents_document", Count: 3, Keys: []string{"(a)", "(b)"}, Message: "rows missing"})
 	l.Add(Finding{Kind: Diverged, Severity: Warning, Table: "auth_user", Column: "email", Message: "content differs"})
 	l.Errorf(Orphaned, "documents_version", "%d rows point at nothing", 2)
-	l.Add(Finding{Kind: SchemaMismatch, Severity: Info, Table: "t", Message: "type differs"})
+	l.Add(Finding{Kind: SchemaMismatch, Severity: Info, Table: "t", Message: "type differs", Detail: "Failing row contains (7, secret)."})
 	l.Add(Finding{Kind: Lost, Table: "folder", Message: "again"})
 	return l
 }
@@ -86,8 +86,8 @@ func TestRedacted(t *testing.T) {
 	l := sample()
 	r := l.Redacted()
 	for i := range r {
-		if len(r[i].Keys) != 0 {
-			t.Errorf("finding %d keeps keys: %v", i, r[i].Keys)
+		if len(r[i].Keys) != 0 || r[i].Detail != "" {
+			t.Errorf("finding %d keeps keys or detail: %v %q", i, r[i].Keys, r[i].Detail)
 		}
 		if r[i].Kind != l[i].Kind || r[i].Table != l[i].Table || r[i].Count != l[i].Count || r[i].Message != l[i].Message {
 			t.Errorf("finding %d changed beyond its keys: %+v", i, r[i])
@@ -99,6 +99,9 @@ func TestRedacted(t *testing.T) {
 	if strings.Contains(l[0].Redacted().String(), "(a)") {
 		t.Error("a redacted finding still renders its keys")
 	}
+	if l[3].Detail == "" || strings.Contains(l[3].Redacted().String(), "secret") {
+		t.Error("a redacted finding still renders the server's detail, or Redacted changed the original")
+	}
 }
 
 func TestFindingString(t *testing.T) {
@@ -106,6 +109,12 @@ func TestFindingString(t *testing.T) {
 	want := "error orphaned table documents_version column document_id constraint version_doc_fk rows 2: points at nothing [(d1, 1); (d2, 3)]"
 	if got := f.String(); got != want {
 		t.Errorf("String =\n%s\nwant\n%s", got, want)
+	}
+	f = Finding{Kind: Conflict, Severity: Error, Table: "auth_user", Constraint: "auth_user_username_key", Keys: []string{"username='a'"},
+		Message: "duplicate key [SQLSTATE 23505]", Detail: "Key (username)=(a) already exists.\x1b"}
+	want = `error conflict table auth_user constraint auth_user_username_key: duplicate key [SQLSTATE 23505] (detail: Key (username)=(a) already exists.\x1b) [username='a']`
+	if got := f.String(); got != want {
+		t.Errorf("String with detail =\n%s\nwant\n%s", got, want)
 	}
 	if got := (Finding{Kind: Corrupt, Severity: Error, Message: "bad"}).String(); got != "error corrupt: bad" {
 		t.Errorf("String = %q", got)

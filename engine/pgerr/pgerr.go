@@ -49,18 +49,20 @@ func Finding(err error, table string) (f finding.Finding, ok bool) {
 		f.Table = pe.TableName
 	}
 	// Row content stays out of the message: the server's detail (key values, the failing row)
-	// and the quoted values of a data error go with the row locators in Keys, which reports leave
-	// out (finding.Redacted) while stderr still shows them.
+	// and the quoted values of a data error go to Detail, which reports leave out
+	// (finding.Redacted) while stderr still shows it. Keys stays for natural keys.
 	msg := pe.Message
+	var detail []string
 	if strings.HasPrefix(pe.Code, "22") {
 		if masked := quoted.ReplaceAllString(msg, `"…"`); masked != msg {
-			f.Keys = append(f.Keys, msg)
+			detail = append(detail, msg)
 			msg = masked
 		}
 	}
 	if pe.Detail != "" {
-		f.Keys = append(f.Keys, pe.Detail)
+		detail = append(detail, pe.Detail)
 	}
+	f.Detail = strings.Join(detail, " ")
 	f.Message = fmt.Sprintf("%s [SQLSTATE %s]", msg, pe.Code)
 	switch {
 	case pe.Code == "23505", pe.Code == "23P01":
