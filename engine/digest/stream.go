@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"io"
 	"math/big"
 	"math/bits"
@@ -105,19 +106,26 @@ func (d *Session) StreamTable(ctx context.Context, qname string, cols []string, 
 }
 
 // Hasher hashes a table's COPY text rows as they stream through it (see StreamTable), passing
-// the table's own columns on to its destination.
+// the table's own columns on to its destination. A row is hashed without copying it: its fields
+// are rendered as record_out would render them straight into md5 through a small buffer, so a
+// large value costs no memory beyond the row as pgconn delivers it (one CopyData message).
 type Hasher struct {
 	dst     io.Writer
 	ncols   int   // the table's columns, passed on
 	nfields int   // columns in the stream: ncols, then the rendered references
 	order   []int // the fields hashed, in the digest's column order
 	pending []byte
-	rec     []byte
 	fields  [][]byte
+	md      hash.Hash
+	out     []byte // rendered record text not yet given to md
+	sum     [md5.Size]byte
 	rows    int64
 	s1, s2  acc
 	err     error
 }
+
+// renderBuf is the size of the buffer between the record renderer and md5.
+const renderBuf = 64 << 10
 
 // acc is a signed 128-bit accumulator.
 type acc struct {
@@ -136,15 +144,26 @@ func (a acc) String() string {
 	return n.Add(n, new(big.Int).SetUint64(a.lo)).String()
 }
 
-// Write takes COPY text in any pieces.
+// Write takes COPY text in any pieces. A row that arrives whole (pgconn's CopyTo writes one row
+// per call) is hashed and passed on in place; only a row cut across calls is gathered first.
 func (h *Hasher) Write(p []byte) (int, error) {
 	if h.err != nil {
 		return 0, h.err
 	}
 	data := p
 	if len(h.pending) > 0 {
-		h.pending = append(h.pending, p...)
-		data = h.pending
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			h.pending = append(h.pending, p...)
+			return len(p), nil
+		}
+		h.pending = append(h.pending, p[:i+1]...)
+		if err := h.row(h.pending); err != nil {
+			h.err = err
+			return 0, err
+		}
+		h.pending = h.pending[:0]
+		data = p[i+1:]
 	}
 	for {
 		i := bytes.IndexByte(data, '\n')
@@ -159,6 +178,9 @@ func (h *Hasher) Write(p []byte) (int, error) {
 	}
 	// Keep the partial row (copied: p belongs to the caller).
 	h.pending = append(h.pending[:0], data...)
+	if len(h.pending) == 0 && cap(h.pending) > renderBuf {
+		h.pending = nil // a large row passed: do not keep its buffer
+	}
 	return len(p), nil
 }
 
@@ -167,31 +189,40 @@ func (h *Hasher) row(line []byte) error {
 	h.fields = h.fields[:0]
 	start := 0
 	cut := -1
-	for i := 0; i < len(line)-1; i++ {
-		if line[i] == '\t' {
-			h.fields = append(h.fields, line[start:i])
-			if len(h.fields) == h.ncols {
-				cut = i
-			}
-			start = i + 1
+	for {
+		i := bytes.IndexByte(line[start:len(line)-1], '\t')
+		if i < 0 {
+			break
 		}
+		i += start
+		h.fields = append(h.fields, line[start:i])
+		if len(h.fields) == h.ncols {
+			cut = i
+		}
+		start = i + 1
 	}
 	h.fields = append(h.fields, line[start:len(line)-1])
 	if len(h.fields) != h.nfields {
 		return fmt.Errorf("digest: COPY row has %d fields, want %d", len(h.fields), h.nfields)
 	}
-	h.rec = h.rec[:0]
+	if h.md == nil {
+		h.md = md5.New()
+		h.out = make([]byte, 0, renderBuf)
+	}
+	h.md.Reset()
+	h.out = h.out[:0]
 	if len(h.order) > 0 {
-		h.rec = append(h.rec, '(')
+		h.out = append(h.out, '(')
 		for k, f := range h.order {
 			if k > 0 {
-				h.rec = append(h.rec, ',')
+				h.out = append(h.out, ',')
 			}
-			h.rec = appendRecordField(h.rec, h.fields[f])
+			h.renderField(h.fields[f])
 		}
-		h.rec = append(h.rec, ')')
+		h.out = append(h.out, ')')
 	}
-	sum := md5.Sum(h.rec)
+	h.md.Write(h.out)
+	sum := h.md.Sum(h.sum[:0])
 	h.s1.add(int64(binary.BigEndian.Uint64(sum[0:8])))
 	h.s2.add(int64(binary.BigEndian.Uint64(sum[8:16])))
 	h.rows++
@@ -204,64 +235,124 @@ func (h *Hasher) row(line []byte) error {
 	return err
 }
 
-// appendRecordField appends one COPY text field as record_out renders the value: nothing for
-// NULL; the value, double-quoted (with '"' and '\' doubled) when it is empty or holds '"', '\',
-// '(', ')', ',' or white space.
-func appendRecordField(dst, f []byte) []byte {
+// emit appends rendered record text, handing the buffer to md5 when it fills; a long run goes to
+// md5 directly.
+func (h *Hasher) emit(b []byte) {
+	if len(h.out)+len(b) <= cap(h.out) {
+		h.out = append(h.out, b...)
+		return
+	}
+	h.md.Write(h.out)
+	h.out = h.out[:0]
+	if len(b) >= cap(h.out)/2 {
+		h.md.Write(b)
+		return
+	}
+	h.out = append(h.out, b...)
+}
+
+func (h *Hasher) emitByte(c byte) {
+	if len(h.out) == cap(h.out) {
+		h.md.Write(h.out)
+		h.out = h.out[:0]
+	}
+	h.out = append(h.out, c)
+}
+
+// unescape maps the byte after a backslash in COPY text to the byte it stands for.
+func unescape(c byte) byte {
+	switch c {
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'v':
+		return '\v'
+	}
+	return c
+}
+
+// needsQuote reports the bytes that make record_out double-quote a value.
+func needsQuote(c byte) bool {
+	switch c {
+	case '"', '\\', '(', ')', ',', ' ', '\t', '\n', '\r', '\v', '\f':
+		return true
+	}
+	return false
+}
+
+// quoteSet are the raw COPY text bytes that may need quoting or unescaping (a backslash escapes
+// the next byte, whose meaning is checked apart).
+const quoteSet = "\"\\(), \t\n\r\v\f"
+
+// renderField renders one COPY text field as record_out renders the value: nothing for NULL;
+// the value, double-quoted (with '"' and '\' doubled) when it is empty or holds '"', '\', '(',
+// ')', ',' or white space. It reads the field in place and never materialises the value.
+func (h *Hasher) renderField(f []byte) {
 	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
-		return dst
+		return
 	}
-	var val []byte
-	if bytes.IndexByte(f, '\\') < 0 {
-		val = f
-	} else {
-		val = make([]byte, 0, len(f))
-		for i := 0; i < len(f); i++ {
-			c := f[i]
-			if c != '\\' || i+1 == len(f) {
-				val = append(val, c)
-				continue
-			}
-			i++
-			switch f[i] {
-			case 'b':
-				val = append(val, '\b')
-			case 'f':
-				val = append(val, '\f')
-			case 'n':
-				val = append(val, '\n')
-			case 'r':
-				val = append(val, '\r')
-			case 't':
-				val = append(val, '\t')
-			case 'v':
-				val = append(val, '\v')
-			default:
-				val = append(val, f[i])
-			}
+	quote := len(f) == 0
+	for i := 0; !quote; {
+		j := bytes.IndexAny(f[i:], quoteSet)
+		if j < 0 {
+			break
 		}
-	}
-	quote := len(val) == 0
-	for _, c := range val {
-		switch c {
-		case '"', '\\', '(', ')', ',', ' ', '\t', '\n', '\r', '\v', '\f':
+		i += j
+		if f[i] != '\\' || i+1 == len(f) || needsQuote(unescape(f[i+1])) {
 			quote = true
 		}
-		if quote {
+		i += 2
+		if i >= len(f) {
 			break
 		}
 	}
 	if !quote {
-		return append(dst, val...)
-	}
-	dst = append(dst, '"')
-	for _, c := range val {
-		if c == '"' || c == '\\' {
-			dst = append(dst, c)
+		if bytes.IndexByte(f, '\\') < 0 {
+			h.emit(f)
+			return
 		}
-		dst = append(dst, c)
+		// Escapes standing for bytes that need no quoting (\b): unescape them.
+		for i := 0; i < len(f); {
+			j := bytes.IndexByte(f[i:], '\\')
+			if j < 0 {
+				h.emit(f[i:])
+				break
+			}
+			h.emit(f[i : i+j])
+			i += j
+			h.emitByte(unescape(f[i+1]))
+			i += 2
+		}
+		return
 	}
-	return append(dst, '"')
+	h.emitByte('"')
+	for i := 0; i < len(f); {
+		j := bytes.IndexAny(f[i:], "\"\\")
+		if j < 0 {
+			h.emit(f[i:])
+			break
+		}
+		h.emit(f[i : i+j])
+		i += j
+		c := f[i]
+		if c == '\\' && i+1 < len(f) {
+			i++
+			c = unescape(f[i])
+		}
+		if c == '"' || c == '\\' {
+			h.emitByte(c)
+		}
+		h.emitByte(c)
+		i++
+	}
+	h.emitByte('"')
 }
 
 // Close ends the stream and returns the table's digest; a stream ending inside a row is an error.
