@@ -203,11 +203,12 @@ row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
 }
 
 // optionFlags turns the restore options that finding messages name into the flags that set them.
-var optionFlags = strings.NewReplacer("Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless", "Options.KeepIDs", "--keep-ids", "Options.Schemas", "--schema")
+var optionFlags = strings.NewReplacer("RollbackOptions.Force", "--force", "Options.OnExisting", "--on-existing", "Options.AppendKeyless", "--append-keyless",
+	"Options.KeepIDs", "--keep-ids", "Options.Schemas", "--schema", "Options.Safety", "--safety-backup")
 
-// inFlagWords rewrites the messages of fl in place so that they name this command's flags rather
-// than the library's options (restore says "Options.AppendKeyless", the operator types
-// --append-keyless).
+// inFlagWords rewrites the messages of fl in place so that they name the flags of restore and
+// rollback rather than the library's options (restore says "Options.AppendKeyless", the operator
+// types --append-keyless).
 func inFlagWords(fl finding.List) {
 	for i := range fl {
 		fl[i].Message = optionFlags.Replace(fl[i].Message)

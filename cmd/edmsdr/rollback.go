@@ -84,6 +84,10 @@ backup belongs to that restore. --report DIR writes rollback.json.` + journalHel
 			var rerr error
 			res, rerr = restore.Rollback(ctx, conn, f, opts)
 			opErr = rerr
+			if res != nil {
+				inFlagWords(res.Findings)
+			}
+			inFlagWords(finding.FindingsOf(rerr))
 			printRollback(g, res)
 			if reportDir != "" && res != nil {
 				if err := writeJSON(filepath.Join(reportDir, "rollback.json"), reportView(res, false)); err != nil {

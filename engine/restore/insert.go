@@ -109,7 +109,7 @@ func (r *run) setDeferred(ctx context.Context, st *tableState) error {
 	return err
 }
 
-// updateDiverged overwrites matched rows that differ, under --on-existing update.
+// updateDiverged overwrites matched rows that differ, under Options.OnExisting Update.
 func (r *run) updateDiverged(ctx context.Context) error {
 	if r.opts.OnExisting != Update {
 		return nil

@@ -76,7 +76,7 @@ type rollbackState struct {
 func (r *run) checkRollback(ctx context.Context) (done bool, err error) {
 	m := r.manifest
 	if m.Origin != pack.OriginSafety || m.Safety == nil {
-		r.findings.Add(finding.Finding{Kind: finding.Unsupported, Message: "the package is not a safety backup (written by restore --safety-backup): restore it with edmsdr restore instead"})
+		r.findings.Add(finding.Finding{Kind: finding.Unsupported, Message: "the package is not a safety backup (one a restore writes under Options.Safety): restore it rather than roll it back"})
 		return false, r.refuse()
 	}
 	rb := &RollbackResult{Before: m.Digest.Total, After: m.Safety.After.Total}
@@ -126,9 +126,9 @@ func (r *run) checkRollback(ctx context.Context) (done bool, err error) {
 		}
 		f.Severity = sev
 		if r.rollback.force {
-			f.Message += "; rolled back anyway (--force): these changes are lost"
+			f.Message += "; rolled back anyway (RollbackOptions.Force): these changes are lost"
 		} else {
-			f.Message += "; a rollback would lose them: keep them (export them first) and roll back with --force, or leave the restore in place"
+			f.Message += "; a rollback would lose them: keep them (export them first) and roll back with RollbackOptions.Force, or leave the restore in place"
 		}
 		r.findings.Add(f)
 	}

@@ -163,7 +163,7 @@ func (r *run) divergedProjection(st *tableState) string {
 }
 
 // checkDigest compares, per table, the digest of the restored rows with the package's. Diverged
-// rows kept under --on-existing reuse are accounted for: the package's version of them is taken
+// rows kept under Options.OnExisting Reuse are accounted for: the package's version of them is taken
 // out of the expected digest and the target's is left out of the actual one.
 func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 	cols := map[string][]string{}
