@@ -77,299 +77,405 @@ func oneOf(es []Entry, r *rand.Rand, refs bool) (int, error) {
 	return idx[r.IntN(len(idx))], nil
 }
 
+// packageInjectors are the damages of a package, by category.
 func packageInjectors() []Injector {
-	pkg := func(name string, seeded bool, d Detection, inject func([]byte, int64) ([]byte, error)) Injector {
-		return Injector{Name: name, AppliesTo: Package, Seeded: seeded, Detection: d, Inject: inject}
+	var all []Injector
+	for _, category := range []func() []Injector{
+		flipInjectors, truncationInjectors, entryInjectors, manifestInjectors, semanticInjectors, sealInjectors, harmlessInjectors, notPackageInjectors,
+	} {
+		all = append(all, category()...)
 	}
+	return all
+}
+
+// packageInjector is an injector of Package damage.
+func packageInjector(name string, seeded bool, d Detection, inject func([]byte, int64) ([]byte, error)) Injector {
+	return Injector{Name: name, AppliesTo: Package, Seeded: seeded, Detection: d, Inject: inject}
+}
+
+// flipInjectors are bit flips in the uncompressed content of each kind of entry, recompressed
+// (so that zstd's checksum cannot be what catches them).
+func flipInjectors() []Injector {
 	headerKinds := []finding.Kind{finding.Corrupt, finding.Unsupported, finding.SchemaMismatch}
 	return []Injector{
-		// Bit flips in the uncompressed content of each kind of entry, recompressed (so that
-		// zstd's checksum cannot be what catches them).
-		pkg("flip-header", true, verifyCatches(headerKinds...), onEntries("flip-header", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := entry(es, pack.HeaderName)
-			if err == nil {
-				flipBit(es[i].Data, 0, len(es[i].Data), r)
-			}
-			return es, err
-		})),
-		pkg("flip-data-entry", true, verifyCatches(corruptOrValue...), onEntries("flip-data-entry", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := oneOf(es, r, false)
-			if err != nil {
-				return nil, err
-			}
-			flipBit(es[i].Data, 0, len(es[i].Data), r)
-			return es, nil
-		})),
-		pkg("flip-reference-entry", true, verifyCatches(corruptOrValue...), withReference("flip-reference-entry", anyKey, sameKey, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i := slices.IndexFunc(es, func(e Entry) bool { return strings.HasPrefix(e.Header.Name, "refs/") })
-			flipBit(es[i].Data, 0, len(es[i].Data), r)
-			return es, nil
-		})),
-		pkg("flip-manifest-tables", true, verifyCatches(corruptOnly...), onEntries("flip-manifest-tables", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := entry(es, pack.ManifestName)
-			if err != nil {
-				return nil, err
-			}
-			m := es[i].Data
-			from, to := bytes.Index(m, []byte(`"tables":[{"index":`)), bytes.Index(m, []byte(`],"digest":`))
-			if from < 0 || to < from {
-				return nil, ErrNotApplicable
-			}
-			// Values only: encoding/json matches keys case-insensitively, so a flipped letter
-			// case in a key would change nothing.
-			var at []int
-			keys := keyBytes(m)
-			for i := from + len(`"tables":[`); i < to; i++ {
-				if !keys[i] {
-					at = append(at, i)
-				}
-			}
-			m[at[r.IntN(len(at))]] ^= 1 << r.IntN(8)
-			return es, nil
-		})),
-		pkg("flip-compressed", true, verifyCatches(finding.Corrupt, finding.Constraint, finding.SchemaMismatch, finding.Unsupported), onBytes("flip-compressed", flipCompressed)),
+		packageInjector("flip-header", true, verifyCatches(headerKinds...), onEntries("flip-header", false, flipHeader)),
+		packageInjector("flip-data-entry", true, verifyCatches(corruptOrValue...), onEntries("flip-data-entry", false, flipDataEntry)),
+		packageInjector("flip-reference-entry", true, verifyCatches(corruptOrValue...), withReference("flip-reference-entry", anyKey, sameKey, flipReferenceEntry)),
+		packageInjector("flip-manifest-tables", true, verifyCatches(corruptOnly...), onEntries("flip-manifest-tables", false, flipManifestTables)),
+		packageInjector("flip-compressed", true, verifyCatches(finding.Corrupt, finding.Constraint, finding.SchemaMismatch, finding.Unsupported), onBytes("flip-compressed", flipCompressed)),
+	}
+}
 
-		// Truncation.
-		pkg("empty-file", false, verifyCatches(corruptOnly...), func([]byte, int64) ([]byte, error) { return []byte{}, nil }),
-		pkg("truncate-compressed", true, verifyCatches(corruptOnly...), onBytes("truncate-compressed", func(b []byte, r *rand.Rand) ([]byte, error) {
-			if len(b) < 2 {
-				return nil, ErrNotApplicable
-			}
-			return b[:1+r.IntN(len(b)-1)], nil
-		})),
-		pkg("truncate-compressed-tail", true, verifyCatches(corruptOnly...), onBytes("truncate-compressed-tail", func(b []byte, r *rand.Rand) ([]byte, error) {
-			if len(b) < 2 {
-				return nil, ErrNotApplicable
-			}
-			return b[:len(b)-1-r.IntN(min(16, len(b)-1))], nil
-		})),
-		pkg("truncate-tar", true, verifyCatches(corruptOnly...), onTar("truncate-tar", func(raw []byte, r *rand.Rand) []byte {
-			return raw[:r.IntN(len(raw))]
-		})),
-		pkg("truncate-tar-tail", true, verifyCatches(corruptOnly...), onTar("truncate-tar-tail", func(raw []byte, r *rand.Rand) []byte {
-			// Inside the manifest's padding or the end-of-archive blocks: the data itself is whole.
-			return raw[:len(raw)-1-r.IntN(min(1536, len(raw)-1))]
-		})),
+func flipHeader(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := entry(es, pack.HeaderName)
+	if err == nil {
+		flipBit(es[i].Data, 0, len(es[i].Data), r)
+	}
+	return es, err
+}
 
-		// Entries removed, duplicated, reordered, added.
-		pkg("remove-data-entry", true, verifyCatches(corruptOnly...), onEntries("remove-data-entry", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := oneOf(es, r, false)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Delete(es, i, i+1), nil
-		})),
-		pkg("remove-header", false, verifyCatches(corruptOnly...), onEntries("remove-header", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := entry(es, pack.HeaderName)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Delete(es, i, i+1), nil
-		})),
-		pkg("remove-manifest", false, verifyCatches(corruptOnly...), onEntries("remove-manifest", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := entry(es, pack.ManifestName)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Delete(es, i, i+1), nil
-		})),
-		pkg("duplicate-data-entry", true, verifyCatches(corruptOnly...), onEntries("duplicate-data-entry", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := oneOf(es, r, false)
-			if err != nil {
-				return nil, err
-			}
-			return slices.Insert(es, i+1, es[i]), nil
-		})),
-		pkg("swap-data-entries", true, verifyCatches(corruptOnly...), onEntries("swap-data-entries", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			idx := dataEntries(es, false)
-			if len(idx) < 2 {
-				return nil, ErrNotApplicable
-			}
-			a := r.IntN(len(idx) - 1)
-			b := a + 1 + r.IntN(len(idx)-a-1)
-			es[idx[a]], es[idx[b]] = es[idx[b]], es[idx[a]]
-			return es, nil
-		})),
-		pkg("manifest-before-data", false, verifyCatches(corruptOnly...), onEntries("manifest-before-data", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := entry(es, pack.ManifestName)
-			if err != nil {
-				return nil, err
-			}
-			m := es[i]
-			return slices.Insert(slices.Delete(es, i, i+1), 1, m), nil
-		})),
-		pkg("unknown-entry", false, verifyCatches(corruptOnly...), onEntries("unknown-entry", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return slices.Insert(es, min(1, len(es)), File("notes.txt", []byte("hello\n"))), nil
-		})),
+func flipDataEntry(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := oneOf(es, r, false)
+	if err != nil {
+		return nil, err
+	}
+	flipBit(es[i].Data, 0, len(es[i].Data), r)
+	return es, nil
+}
 
-		// Manifest edits (the manifest is what changed, so nothing is resealed).
-		pkg("manifest-row-count", true, verifyCatches(corruptOnly...), onEntries("manifest-row-count", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				if len(m.Tables) == 0 {
-					return ErrNotApplicable
-				}
-				m.Tables[r.IntN(len(m.Tables))].Rows++
-				return nil
-			})
-		})),
-		pkg("manifest-checksum", true, verifyCatches(corruptOnly...), onEntries("manifest-checksum", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				var cs []*pack.Chunk
-				for ti := range m.Tables {
-					for ci := range m.Tables[ti].Chunks {
-						cs = append(cs, &m.Tables[ti].Chunks[ci])
-					}
-				}
-				if len(cs) == 0 {
-					return ErrNotApplicable
-				}
-				cs[r.IntN(len(cs))].SHA256 = sha([]byte("something else"))
-				return nil
-			})
-		})),
-		pkg("manifest-format-version", false, verifyCatches(finding.Corrupt, finding.Unsupported), onEntries("manifest-format-version", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error { m.Format = pack.FormatVersion + 1; return nil })
-		})),
-		pkg("manifest-table-name", true, verifyCatches(corruptOnly...), onEntries("manifest-table-name", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				if len(m.Tables) == 0 {
-					return ErrNotApplicable
-				}
-				m.Tables[r.IntN(len(m.Tables))].Table += "_renamed"
-				return nil
-			})
-		})),
-		pkg("manifest-column-name", true, verifyCatches(corruptOnly...), onEntries("manifest-column-name", true, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				if m.Schema == nil || len(m.Schema.Tables) == 0 {
-					return ErrNotApplicable
-				}
-				t := m.Schema.Tables[r.IntN(len(m.Schema.Tables))]
-				if t == nil || len(t.Columns) == 0 {
-					return ErrNotApplicable
-				}
-				t.Columns[r.IntN(len(t.Columns))].Name += "_renamed"
-				return nil
-			})
-		})),
-		pkg("header-format-version", false, verifyCatches(finding.Unsupported), onEntries("header-format-version", true, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editHeader(es, func(h *pack.Header) error { h.Format = pack.FormatVersion + 1; return nil })
-		})),
-		pkg("header-table-name", true, verifyCatches(finding.Corrupt, finding.SchemaMismatch), onEntries("header-table-name", true, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editHeader(es, func(h *pack.Header) error {
-				if len(h.Tables) == 0 {
-					return ErrNotApplicable
-				}
-				h.Tables[r.IntN(len(h.Tables))].Table += "_renamed"
-				return nil
-			})
-		})),
-		pkg("row-extra-field", true, verifyCatches(corruptOnly...), onEntries("row-extra-field", true, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			i, err := oneOf(es, r, false)
-			if err != nil {
-				return nil, err
+func flipReferenceEntry(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i := slices.IndexFunc(es, func(e Entry) bool { return strings.HasPrefix(e.Header.Name, "refs/") })
+	flipBit(es[i].Data, 0, len(es[i].Data), r)
+	return es, nil
+}
+
+func flipManifestTables(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := entry(es, pack.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	m := es[i].Data
+	from, to := bytes.Index(m, []byte(`"tables":[{"index":`)), bytes.Index(m, []byte(`],"digest":`))
+	if from < 0 || to < from {
+		return nil, ErrNotApplicable
+	}
+	// Values only: encoding/json matches keys case-insensitively, so a flipped letter
+	// case in a key would change nothing.
+	var at []int
+	keys := keyBytes(m)
+	for i := from + len(`"tables":[`); i < to; i++ {
+		if !keys[i] {
+			at = append(at, i)
+		}
+	}
+	m[at[r.IntN(len(at))]] ^= 1 << r.IntN(8)
+	return es, nil
+}
+
+// truncationInjectors cut the package short.
+func truncationInjectors() []Injector {
+	return []Injector{
+		packageInjector("empty-file", false, verifyCatches(corruptOnly...), func([]byte, int64) ([]byte, error) { return []byte{}, nil }),
+		packageInjector("truncate-compressed", true, verifyCatches(corruptOnly...), onBytes("truncate-compressed", truncateCompressed)),
+		packageInjector("truncate-compressed-tail", true, verifyCatches(corruptOnly...), onBytes("truncate-compressed-tail", truncateCompressedTail)),
+		packageInjector("truncate-tar", true, verifyCatches(corruptOnly...), onTar("truncate-tar", truncateTar)),
+		packageInjector("truncate-tar-tail", true, verifyCatches(corruptOnly...), onTar("truncate-tar-tail", truncateTarTail)),
+	}
+}
+
+func truncateCompressed(b []byte, r *rand.Rand) ([]byte, error) {
+	if len(b) < 2 {
+		return nil, ErrNotApplicable
+	}
+	return b[:1+r.IntN(len(b)-1)], nil
+}
+
+func truncateCompressedTail(b []byte, r *rand.Rand) ([]byte, error) {
+	if len(b) < 2 {
+		return nil, ErrNotApplicable
+	}
+	return b[:len(b)-1-r.IntN(min(16, len(b)-1))], nil
+}
+
+func truncateTar(raw []byte, r *rand.Rand) []byte {
+	return raw[:r.IntN(len(raw))]
+}
+
+func truncateTarTail(raw []byte, r *rand.Rand) []byte {
+	// Inside the manifest's padding or the end-of-archive blocks: the data itself is whole.
+	return raw[:len(raw)-1-r.IntN(min(1536, len(raw)-1))]
+}
+
+// entryInjectors remove, duplicate, reorder and add entries.
+func entryInjectors() []Injector {
+	return []Injector{
+		packageInjector("remove-data-entry", true, verifyCatches(corruptOnly...), onEntries("remove-data-entry", false, removeDataEntry)),
+		packageInjector("remove-header", false, verifyCatches(corruptOnly...), onEntries("remove-header", false, removeHeader)),
+		packageInjector("remove-manifest", false, verifyCatches(corruptOnly...), onEntries("remove-manifest", false, removeManifest)),
+		packageInjector("duplicate-data-entry", true, verifyCatches(corruptOnly...), onEntries("duplicate-data-entry", false, duplicateDataEntry)),
+		packageInjector("swap-data-entries", true, verifyCatches(corruptOnly...), onEntries("swap-data-entries", false, swapDataEntries)),
+		packageInjector("manifest-before-data", false, verifyCatches(corruptOnly...), onEntries("manifest-before-data", false, manifestBeforeData)),
+		packageInjector("unknown-entry", false, verifyCatches(corruptOnly...), onEntries("unknown-entry", false, unknownEntry)),
+	}
+}
+
+func removeDataEntry(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := oneOf(es, r, false)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Delete(es, i, i+1), nil
+}
+
+func removeHeader(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := entry(es, pack.HeaderName)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Delete(es, i, i+1), nil
+}
+
+func removeManifest(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := entry(es, pack.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Delete(es, i, i+1), nil
+}
+
+func duplicateDataEntry(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := oneOf(es, r, false)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Insert(es, i+1, es[i]), nil
+}
+
+func swapDataEntries(es []Entry, r *rand.Rand) ([]Entry, error) {
+	idx := dataEntries(es, false)
+	if len(idx) < 2 {
+		return nil, ErrNotApplicable
+	}
+	a := r.IntN(len(idx) - 1)
+	b := a + 1 + r.IntN(len(idx)-a-1)
+	es[idx[a]], es[idx[b]] = es[idx[b]], es[idx[a]]
+	return es, nil
+}
+
+func manifestBeforeData(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := entry(es, pack.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	m := es[i]
+	return slices.Insert(slices.Delete(es, i, i+1), 1, m), nil
+}
+
+func unknownEntry(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return slices.Insert(es, min(1, len(es)), File("notes.txt", []byte("hello\n"))), nil
+}
+
+// manifestInjectors edit the manifest and the header (what changed is what they edit, so
+// nothing is resealed).
+func manifestInjectors() []Injector {
+	return []Injector{
+		packageInjector("manifest-row-count", true, verifyCatches(corruptOnly...), onEntries("manifest-row-count", false, manifestRowCount)),
+		packageInjector("manifest-checksum", true, verifyCatches(corruptOnly...), onEntries("manifest-checksum", false, manifestChecksum)),
+		packageInjector("manifest-format-version", false, verifyCatches(finding.Corrupt, finding.Unsupported), onEntries("manifest-format-version", false, manifestFormatVersion)),
+		packageInjector("manifest-table-name", true, verifyCatches(corruptOnly...), onEntries("manifest-table-name", false, manifestTableName)),
+		packageInjector("manifest-column-name", true, verifyCatches(corruptOnly...), onEntries("manifest-column-name", true, manifestColumnName)),
+		packageInjector("header-format-version", false, verifyCatches(finding.Unsupported), onEntries("header-format-version", true, headerFormatVersion)),
+		packageInjector("header-table-name", true, verifyCatches(finding.Corrupt, finding.SchemaMismatch), onEntries("header-table-name", true, headerTableName)),
+		packageInjector("row-extra-field", true, verifyCatches(corruptOnly...), onEntries("row-extra-field", true, rowExtraField)),
+	}
+}
+
+func manifestRowCount(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		if len(m.Tables) == 0 {
+			return ErrNotApplicable
+		}
+		m.Tables[r.IntN(len(m.Tables))].Rows++
+		return nil
+	})
+}
+
+func manifestChecksum(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		var cs []*pack.Chunk
+		for ti := range m.Tables {
+			for ci := range m.Tables[ti].Chunks {
+				cs = append(cs, &m.Tables[ti].Chunks[ci])
 			}
-			lines := bytes.SplitAfter(es[i].Data, []byte{'\n'})
-			j := r.IntN(len(lines) - 1) // the last element is the empty remainder after the final newline
-			lines[j] = append(bytes.TrimSuffix(lines[j], []byte{'\n'}), "\textra\n"...)
-			es[i].Data = bytes.Join(lines, nil)
-			return es, nil
-		})),
+		}
+		if len(cs) == 0 {
+			return ErrNotApplicable
+		}
+		cs[r.IntN(len(cs))].SHA256 = sha([]byte("something else"))
+		return nil
+	})
+}
 
-		// Semantic damage, resealed: the package verifies, only the restore can see it.
-		pkg("dangling-reference", true, restoreCatches(finding.Orphaned), onView("dangling-reference", danglingReference)),
-		pkg("duplicate-natural-key", true, restoreCatches(finding.Duplicated, finding.KeyPlan), onView("duplicate-natural-key", duplicateNaturalKey)),
-		pkg("duplicate-id", true, restoreCatches(finding.Duplicated), onView("duplicate-id", duplicateID)),
-		pkg("wrong-type-value", true, restoreCatches(finding.Constraint), onView("wrong-type-value", wrongTypeValue)),
-		pkg("null-in-not-null", true, restoreCatches(finding.Constraint), onView("null-in-not-null", nullInNotNull)),
-		pkg("extra-column", true, restoreCatches(finding.SchemaMismatch), onView("extra-column", extraColumn)),
-		pkg("missing-column", true, restoreCatches(finding.SchemaMismatch), onView("missing-column", missingColumn)),
-		pkg("changed-value", true, restoreCatches(finding.DigestMismatch), onView("changed-value", changedValue)),
-		pkg("removed-row", true, restoreCatches(finding.DigestMismatch, finding.Orphaned), onView("removed-row", removedRow)),
-		pkg("duplicated-row", true, restoreCatches(finding.DigestMismatch), onView("duplicated-row", duplicatedRow)),
-		pkg("dangling-generic-reference", true, restoreCatches(finding.Orphaned), onView("dangling-generic-reference", danglingGenericReference)),
-		pkg("rewired-reference", true, restoreCatches(finding.DigestMismatch), onView("rewired-reference", rewiredReference)),
-		pkg("columns-swapped", false, restoreCatches(finding.DigestMismatch), onView("columns-swapped", columnsSwapped)),
-		pkg("null-id", true, restoreCatches(finding.Corrupt, finding.Constraint), onView("null-id", nullID)),
-		pkg("unmatched-reference-row", true, restoreCatches(finding.Orphaned), withReference("unmatched-reference-row", textKey, missingKey, nil)),
-		pkg("manifest-natural-key-id", true, restoreCatches(finding.KeyPlan, finding.DigestMismatch), onEntries("manifest-natural-key-id", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				// Match rows by their surrogate id, as an id-based backup would: wrong across databases.
-				q, err := keyedTable(m, r)
-				if err == nil {
-					m.Plan.Tables[q].NaturalKey = []string{m.Schema.Table(q).SurrogateID()}
-				}
-				return err
-			})
-		})),
-		pkg("manifest-natural-key-dropped", true, restoreCatches(finding.Conflict, finding.Duplicated, finding.DigestMismatch, finding.KeyPlan), onEntries("manifest-natural-key-dropped", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				q, err := keyedTable(m, r)
-				if err == nil {
-					m.Plan.Tables[q] = &keys.TablePlan{Source: "none"}
-				}
-				return err
-			})
-		})),
-		pkg("manifest-digest-sum", true, restoreCatches(finding.DigestMismatch), onEntries("manifest-digest-sum", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error {
-				var names []string
-				for q, t := range m.Digest.Tables {
-					if t.Rows > 0 {
-						names = append(names, q)
-					}
-				}
-				if len(names) == 0 {
-					return ErrNotApplicable
-				}
-				slices.Sort(names)
-				q := names[r.IntN(len(names))]
-				t := m.Digest.Tables[q]
-				t.Sum1 = addOne(t.Sum1)
-				m.Digest.Tables[q] = t
-				// The total follows, so that the package verifies: only a restore can tell.
-				m.Digest.Total = pack.NewDigest(m.Digest.Tables).Total
-				return nil
-			})
-		})),
+func manifestFormatVersion(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error { m.Format = pack.FormatVersion + 1; return nil })
+}
 
-		pkg("manifest-digest-total", false, verifyCatches(corruptOnly...), onEntries("manifest-digest-total", false, func(es []Entry, r *rand.Rand) ([]Entry, error) {
-			return es, editManifest(es, func(m *pack.Manifest) error { m.Digest.Total = sha([]byte(m.Digest.Total)); return nil })
-		})),
-		pkg("table-removed", true, verifyCatches(corruptOnly...), removeTable),
+func manifestTableName(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		if len(m.Tables) == 0 {
+			return ErrNotApplicable
+		}
+		m.Tables[r.IntN(len(m.Tables))].Table += "_renamed"
+		return nil
+	})
+}
 
-		// Harmless damage: the package must restore exactly.
-		pkg("rows-reordered", true, harmless, onView("rows-reordered", func(v *view, r *rand.Rand) error {
-			t, _, err := v.pick(r, 2, nil)
-			if err != nil {
-				return err
+func manifestColumnName(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		if m.Schema == nil || len(m.Schema.Tables) == 0 {
+			return ErrNotApplicable
+		}
+		t := m.Schema.Tables[r.IntN(len(m.Schema.Tables))]
+		if t == nil || len(t.Columns) == 0 {
+			return ErrNotApplicable
+		}
+		t.Columns[r.IntN(len(t.Columns))].Name += "_renamed"
+		return nil
+	})
+}
+
+func headerFormatVersion(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editHeader(es, func(h *pack.Header) error { h.Format = pack.FormatVersion + 1; return nil })
+}
+
+func headerTableName(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editHeader(es, func(h *pack.Header) error {
+		if len(h.Tables) == 0 {
+			return ErrNotApplicable
+		}
+		h.Tables[r.IntN(len(h.Tables))].Table += "_renamed"
+		return nil
+	})
+}
+
+func rowExtraField(es []Entry, r *rand.Rand) ([]Entry, error) {
+	i, err := oneOf(es, r, false)
+	if err != nil {
+		return nil, err
+	}
+	lines := bytes.SplitAfter(es[i].Data, []byte{'\n'})
+	j := r.IntN(len(lines) - 1) // the last element is the empty remainder after the final newline
+	lines[j] = append(bytes.TrimSuffix(lines[j], []byte{'\n'}), "\textra\n"...)
+	es[i].Data = bytes.Join(lines, nil)
+	return es, nil
+}
+
+// semanticInjectors damage the data and reseal it: the package verifies, only the restore can see
+// it.
+func semanticInjectors() []Injector {
+	return []Injector{
+		packageInjector("dangling-reference", true, restoreCatches(finding.Orphaned), onView("dangling-reference", danglingReference)),
+		packageInjector("duplicate-natural-key", true, restoreCatches(finding.Duplicated, finding.KeyPlan), onView("duplicate-natural-key", duplicateNaturalKey)),
+		packageInjector("duplicate-id", true, restoreCatches(finding.Duplicated), onView("duplicate-id", duplicateID)),
+		packageInjector("wrong-type-value", true, restoreCatches(finding.Constraint), onView("wrong-type-value", wrongTypeValue)),
+		packageInjector("null-in-not-null", true, restoreCatches(finding.Constraint), onView("null-in-not-null", nullInNotNull)),
+		packageInjector("extra-column", true, restoreCatches(finding.SchemaMismatch), onView("extra-column", extraColumn)),
+		packageInjector("missing-column", true, restoreCatches(finding.SchemaMismatch), onView("missing-column", missingColumn)),
+		packageInjector("changed-value", true, restoreCatches(finding.DigestMismatch), onView("changed-value", changedValue)),
+		packageInjector("removed-row", true, restoreCatches(finding.DigestMismatch, finding.Orphaned), onView("removed-row", removedRow)),
+		packageInjector("duplicated-row", true, restoreCatches(finding.DigestMismatch), onView("duplicated-row", duplicatedRow)),
+		packageInjector("dangling-generic-reference", true, restoreCatches(finding.Orphaned), onView("dangling-generic-reference", danglingGenericReference)),
+		packageInjector("rewired-reference", true, restoreCatches(finding.DigestMismatch), onView("rewired-reference", rewiredReference)),
+		packageInjector("columns-swapped", false, restoreCatches(finding.DigestMismatch), onView("columns-swapped", columnsSwapped)),
+		packageInjector("null-id", true, restoreCatches(finding.Corrupt, finding.Constraint), onView("null-id", nullID)),
+		packageInjector("unmatched-reference-row", true, restoreCatches(finding.Orphaned), withReference("unmatched-reference-row", textKey, missingKey, nil)),
+		packageInjector("manifest-natural-key-id", true, restoreCatches(finding.KeyPlan, finding.DigestMismatch), onEntries("manifest-natural-key-id", false, manifestNaturalKeyID)),
+		packageInjector("manifest-natural-key-dropped", true, restoreCatches(finding.Conflict, finding.Duplicated, finding.DigestMismatch, finding.KeyPlan), onEntries("manifest-natural-key-dropped", false, manifestNaturalKeyDropped)),
+		packageInjector("manifest-digest-sum", true, restoreCatches(finding.DigestMismatch), onEntries("manifest-digest-sum", false, manifestDigestSum)),
+	}
+}
+
+func manifestNaturalKeyID(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		// Match rows by their surrogate id, as an id-based backup would: wrong across databases.
+		q, err := keyedTable(m, r)
+		if err == nil {
+			m.Plan.Tables[q].NaturalKey = []string{m.Schema.Table(q).SurrogateID()}
+		}
+		return err
+	})
+}
+
+func manifestNaturalKeyDropped(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		q, err := keyedTable(m, r)
+		if err == nil {
+			m.Plan.Tables[q] = &keys.TablePlan{Source: "none"}
+		}
+		return err
+	})
+}
+
+func manifestDigestSum(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error {
+		var names []string
+		for q, t := range m.Digest.Tables {
+			if t.Rows > 0 {
+				names = append(names, q)
 			}
-			r.Shuffle(len(t.Rows), func(i, j int) { t.Rows[i], t.Rows[j] = t.Rows[j], t.Rows[i] })
-			return nil
-		})),
-		pkg("rechunked", true, harmless, onEntries("rechunked", true, rechunk)),
-		pkg("empty-frame-appended", false, harmless, func(src []byte, _ int64) ([]byte, error) {
+		}
+		if len(names) == 0 {
+			return ErrNotApplicable
+		}
+		slices.Sort(names)
+		q := names[r.IntN(len(names))]
+		t := m.Digest.Tables[q]
+		t.Sum1 = addOne(t.Sum1)
+		m.Digest.Tables[q] = t
+		// The total follows, so that the package verifies: only a restore can tell.
+		m.Digest.Total = pack.NewDigest(m.Digest.Tables).Total
+		return nil
+	})
+}
+
+// sealInjectors break what the package's own checks cover: verify refuses it.
+func sealInjectors() []Injector {
+	return []Injector{
+		packageInjector("manifest-digest-total", false, verifyCatches(corruptOnly...), onEntries("manifest-digest-total", false, manifestDigestTotal)),
+		packageInjector("table-removed", true, verifyCatches(corruptOnly...), removeTable),
+	}
+}
+
+func manifestDigestTotal(es []Entry, r *rand.Rand) ([]Entry, error) {
+	return es, editManifest(es, func(m *pack.Manifest) error { m.Digest.Total = sha([]byte(m.Digest.Total)); return nil })
+}
+
+// harmlessInjectors change the bytes, not the data: the package must restore exactly.
+func harmlessInjectors() []Injector {
+	return []Injector{
+		packageInjector("rows-reordered", true, harmless, onView("rows-reordered", rowsReordered)),
+		packageInjector("rechunked", true, harmless, onEntries("rechunked", true, rechunk)),
+		packageInjector("empty-frame-appended", false, harmless, func(src []byte, _ int64) ([]byte, error) {
 			empty, err := Compress(nil)
 			return append(bytes.Clone(src), empty...), err
 		}),
-
-		// Not a package, hostile archives.
-		pkg("random-bytes", true, verifyCatches(corruptOnly...), onBytes("random-bytes", func(b []byte, r *rand.Rand) ([]byte, error) {
-			return randomBytes(r, 4096), nil
-		})),
-		pkg("random-after-magic", true, verifyCatches(corruptOnly...), onBytes("random-after-magic", func(b []byte, r *rand.Rand) ([]byte, error) {
-			return append([]byte{0x28, 0xb5, 0x2f, 0xfd}, randomBytes(r, 4096)...), nil
-		})),
-		pkg("trailing-garbage", true, verifyCatches(corruptOnly...), onBytes("trailing-garbage", func(b []byte, r *rand.Rand) ([]byte, error) {
-			return append(b, randomBytes(r, 1+r.IntN(64))...), nil
-		})),
-		pkg("decompression-bomb", false, verifyCatches(corruptOnly...), decompressionBomb),
-		pkg("oversized-manifest", false, verifyCatches(corruptOnly...), oversizedManifest),
-		pkg("path-parent", true, verifyCatches(corruptOnly...), renameEntry("path-parent", func(n string) string { return "../" + n })),
-		pkg("path-absolute", true, verifyCatches(corruptOnly...), renameEntry("path-absolute", func(string) string { return "/etc/edmsdr-escape" })),
-		pkg("symlink-entry", true, verifyCatches(corruptOnly...), linkEntry("symlink-entry", tar.TypeSymlink, "/etc/passwd")),
-		pkg("hardlink-entry", true, verifyCatches(corruptOnly...), linkEntry("hardlink-entry", tar.TypeLink, "../../etc/passwd")),
 	}
+}
+
+func rowsReordered(v *view, r *rand.Rand) error {
+	t, _, err := v.pick(r, 2, nil)
+	if err != nil {
+		return err
+	}
+	r.Shuffle(len(t.Rows), func(i, j int) { t.Rows[i], t.Rows[j] = t.Rows[j], t.Rows[i] })
+	return nil
+}
+
+// notPackageInjectors are no package at all, or hostile archives.
+func notPackageInjectors() []Injector {
+	return []Injector{
+		packageInjector("random-bytes", true, verifyCatches(corruptOnly...), onBytes("random-bytes", randomBytesDamage)),
+		packageInjector("random-after-magic", true, verifyCatches(corruptOnly...), onBytes("random-after-magic", randomAfterMagic)),
+		packageInjector("trailing-garbage", true, verifyCatches(corruptOnly...), onBytes("trailing-garbage", trailingGarbage)),
+		packageInjector("decompression-bomb", false, verifyCatches(corruptOnly...), decompressionBomb),
+		packageInjector("oversized-manifest", false, verifyCatches(corruptOnly...), oversizedManifest),
+		packageInjector("path-parent", true, verifyCatches(corruptOnly...), renameEntry("path-parent", func(n string) string { return "../" + n })),
+		packageInjector("path-absolute", true, verifyCatches(corruptOnly...), renameEntry("path-absolute", func(string) string { return "/etc/edmsdr-escape" })),
+		packageInjector("symlink-entry", true, verifyCatches(corruptOnly...), linkEntry("symlink-entry", tar.TypeSymlink, "/etc/passwd")),
+		packageInjector("hardlink-entry", true, verifyCatches(corruptOnly...), linkEntry("hardlink-entry", tar.TypeLink, "../../etc/passwd")),
+	}
+}
+
+func randomBytesDamage(b []byte, r *rand.Rand) ([]byte, error) {
+	return randomBytes(r, 4096), nil
+}
+
+func randomAfterMagic(b []byte, r *rand.Rand) ([]byte, error) {
+	return append([]byte{0x28, 0xb5, 0x2f, 0xfd}, randomBytes(r, 4096)...), nil
+}
+
+func trailingGarbage(b []byte, r *rand.Rand) ([]byte, error) {
+	return append(b, randomBytes(r, 1+r.IntN(64))...), nil
 }
 
 func randomBytes(r *rand.Rand, n int) []byte {
