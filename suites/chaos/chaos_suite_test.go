@@ -47,19 +47,13 @@ type source struct {
 	digest string // the package's digest: what every complete restore must end with
 }
 
-func TestChaos(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Chaos suite")
-}
+func TestChaos(t *testing.T) { suitekit.RunSuite(t, "Chaos suite") }
 
-var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
-	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
+var _ = suitekit.CLISuite(knobs, &bin, &srv, 5*time.Minute, func(ctx SpecContext) {
 	csrv = suitekit.StartContainerIfSelected(ctx)
 	local = startLocal(ctx)
 	src = newSource(ctx, srv, 1)
-}, NodeTimeout(5*time.Minute))
-
-var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
+})
 
 // startLocal starts this process's killable cluster, or records why there is none.
 func startLocal(ctx context.Context) provider.Server {

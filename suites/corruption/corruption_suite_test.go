@@ -46,18 +46,12 @@ const (
 	flipEntry = "corruption flip"
 )
 
-func TestCorruption(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Corruption suite")
-}
+func TestCorruption(t *testing.T) { suitekit.RunSuite(t, "Corruption suite") }
 
-var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
-	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
+var _ = suitekit.CLISuite(knobs, &bin, &srv, 5*time.Minute, func(ctx SpecContext) {
 	good = newSource(ctx, knobs.Seeds[0])
 	tgt = newTarget(ctx)
-}, NodeTimeout(5*time.Minute))
-
-var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
+})
 
 // The report tallies every spec's recorded outcome, from every process.
 var _ = ReportAfterSuite("corruption report", func(r Report) {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
 
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
@@ -22,13 +21,8 @@ var (
 	csrv provider.Server
 )
 
-func TestCycle(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Cycle suite")
-}
+func TestCycle(t *testing.T) { suitekit.RunSuite(t, "Cycle suite") }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	srv = suitekit.StartServer(ctx, knobs.DB)
+var _ = suitekit.ServerSuite(knobs, &srv, 5*time.Minute, func(ctx SpecContext) {
 	csrv = suitekit.StartContainerIfSelected(ctx)
-}, NodeTimeout(5*time.Minute))
+})

@@ -39,10 +39,7 @@ var (
 	srcDigest string
 )
 
-func TestDjango(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Django suite")
-}
+func TestDjango(t *testing.T) { suitekit.RunSuite(t, "Django suite") }
 
 var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
 	Expect(knobs.Err).NotTo(HaveOccurred())

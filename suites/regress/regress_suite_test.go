@@ -24,15 +24,9 @@ var (
 	srv   provider.Server
 )
 
-func TestRegress(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Regression suite")
-}
+func TestRegress(t *testing.T) { suitekit.RunSuite(t, "Regression suite") }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	srv = suitekit.StartServer(ctx, knobs.DB)
-}, NodeTimeout(5*time.Minute))
+var _ = suitekit.ServerSuite(knobs, &srv, 5*time.Minute)
 
 // pair creates a source and a target database, both with the schema ddl, and runs the extra
 // statements in each; it returns their DSNs.

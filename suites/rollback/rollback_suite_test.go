@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
@@ -22,13 +19,6 @@ var (
 	bin string
 )
 
-func TestRollback(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Rollback suite")
-}
+func TestRollback(t *testing.T) { suitekit.RunSuite(t, "Rollback suite") }
 
-var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
-	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
-}, NodeTimeout(5*time.Minute))
-
-var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
+var _ = suitekit.CLISuite(knobs, &bin, &srv, 5*time.Minute)

@@ -34,13 +34,9 @@ var (
 	gw    *s3gw.Server
 )
 
-func TestS3(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "S3 suite")
-}
+func TestS3(t *testing.T) { suitekit.RunSuite(t, "S3 suite") }
 
-var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
-	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
+var _ = suitekit.CLISuite(knobs, &bin, &srv, 15*time.Minute, func(ctx SpecContext) {
 	var err error
 	gw, err = s3gw.Start(ctx, s3gw.Options{Log: GinkgoWriter})
 	Expect(err).NotTo(HaveOccurred(), "start versitygw")
@@ -52,9 +48,7 @@ var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []b
 		k, v, _ := strings.Cut(kv, "=")
 		Expect(os.Setenv(k, v)).To(Succeed())
 	}
-}, NodeTimeout(15*time.Minute))
-
-var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
+})
 
 var prefixes atomic.Int64
 

@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
@@ -24,13 +21,6 @@ var (
 	bin string
 )
 
-func TestSecurity(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Security suite")
-}
+func TestSecurity(t *testing.T) { suitekit.RunSuite(t, "Security suite") }
 
-var _ = SynchronizedBeforeSuite(suitekit.BuildCLI, func(ctx SpecContext, cli []byte) {
-	bin, srv = suitekit.SetUpProcess(ctx, knobs, cli)
-}, NodeTimeout(3*time.Minute))
-
-var _ = SynchronizedAfterSuite(func() {}, suitekit.CleanupCLI)
+var _ = suitekit.CLISuite(knobs, &bin, &srv, 3*time.Minute)

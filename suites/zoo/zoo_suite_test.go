@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-
 	"github.com/edmsdr/edmsdr/fixtures/provider"
 	"github.com/edmsdr/edmsdr/suites/suitekit"
 )
@@ -23,12 +20,6 @@ var (
 	srv   provider.Server
 )
 
-func TestZoo(t *testing.T) {
-	RegisterFailHandler(Fail)
-	RunSpecs(t, "Schema zoo suite")
-}
+func TestZoo(t *testing.T) { suitekit.RunSuite(t, "Schema zoo suite") }
 
-var _ = BeforeSuite(func(ctx SpecContext) {
-	Expect(knobs.Err).NotTo(HaveOccurred())
-	srv = suitekit.StartServer(ctx, knobs.DB)
-}, NodeTimeout(5*time.Minute))
+var _ = suitekit.ServerSuite(knobs, &srv, 5*time.Minute)
