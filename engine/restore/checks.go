@@ -20,6 +20,8 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 	for i, c := range st.cols {
 		qc := pgquote.Ident(c)
 		switch {
+		case c == st.sid && st.identity:
+			exprs[c] = "s." + qc
 		case c == st.sid:
 			exprs[c] = "m.tgt"
 		case nullDeferred && st.deferredCols[c]:
@@ -38,6 +40,12 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 				continue
 			}
 			if d := r.domains.Of(st.qname, c); d != "" {
+				if p := r.byName[d]; p != nil && p.identity {
+					// Every staged id of p maps to itself; one p lacks is refused by
+					// checkReferences before anything is inserted.
+					exprs[c] = "s." + qc
+					continue
+				}
 				if p := r.byName[d]; p != nil && p.mapT != "" {
 					alias := fmt.Sprintf("j%d", i)
 					joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.src = s.%s", p.mapT, alias, alias, qc))
@@ -91,7 +99,7 @@ func (r *run) checkReferences(ctx context.Context) error {
 				return err
 			}
 		}
-		if st.mapT != "" {
+		if st.mapT != "" && !st.identity {
 			from := fmt.Sprintf("%s s WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
 				st.stg, pgquote.Ident(st.sid), st.mapT, pgquote.Ident(st.sid))
 			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,

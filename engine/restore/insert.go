@@ -68,12 +68,17 @@ func (r *run) insertTable(ctx context.Context, st *tableState) error {
 	}
 	var from string
 	switch {
+	case st.identity:
+		from = st.stg + " s"
 	case st.mapT != "":
 		from = fmt.Sprintf("%s s JOIN %s m ON m.src = s.%s AND NOT m.matched", st.stg, st.mapT, pgquote.Ident(st.sid))
 	default:
 		from = st.stg + " s"
 	}
 	where := ""
+	if st.identity {
+		where = " WHERE NOT s._edmsdr_ref"
+	}
 	if st.mapT == "" {
 		where = " WHERE NOT s._edmsdr_ref"
 		if len(st.nk) > 0 {
@@ -105,6 +110,10 @@ func (r *run) setDeferred(ctx context.Context, st *tableState) error {
 	sid := pgquote.Ident(st.sid)
 	sql := fmt.Sprintf("UPDATE %s t SET %s FROM %s s JOIN %s m ON m.src = s.%s AND NOT m.matched %s WHERE t.%s = m.tgt AND (%s)",
 		pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, st.mapT, sid, strings.Join(joins, " "), sid, strings.Join(any, " OR "))
+	if st.identity {
+		sql = fmt.Sprintf("UPDATE %s t SET %s FROM %s s %s WHERE t.%s = s.%s AND NOT s._edmsdr_ref AND (%s)",
+			pgquote.Table(st.qname), strings.Join(sets, ", "), st.stg, strings.Join(joins, " "), sid, sid, strings.Join(any, " OR "))
+	}
 	_, err := r.exec(ctx, st.display, sql)
 	return err
 }

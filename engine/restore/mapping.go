@@ -123,8 +123,34 @@ func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
 	return base, nil
 }
 
+// identityMap reports whether every staged id of st maps to itself, so that the map need not be
+// built: a merge into a table empty before the restore (nothing to match, every source id kept:
+// none can collide), without reference rows (they are never given ids) and without a tree in
+// its natural key (rows whose ancestors are missing or circular stay unmapped there). Ids are
+// present and unique: precheckStaging refused the restore otherwise.
+func (r *run) identityMap(st *tableState) bool {
+	return !r.replacing() && st.sid != "" && !st.targetHasRows && st.refs == 0 && !st.stagingRefs && r.selfColumn(st) == ""
+}
+
+// buildIdentityMap makes st's id map a view over its staging table, each id mapped to itself:
+// nothing is written. The insert skips the map (projection, insertTable); the checks and the id
+// map file read the view like a map table.
+func (r *run) buildIdentityMap(ctx context.Context, st *tableState) error {
+	sid := pgquote.Ident(st.sid)
+	sql := fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT s.%s::bigint AS src, s.%s::bigint AS tgt, false AS matched, 0 AS lvl, false AS ref FROM %s s WHERE NOT s._edmsdr_ref",
+		st.mapT, sid, sid, st.stg)
+	if _, err := r.exec(ctx, st.display, sql); err != nil {
+		return err
+	}
+	st.identity = true
+	return nil
+}
+
 // buildMap maps every staged id of st to a target id: matched by natural key, else fresh.
 func (r *run) buildMap(ctx context.Context, st *tableState) error {
+	if r.identityMap(st) {
+		return r.buildIdentityMap(ctx, st)
+	}
 	sql := fmt.Sprintf("CREATE TEMP TABLE %s (src bigint PRIMARY KEY, tgt bigint NOT NULL, matched boolean NOT NULL, lvl int NOT NULL, ref boolean NOT NULL DEFAULT false) ON COMMIT DROP", st.mapT)
 	if _, err := r.exec(ctx, st.display, sql); err != nil {
 		return err

@@ -33,6 +33,10 @@ type tableState struct {
 	deferredCols map[string]bool
 	// deferConstraints are deferrable constraints inside a cycle, deferred for the insert.
 	deferConstraints []string
+	// identity marks an id map that maps every staged id to itself (see identityMap): mapT is then
+	// a view over the staging table, and the insert and its projections use the staged ids as
+	// they are, without joining it.
+	identity bool
 
 	targetHasRows                                       bool // the target had rows before the restore
 	refs, refsMatched                                   int64
