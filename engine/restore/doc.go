@@ -10,7 +10,8 @@
 //     trees matched level by level from the roots); the others keep their source ids where none
 //     can collide (always into an empty table; Options.KeepIDs for tables with rows), else get
 //     fresh ids past the target's highest id, its sequence and every kept id (replace mode: every
-//     row keeps its id);
+//     row keeps its id); the map of a table empty before the restore maps every id to itself and
+//     is only a view over staging, which the insert does not join;
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
 //     rows matched with different content (diverged), keyless rows already present, stored
 //     generated columns computed from an id or reference the restore changes (a backup carries no

@@ -74,6 +74,21 @@ var _ = Describe("Ids and references no foreign key declares", Label(label.Regre
 		Expect(query(ctx, tgt2, managers)).To(Equal("Bern:four@x,Lyon:zero@x,Oslo:seven@x,Rome:three@x"))
 	}, SpecTimeout(time.Minute))
 
+	It("refuses a keys-file reference to a row the package lacks, restored into empty tables whose ids map to themselves", func(ctx SpecContext) {
+		// Into empty tables the insert copies such references as they are, no map joined:
+		// only the preflight stands between a dangling one and a PASS.
+		kf, err := keys.ParseFile([]byte("references:\n  branch.manager_id: employee(id)\n"))
+		Expect(err).NotTo(HaveOccurred())
+		src, tgt := pair(ctx, undeclaredDDL, append(undeclaredSource, `INSERT INTO branch (city, manager_id) VALUES ('Kyiv', 9)`), nil)
+		path, _ := suitekit.Backup(ctx, src, kf)
+		res, err := suitekit.Restore(ctx, tgt, path, restore.Options{})
+		Expect(err).To(HaveOccurred())
+		Expect(res.Verdict).To(Equal(finding.Fail))
+		Expect(kinds(res)).To(ContainElement(finding.Orphaned))
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM branch`)).To(BeZero())
+		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM employee`)).To(BeZero())
+	}, SpecTimeout(time.Minute))
+
 	It("refuses a restore-time keys file whose references differ from the package's", func(ctx SpecContext) {
 		src, tgt := pair(ctx, undeclaredDDL, undeclaredSource, nil)
 		path, _ := suitekit.Backup(ctx, src, nil)
