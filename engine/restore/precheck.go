@@ -68,23 +68,60 @@ func (r *run) rowsFinding(ctx context.Context, st *tableState, kind finding.Kind
 }
 
 // precheckStaging looks at the staged data alone: ids present and unique, natural keys unique,
-// NOT NULL columns filled.
+// NOT NULL columns filled. Each staging table is read at most three times when nothing is wrong
+// (one scan counts missing ids and NULLs, one aggregate per uniqueness); rows are looked at again,
+// for the finding's samples, only where a count found some.
 func (r *run) precheckStaging(ctx context.Context) error {
 	for _, st := range r.tables {
+		var notNull, counts []string
+		if st.sid != "" {
+			counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", pgquote.Ident(st.sid)))
+		}
+		for _, c := range st.cols {
+			if col := st.t.Column(c); col != nil && col.NotNull {
+				notNull = append(notNull, c)
+				counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL AND NOT s._edmsdr_ref)", pgquote.Ident(c)))
+			}
+		}
+		nulls := make([]int64, len(counts))
+		if len(counts) > 0 && st.staged+st.refs > 0 {
+			dest := make([]any, len(counts))
+			for i := range nulls {
+				dest[i] = &nulls[i]
+			}
+			sql := fmt.Sprintf("SELECT %s FROM %s s", strings.Join(counts, ", "), st.stg)
+			if err := r.tx.QueryRow(ctx, sql).Scan(dest...); err != nil {
+				return r.sqlError(st.display, err)
+			}
+		}
 		if st.sid != "" {
 			sid := pgquote.Ident(st.sid)
-			if _, err := r.rowsFinding(ctx, st, finding.Corrupt, st.sid, "",
-				fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, sid), "rows without an id"); err != nil {
+			if nulls[0] > 0 {
+				if _, err := r.rowsFinding(ctx, st, finding.Corrupt, st.sid, "",
+					fmt.Sprintf("%s s WHERE s.%s IS NULL", st.stg, sid), "rows without an id"); err != nil {
+					return err
+				}
+			}
+			nulls = nulls[1:]
+			dup, err := r.duplicateGroups(ctx, st, sid)
+			if err != nil {
 				return err
 			}
-			if _, err := r.rowsFinding(ctx, st, finding.Duplicated, st.sid, "",
-				fmt.Sprintf("%s s WHERE s.%s IN (SELECT %s FROM %s GROUP BY 1 HAVING count(*) > 1)", st.stg, sid, sid, st.stg),
-				"the package holds several rows with the same id"); err != nil {
-				return err
+			if dup > 0 {
+				if _, err := r.rowsFinding(ctx, st, finding.Duplicated, st.sid, "",
+					fmt.Sprintf("%s s WHERE s.%s IN (SELECT %s FROM %s GROUP BY 1 HAVING count(*) > 1)", st.stg, sid, sid, st.stg),
+					"the package holds several rows with the same id"); err != nil {
+					return err
+				}
 			}
 		}
 		if len(st.nk) > 0 {
 			cols := pgquote.Idents(st.nk)
+			// GROUP BY puts NULLs together: the count is a gate at least as wide as the check.
+			dup, err := r.duplicateGroups(ctx, st, cols)
+			if err != nil {
+				return err
+			}
 			sAlias := make([]string, len(st.nk))
 			for i, c := range st.nk {
 				sAlias[i] = "s." + pgquote.Ident(c)
@@ -97,39 +134,21 @@ func (r *run) precheckStaging(ctx context.Context) error {
 				from = fmt.Sprintf("%s s JOIN (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1) o ON %s",
 					st.stg, cols, st.stg, cols, nullSafeEq("o", "s", st.nk))
 			}
-			if _, err := r.rowsFinding(ctx, st, finding.Duplicated, "", "", from,
-				fmt.Sprintf("natural key (%s) is not unique in the package", strings.Join(st.nk, ", "))); err != nil {
-				return err
-			}
-		}
-		// NOT NULL columns: one scan counts the NULLs of every column; only a column with some is
-		// looked at again for sample rows.
-		var notNull, counts []string
-		for _, c := range st.cols {
-			if col := st.t.Column(c); col != nil && col.NotNull {
-				notNull = append(notNull, c)
-				counts = append(counts, fmt.Sprintf("count(*) FILTER (WHERE s.%s IS NULL)", pgquote.Ident(c)))
-			}
-		}
-		if len(notNull) > 0 && st.staged > 0 {
-			nulls := make([]int64, len(notNull))
-			dest := make([]any, len(notNull))
-			for i := range nulls {
-				dest[i] = &nulls[i]
-			}
-			sql := fmt.Sprintf("SELECT %s FROM %s s WHERE NOT s._edmsdr_ref", strings.Join(counts, ", "), st.stg)
-			if err := r.tx.QueryRow(ctx, sql).Scan(dest...); err != nil {
-				return r.sqlError(st.display, err)
-			}
-			for i, c := range notNull {
-				if nulls[i] == 0 {
-					continue
-				}
-				if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
-					fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, pgquote.Ident(c)),
-					"NULL in a NOT NULL column"); err != nil {
+			if dup > 0 {
+				if _, err := r.rowsFinding(ctx, st, finding.Duplicated, "", "", from,
+					fmt.Sprintf("natural key (%s) is not unique in the package", strings.Join(st.nk, ", "))); err != nil {
 					return err
 				}
+			}
+		}
+		for i, c := range notNull {
+			if nulls[i] == 0 {
+				continue
+			}
+			if _, err := r.rowsFinding(ctx, st, finding.Constraint, c, "",
+				fmt.Sprintf("%s s WHERE s.%s IS NULL AND NOT s._edmsdr_ref", st.stg, pgquote.Ident(c)),
+				"NULL in a NOT NULL column"); err != nil {
+				return err
 			}
 		}
 	}
@@ -154,6 +173,17 @@ func (r *run) precheckStaging(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// duplicateGroups counts the values of cols (quoted, comma-separated) that several staged rows
+// of st share, NULLs counted equal.
+func (r *run) duplicateGroups(ctx context.Context, st *tableState, cols string) (int64, error) {
+	var n int64
+	sql := fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1) d", st.stg, cols)
+	if err := r.tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+		return 0, r.sqlError(st.display, err)
+	}
+	return n, nil
 }
 
 // targetEnforces reports whether the target holds a unique constraint or index (not partial)
