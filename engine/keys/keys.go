@@ -224,10 +224,10 @@ func (p *Plan) ApplyReferences(s *schema.Schema) error {
 		t, rt := s.Table(r.Table), s.Table(r.RefTable)
 		switch {
 		case t == nil || t.Column(r.Column) == nil:
-			errs = append(errs, fmt.Errorf("reference %s: no column %s.%s", r, schema.DisplayName(r.Table), r.Column))
+			errs = append(errs, located(schema.DisplayName(r.Table), r.Column, "reference %s: no column %s.%s", r, schema.DisplayName(r.Table), r.Column))
 			continue
 		case rt == nil || rt.Column(r.RefColumn) == nil:
-			errs = append(errs, fmt.Errorf("reference %s: no column %s.%s", r, schema.DisplayName(r.RefTable), r.RefColumn))
+			errs = append(errs, located(schema.DisplayName(r.RefTable), r.RefColumn, "reference %s: no column %s.%s", r, schema.DisplayName(r.RefTable), r.RefColumn))
 			continue
 		}
 		present := false
@@ -468,6 +468,28 @@ func planError(f finding.Finding) error {
 // Finding is e as a key-plan finding, its table and column as fields.
 func (e *Error) Finding() finding.Finding {
 	return finding.Finding{Kind: finding.KeyPlan, Severity: finding.Error, Table: e.Table, Column: e.Column, Message: e.Msg}
+}
+
+// Findings turns an error of Build or ApplyReferences into key-plan findings, one per problem
+// (they join them), each located by its table and column when it is an *Error.
+func Findings(err error) finding.List {
+	if err == nil {
+		return nil
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	var out finding.List
+	for _, e := range errs {
+		var ke *Error
+		if errors.As(e, &ke) {
+			out.Add(ke.Finding())
+			continue
+		}
+		out.Add(finding.Finding{Kind: finding.KeyPlan, Message: e.Error()})
+	}
+	return out
 }
 
 func firstDuplicate(cols []string) string {

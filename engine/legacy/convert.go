@@ -216,7 +216,7 @@ func (c *conv) run(ctx context.Context, src io.Reader, out string) (*ConvertResu
 	}
 	c.plan, err = keys.Build(c.s, kf)
 	if err != nil {
-		return nil, &finding.Refused{Op: "convert fixture", Findings: finding.List{{Kind: finding.KeyPlan, Severity: finding.Error, Message: err.Error()}}}
+		return nil, &finding.Refused{Op: "convert fixture", Findings: keys.Findings(err)}
 	}
 	c.m, err = NewMapping(c.s, c.plan, kf)
 	if err != nil {

@@ -1,7 +1,6 @@
 package restore
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -167,20 +166,15 @@ func (r *run) checkManifest() error {
 	if r.opts.Keys != nil {
 		p, err := keys.Build(r.target, r.opts.Keys)
 		if err != nil {
-			errs := []error{err}
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				errs = j.Unwrap()
-			}
-			for _, e := range errs {
-				r.findings.Add(keyPlanFinding(e))
-			}
+			r.findings = append(r.findings, keys.Findings(err)...)
 			return nil
 		}
 		kplan = p
 	}
 	if m.Plan != nil && len(m.Plan.References)+len(planReferences(kplan)) > 0 {
-		if err := m.Plan.ApplyReferences(r.target); err != nil {
-			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "package key plan does not fit the target: " + err.Error()})
+		for _, f := range keys.Findings(m.Plan.ApplyReferences(r.target)) {
+			f.Message = "package key plan does not fit the target: " + f.Message
+			r.findings.Add(f)
 		}
 		if kplan != nil && !sameReferences(kplan.References, m.Plan.References) {
 			r.findings.Add(finding.Finding{Kind: finding.KeyPlan, Message: "the keys file's references differ from the package's (its digest follows the package's): back up again with this keys file, or give the package's references"})
@@ -425,14 +419,4 @@ func sameReferences(a, b []keys.Reference) bool {
 		}
 	}
 	return true
-}
-
-// keyPlanFinding turns a keys file's error into a key-plan finding, its table and column as
-// fields when the error locates them (*keys.Error).
-func keyPlanFinding(err error) finding.Finding {
-	var ke *keys.Error
-	if errors.As(err, &ke) {
-		return ke.Finding()
-	}
-	return finding.Finding{Kind: finding.KeyPlan, Message: err.Error()}
 }
