@@ -274,6 +274,15 @@ func entryDamages() []entryDamage {
 			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
 			return es
 		}},
+		{name: "header format version 2, its checksum record not updated", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
+			return es
+		}},
+		{name: "header format version 2 without a checksum record", kind: finding.Corrupt, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
+			es[find(tb, es, HeaderName)].hdr.PAXRecords = nil
+			return es
+		}},
 		{name: "header without format version", kind: finding.Corrupt, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
 			editHeader(tb, es, func(h map[string]any) { delete(h, "format") })
 			return es
@@ -361,6 +370,15 @@ func TestDetectsDamagedEntries(t *testing.T) {
 		if _, err := Verify(bytes.NewReader(repack(t, es)), Limits{}); err != nil {
 			t.Fatalf("repacked (reseal %v) package refused: %v", rs, err)
 		}
+	}
+	// A header written before it carried its checksum record (version 1) still reads.
+	es := unpack(t, pkg)
+	if es[0].hdr.PAXRecords[EntrySHA256Record] != sha(es[0].data) {
+		t.Fatalf("the writer's header carries no checksum record of its content: %v", es[0].hdr.PAXRecords)
+	}
+	es[0].hdr.PAXRecords = nil
+	if _, err := Verify(bytes.NewReader(repack(t, es)), Limits{}); err != nil {
+		t.Fatalf("package whose header has no checksum record refused: %v", err)
 	}
 	for _, d := range entryDamages() {
 		t.Run(d.name, func(t *testing.T) {

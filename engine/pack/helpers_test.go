@@ -279,6 +279,9 @@ func reseal(tb testing.TB, entries []rawEntry) {
 	for _, e := range entries {
 		byName[e.hdr.Name] = e.data
 	}
+	if i := find(tb, entries, HeaderName); entries[i].hdr.PAXRecords[EntrySHA256Record] != "" {
+		entries[i].hdr.PAXRecords = map[string]string{EntrySHA256Record: sha(byName[HeaderName])}
+	}
 	editManifest(tb, entries, func(m *Manifest) {
 		m.HeaderSHA256 = sha(byName[HeaderName])
 		for ti := range m.Tables {

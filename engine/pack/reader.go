@@ -225,6 +225,15 @@ func (r *Reader) readHeader() error {
 	if err := boundValues(data, maxHeaderValues, "header"); err != nil {
 		return err
 	}
+	sum := sha256.Sum256(data)
+	r.headerSHA = hex.EncodeToString(sum[:])
+	// The header's checksum is checked before its version is believed: a damaged byte is damage,
+	// not a newer format. Every header written since the record exists carries it; only version-1
+	// packages written before lack it.
+	want, signed := h.PAXRecords[EntrySHA256Record]
+	if signed && want != r.headerSHA {
+		return corrupt("header entry's SHA-256 %s does not match its record %s: the header is damaged", r.headerSHA, want)
+	}
 	var probe struct {
 		Format *int `json:"format"`
 	}
@@ -241,6 +250,10 @@ func (r *Reader) readHeader() error {
 	case *probe.Format < 1:
 		// No package was ever written with a version below 1: the header is damaged.
 		return corrupt("header names package format version %d, which never existed: the header is damaged", *probe.Format)
+	case !signed:
+		// Only version-1 headers were ever written without a checksum: a higher version without
+		// one is a damaged header.
+		return corrupt("header names package format version %d but carries no checksum, as no such header was ever written: the header is damaged", *probe.Format)
 	default:
 		return unsupported("package format version %d is not supported by this build (it reads version 1); use a newer edmsdr", *probe.Format)
 	}
@@ -249,8 +262,6 @@ func (r *Reader) readHeader() error {
 	if err := dec.Decode(&r.header); err != nil {
 		return corrupt("header: %v", err)
 	}
-	sum := sha256.Sum256(data)
-	r.headerSHA = hex.EncodeToString(sum[:])
 	r.layout = map[int]TableLayout{}
 	names := map[string]bool{}
 	for _, t := range r.header.Tables {
