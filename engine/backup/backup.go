@@ -95,6 +95,9 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: begin snapshot: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // only temporary tables to undo
+	if err := sessionMemory(ctx, tx); err != nil {
+		return nil, fmt.Errorf("backup: %w", err)
+	}
 	var snapshot string
 	if err := tx.QueryRow(ctx, "SELECT pg_export_snapshot()").Scan(&snapshot); err != nil {
 		return nil, fmt.Errorf("backup: export snapshot: %w", err)
@@ -244,6 +247,29 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	}
 	mark("close")
 	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start), Warnings: UndeclaredReferences(sch, plan)}, nil
+}
+
+// Server memory for the backup's own transaction, raised to at least these (kB; a server set
+// higher keeps its value): the hash joins of the COPYs against the identity tables stay in
+// memory instead of spilling in batches (at 200k documents the document versions' identities
+// alone are ~30 MB, several times the default work_mem), and the identity tables, temporary,
+// live in local buffers (temp_buffers, 8 MB by default) instead of being written out and read
+// back. Both are allocated only as used.
+const (
+	backupWorkMemKB     = 64 << 10
+	backupTempBuffersKB = 256 << 10
+)
+
+// sessionMemory raises work_mem and temp_buffers for the transaction (SET LOCAL: nothing
+// outlives it). temp_buffers must be set before the session first touches a temporary table,
+// which is why this comes first.
+func sessionMemory(ctx context.Context, tx pgx.Tx) error {
+	for name, kb := range map[string]int{"work_mem": backupWorkMemKB, "temp_buffers": backupTempBuffersKB} {
+		if _, err := tx.Exec(ctx, "SELECT set_config($1::text, (greatest(pg_size_bytes(current_setting($1::text)), $2::bigint * 1024) / 1024)::text || 'kB', true)", name, kb); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // UndeclaredReferences warns about integer columns named *_id that no foreign key (nor keys-file
