@@ -93,21 +93,12 @@ row content).` + safetyHelp + journalHelp + sealHelp + locationHelp,
 				idMapPath = jr.idMapPath() // the id map kept with the journal entry
 			}
 			jr.idMap = idMapPath
-			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
+			ses, err := sf.openSession(cmd.Context(), timeout, loc, dsnStr, "restore")
 			if err != nil {
 				return err
 			}
-			defer cancel()
-			f, err := sf.openInput(ctx, loc)
-			if err != nil {
-				return timeoutError(ctx, fmt.Errorf("restore: %w", err))
-			}
-			defer f.Close()
-			conn, err := dsn.Connect(ctx, dsnStr)
-			if err != nil {
-				return timeoutError(ctx, fmt.Errorf("restore: %w", err))
-			}
-			defer conn.Close(ctx)
+			defer ses.close()
+			ctx, f, conn := ses.ctx, ses.in, ses.conn
 			// A Django fixture (.json, .jsonl, .json.gz) is converted against the target first.
 			src, cleanupFixture, err := fixtureAsPackage(ctx, g, conn, f, in, kf)
 			if err != nil {

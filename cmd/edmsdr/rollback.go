@@ -66,21 +66,12 @@ backup belongs to that restore. --report DIR writes rollback.json.` + journalHel
 				return err
 			}
 			opts.Authenticate = jr.authenticate(opts.Authenticate)
-			ctx, cancel, err := withTimeout(cmd.Context(), timeout)
+			ses, err := sf.openSession(cmd.Context(), timeout, loc, dsnStr, "rollback")
 			if err != nil {
 				return err
 			}
-			defer cancel()
-			f, err := sf.openInput(ctx, loc)
-			if err != nil {
-				return timeoutError(ctx, fmt.Errorf("rollback: %w", err))
-			}
-			defer f.Close()
-			conn, err := dsn.Connect(ctx, dsnStr)
-			if err != nil {
-				return timeoutError(ctx, fmt.Errorf("rollback: %w", err))
-			}
-			defer conn.Close(ctx)
+			defer ses.close()
+			ctx, f, conn := ses.ctx, ses.in, ses.conn
 			var rerr error
 			res, rerr = restore.Rollback(ctx, conn, f, opts)
 			opErr = rerr

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/seal"
@@ -266,4 +269,43 @@ func printFindings(w io.Writer, err error) bool {
 		fmt.Fprintf(w, "  %s\n", f)
 	}
 	return fl != nil
+}
+
+// session is what restore and rollback read and write: the package, opened under --timeout, and a
+// connection to the target.
+type session struct {
+	ctx    context.Context
+	in     io.ReadCloser
+	conn   *pgx.Conn
+	cancel context.CancelFunc
+}
+
+// close closes the connection and the package, then ends the context.
+func (s *session) close() {
+	_ = s.conn.Close(s.ctx)
+	_ = s.in.Close()
+	s.cancel()
+}
+
+// openSession applies --timeout to parent, opens the package at loc (decrypted, its signature
+// checked) and connects to target; op (the command) prefixes the errors. The caller closes it.
+func (s *sealFlags) openSession(parent context.Context, timeout time.Duration, loc *store.Location, target, op string) (*session, error) {
+	ctx, cancel, err := withTimeout(parent, timeout)
+	if err != nil {
+		return nil, err
+	}
+	in, err := s.openInput(ctx, loc)
+	if err != nil {
+		err = timeoutError(ctx, fmt.Errorf("%s: %w", op, err))
+		cancel()
+		return nil, err
+	}
+	conn, err := dsn.Connect(ctx, target)
+	if err != nil {
+		err = timeoutError(ctx, fmt.Errorf("%s: %w", op, err))
+		_ = in.Close()
+		cancel()
+		return nil, err
+	}
+	return &session{ctx: ctx, in: in, conn: conn, cancel: cancel}, nil
 }
