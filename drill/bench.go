@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edmsdr/edmsdr/drill/idpath"
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/finding"
@@ -239,98 +240,24 @@ func tablesOf(ctx context.Context, url string) ([]*schema.Table, error) {
 	return schema.BuildGraph(s).Order, nil
 }
 
-func copyFile(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("%03d.copy", i)) }
-
-// copyOut is the id path's backup: COPY every table out to a file per table, one snapshot.
+// copyOut is the id path's backup (idpath.CopyOut) from the database at url.
 func copyOut(ctx context.Context, url, dir string, tables []*schema.Table) error {
 	conn, err := dsn.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
-		return err
-	}
-	for i, t := range tables {
-		f, err := os.Create(copyFile(dir, i))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Conn().PgConn().CopyTo(ctx, f, "COPY "+pgquote.Table(t.QName())+" TO STDOUT")
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("COPY %s out: %w", t.Display(), err)
-		}
-	}
-	return tx.Commit(ctx)
+	return idpath.CopyOut(ctx, conn, dir, tables)
 }
 
-// setSequences moves every sequence owned by a column to the column's maximum, as a restore
-// keeping ids must.
-const setSequences = `SELECT format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %I.%I), 1))', s.oid::regclass::text, a.attname, n.nspname, c.relname)
-FROM pg_class s
-JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-JOIN pg_class c ON c.oid = d.refobjid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
-WHERE s.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
-
-// copyIn is the id path's restore: COPY every table into empty indexed tables keeping ids, then
-// set the sequences, in one transaction.
+// copyIn is the id path's restore (idpath.CopyIn) into the database at url.
 func copyIn(ctx context.Context, url, dir string, tables []*schema.Table) error {
 	conn, err := dsn.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	for i, t := range tables {
-		f, err := os.Open(copyFile(dir, i))
-		if err != nil {
-			return err
-		}
-		_, err = tx.Conn().PgConn().CopyFrom(ctx, f, "COPY "+pgquote.Table(t.QName())+" FROM STDIN")
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("COPY %s in: %w", t.Display(), err)
-		}
-	}
-	rows, err := tx.Query(ctx, setSequences)
-	if err != nil {
-		return err
-	}
-	var sets []string
-	for rows.Next() {
-		var q string
-		if err := rows.Scan(&q); err != nil {
-			rows.Close()
-			return err
-		}
-		sets = append(sets, q)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, q := range sets {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", q, err)
-		}
-	}
-	return tx.Commit(ctx)
+	return idpath.CopyIn(ctx, conn, dir, tables)
 }
 
 func medianOf(ds []time.Duration) time.Duration {

@@ -19,9 +19,9 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edmsdr/edmsdr/drill"
+	"github.com/edmsdr/edmsdr/drill/idpath"
 	"github.com/edmsdr/edmsdr/engine/dsn"
 	"github.com/edmsdr/edmsdr/engine/introspect"
-	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
 	"github.com/edmsdr/edmsdr/fixtures/edms"
 	"github.com/edmsdr/edmsdr/suites/label"
@@ -95,70 +95,27 @@ func tablesInOrder(ctx context.Context, url string) []*schema.Table {
 	return schema.BuildGraph(s).Order
 }
 
-// copyOut is the id path's backup: COPY every table out to a file per table, one snapshot.
+// copyOut is the id path's backup (idpath.CopyOut) from the database at url; it returns the time
+// the copy took.
 func copyOut(ctx context.Context, url, dir string, tables []*schema.Table) time.Duration {
 	GinkgoHelper()
 	conn, err := dsn.Connect(ctx, url)
 	Expect(err).NotTo(HaveOccurred())
 	defer conn.Close(ctx)
 	start := time.Now()
-	tx, err := conn.Begin(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	_, err = tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-	Expect(err).NotTo(HaveOccurred())
-	for i, t := range tables {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%03d.copy", i)))
-		Expect(err).NotTo(HaveOccurred())
-		_, err = tx.Conn().PgConn().CopyTo(ctx, f, fmt.Sprintf("COPY %s TO STDOUT", pgquote.Table(t.QName())))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(f.Sync()).To(Succeed())
-		Expect(f.Close()).To(Succeed())
-	}
-	Expect(tx.Commit(ctx)).To(Succeed())
+	Expect(idpath.CopyOut(ctx, conn, dir, tables)).To(Succeed())
 	return time.Since(start)
 }
 
-// setSequences moves every sequence owned by a column to the column's maximum, as a restore
-// keeping ids must.
-const setSequences = `SELECT format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %I.%I), 1))', s.oid::regclass::text, a.attname, n.nspname, c.relname)
-FROM pg_class s
-JOIN pg_depend d ON d.objid = s.oid AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
-JOIN pg_class c ON c.oid = d.refobjid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
-WHERE s.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`
-
-// copyIn is the id path's restore: COPY every table into empty indexed tables keeping ids, then
-// set the sequences, in one transaction.
+// copyIn is the id path's restore (idpath.CopyIn) into the database at url; it returns the time
+// the copy took.
 func copyIn(ctx context.Context, url, dir string, tables []*schema.Table) time.Duration {
 	GinkgoHelper()
 	conn, err := dsn.Connect(ctx, url)
 	Expect(err).NotTo(HaveOccurred())
 	defer conn.Close(ctx)
 	start := time.Now()
-	tx, err := conn.Begin(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	for i, t := range tables {
-		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%03d.copy", i)))
-		Expect(err).NotTo(HaveOccurred())
-		_, err = tx.Conn().PgConn().CopyFrom(ctx, f, fmt.Sprintf("COPY %s FROM STDIN", pgquote.Table(t.QName())))
-		f.Close()
-		Expect(err).NotTo(HaveOccurred(), t.Display())
-	}
-	rows, err := tx.Query(ctx, setSequences)
-	Expect(err).NotTo(HaveOccurred())
-	var sets []string
-	for rows.Next() {
-		var s string
-		Expect(rows.Scan(&s)).To(Succeed())
-		sets = append(sets, s)
-	}
-	Expect(rows.Err()).NotTo(HaveOccurred())
-	for _, s := range sets {
-		_, err := tx.Exec(ctx, s)
-		Expect(err).NotTo(HaveOccurred(), s)
-	}
-	Expect(tx.Commit(ctx)).To(Succeed())
+	Expect(idpath.CopyIn(ctx, conn, dir, tables)).To(Succeed())
 	return time.Since(start)
 }
 
