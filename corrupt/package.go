@@ -850,7 +850,11 @@ func hugeEntry(before []Entry, name string, head, filler []byte, size int64, clo
 
 // decompressionBomb is a package whose first data entry (with a row) declares 900 MiB of valid rows (one
 // row of the table repeated) that compress to a few kilobytes.
-func decompressionBomb(src []byte, _ int64) ([]byte, error) {
+func decompressionBomb(src []byte, _ int64) ([]byte, error) { return bomb(src, false) }
+
+// bomb replaces the first data entry with a row by 900 MiB of copies of that row, after a row
+// with one field too many when bad is set.
+func bomb(src []byte, bad bool) ([]byte, error) {
 	es, err := Unpack(src)
 	if err != nil {
 		return nil, err
@@ -858,8 +862,12 @@ func decompressionBomb(src []byte, _ int64) ([]byte, error) {
 	for _, i := range dataEntries(es, false) {
 		if n := bytes.IndexByte(es[i].Data, '\n'); n >= 0 {
 			row := es[i].Data[:n+1]
+			var head []byte
+			if bad {
+				head = append([]byte("\t"), row...)
+			}
 			filler := bytes.Repeat(row, (1<<20)/len(row)+1)
-			return hugeEntry(es[:i], es[i].Header.Name, nil, filler, 900*int64(len(filler)), false)
+			return hugeEntry(es[:i], es[i].Header.Name, head, filler, 900*int64(len(filler)), false)
 		}
 	}
 	return nil, ErrNotApplicable
