@@ -45,7 +45,7 @@ BENCH_SAMPLES ?= 3
 bench:
 	EDMSDR_BENCH_SCALE=$(BENCH_DOCS) EDMSDR_BENCH_SAMPLES=$(BENCH_SAMPLES) EDMSDR_BENCH_BUDGET=1 \
 		EDMSDR_BENCH_REPORT=$(CURDIR)/out/bench/bench-$(BENCH_DOCS).md \
-		$(GO) tool ginkgo -v --label-filter=bench --timeout=12h --poll-progress-after=1h ./suites/bench
+		$(GO) tool ginkgo -v --label-filter='bench && !s3' --timeout=12h --poll-progress-after=1h ./suites/bench
 
 # Backup to s3:// and restore from it (versitygw on loopback, POSIX backend in a temporary
 # directory) against the same commands on a local file, BENCH_SAMPLES interleaved repetitions at

@@ -121,8 +121,11 @@ func TestFixtureBounds(t *testing.T) {
 			t.Errorf("%s: got %v, want a syntax error saying %q", name, err, c.want)
 		}
 		// The limit is on the object, not the string behind it: the decoder's buffers grow to
-		// the 64 MiB object once or twice, nothing near the 512 MiB string.
-		if took > 10*time.Second || alloc > 1<<30 {
+		// the 64 MiB object once or twice, nothing near the 512 MiB string. The time ceiling is
+		// wide because the machine is shared (13.6 s was seen under load average 26): what it
+		// catches is the quadratic rescan, which took minutes for 64 MiB; the allocation bound is
+		// the sharp one.
+		if took > 90*time.Second || alloc > 1<<30 {
 			t.Errorf("%s: %v, %d bytes allocated", name, took, alloc)
 		}
 	}
