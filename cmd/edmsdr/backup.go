@@ -18,6 +18,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 		dsnStr, out, keysPath string
 		schemas               []string
 		overwrite             bool
+		streams               int
 		timeout               time.Duration
 	)
 	var sf sealFlags
@@ -35,6 +36,9 @@ prune.` + backupSealHelp + locationHelp,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return usagef("--out is required")
+			}
+			if streams < 1 || streams > 2 {
+				return usagef("--streams must be 1 or 2, not %d", streams)
 			}
 			loc, err := parseLocation("--out", out)
 			if err != nil {
@@ -64,7 +68,7 @@ prune.` + backupSealHelp + locationHelp,
 			}
 			res, err := backup.RunTo(ctx, cfg, up, out, backup.Options{
 				Keys: kf, Schemas: schemas, Tool: "edmsdr " + version, Log: g.log,
-				Writer: wopts,
+				Writer: wopts, Streams: streams,
 			})
 			if err != nil {
 				abortNote(g, up)
@@ -88,6 +92,7 @@ prune.` + backupSealHelp + locationHelp,
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): natural keys, generic foreign keys, exclusions")
 	cmd.Flags().StringSliceVar(&schemas, "schema", nil, "back up only these schemas (default: all non-system schemas)")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package")
+	cmd.Flags().IntVar(&streams, "streams", 2, "connections reading tables at once, in the same snapshot; tables the second reads wait in unlinked files in $TMPDIR (uncompressed) for their turn; 1: one connection, no temporary files")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addWriteFlags(cmd)
 	return cmd

@@ -2,7 +2,8 @@
 // COPY text in foreign-key order, the schema snapshot, the key plan and the logical digest, which
 // is hashed from the same COPY stream (digest.StreamTable) or, where that cannot match the SQL
 // digest, computed by a second connection from the same exported snapshot while the data streams out.
-// Memory does not grow with the data; a failed backup leaves no file behind.
+// With the streamed digest, a second connection in the same snapshot can read some tables
+// meanwhile (streams.go). Memory does not grow with the data; a failed backup leaves no file behind.
 package backup
 
 import (
@@ -44,6 +45,14 @@ type Options struct {
 	// see exactly the data the package will hold: tests compare the package with it while writers
 	// keep changing the source. An error aborts the backup.
 	Snapshot func(ctx context.Context, id string) error
+	// Streams is how many connections read tables at once, in the same snapshot: 0 means 2, 1
+	// reads every table on the backup's own connection. Tables the second connection reads wait
+	// in unlinked temporary files (uncompressed COPY text, in TempDir) for their turn in the
+	// package; the rows and the digest are the same either way (only where chunks are cut can
+	// differ).
+	Streams int
+	// TempDir holds the second stream's temporary files ("" is the system's temporary directory).
+	TempDir string
 }
 
 // Result describes a finished backup.
@@ -190,8 +199,45 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	streamed := map[string]pack.TableDigest{}
+	var side *sideStream
+	sideTables := map[string]bool{}
+	if stream != nil && opts.Streams != 1 {
+		sizes, err := tableSizes(ctx, tx, sch)
+		if err != nil {
+			cancelDigest()
+			<-digestDone
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		cost := make([]float64, len(graph.Order))
+		for i, t := range graph.Order {
+			cost[i] = sizes[t.QName()]
+		}
+		var tables []*schema.Table
+		for i, on := range schedule(cost) {
+			if on {
+				tables = append(tables, graph.Order[i])
+				sideTables[graph.Order[i].QName()] = true
+			}
+		}
+		if len(tables) > 0 {
+			log.Debug("second stream", "tables", len(tables))
+			side = startSide(ctx, cfg, snapshot, opts.TempDir, sch, plan, tables)
+			defer side.stop()
+		}
+	}
 	for i, t := range graph.Order {
 		ts := w.Table(i, t.QName())
+		if sideTables[t.QName()] {
+			if streamed[t.QName()], err = side.take(ctx, t.QName(), ts); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			te, err := ts.Close()
+			if err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			log.Debug("table copied", "table", t.Display(), "rows", te.Rows, "bytes", te.Bytes, "stream", 2)
+			continue
+		}
 		cols := pgquote.Idents(t.DataColumns())
 		sql := fmt.Sprintf("COPY %s (%s) TO STDOUT", pgquote.Table(t.QName()), cols)
 		if t.Partitioned {

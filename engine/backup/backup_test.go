@@ -1,11 +1,15 @@
 package backup_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,5 +187,75 @@ func TestBackupOfAnUnreachableServerSaysSo(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Error("a failed backup left a package")
+	}
+}
+
+// TestStreamsGiveTheSameRowsAndDigest: tables read by a second connection (through temporary
+// files) reach the package with the same rows, in the same order, and the same digest as with
+// one connection.
+func TestStreamsGiveTheSameRowsAndDigest(t *testing.T) {
+	cfg, conn, ctx := newSource(t)
+	// Two large tables, the later one (in package order) worth reading on the side.
+	if _, err := conn.Exec(ctx, `INSERT INTO note (node_id, body) SELECT 1 + g % 2, md5(g::text) || md5((-g)::text) || md5((g * 7)::text) FROM generate_series(1, 30000) g;
+INSERT INTO session_cache SELECT 'k' || g, decode(md5(g::text) || md5((-g)::text) || md5((g * 3)::text), 'hex') FROM generate_series(1, 30000) g`); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[int]map[string][]byte{}
+	var sums []string
+	for _, streams := range []int{1, 2} {
+		out := filepath.Join(t.TempDir(), "b.edmsdr")
+		var logged bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		res, err := backup.Run(ctx, cfg, out, backup.Options{Streams: streams, TempDir: t.TempDir(), Log: log, Writer: pack.WriterOptions{ChunkBytes: 64 << 10}})
+		if err != nil {
+			t.Fatalf("streams %d: %v", streams, err)
+		}
+		if second := strings.Contains(logged.String(), "table=session_cache rows=30001 bytes=3198904 stream=2"); second != (streams == 2) {
+			t.Errorf("streams %d: session_cache read by a second stream: %v\n%s", streams, second, logged.String())
+		}
+		verify(t, out)
+		sums = append(sums, res.Manifest.Digest.Total)
+		rows[streams] = tableBytes(t, out)
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("digest %s with one stream, %s with two", sums[0], sums[1])
+	}
+	if len(rows[1]) == 0 || len(rows[1]) != len(rows[2]) {
+		t.Fatalf("tables: %d with one stream, %d with two", len(rows[1]), len(rows[2]))
+	}
+	for table, b := range rows[1] {
+		if string(b) != string(rows[2][table]) {
+			t.Errorf("table %s: rows differ between one and two streams (%d and %d bytes)", table, len(b), len(rows[2][table]))
+		}
+	}
+}
+
+// tableBytes returns every table's COPY text in a package, its chunks joined.
+func tableBytes(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd, err := pack.NewReader(f, pack.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	out := map[string][]byte{}
+	for {
+		e, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Layout.Table] = append(out[e.Layout.Table], b...)
 	}
 }
