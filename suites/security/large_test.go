@@ -58,6 +58,15 @@ func vmHWM(pid int) int64 {
 	return 0
 }
 
+// largeDigest is digestOf with the time the SQL digest of a value of hundreds of MiB takes on a
+// loaded machine (minutes at 500 MiB).
+func largeDigest(u string) string {
+	GinkgoHelper()
+	s, _, _ := measured("digest", "--dsn", u)
+	Expect(s.ExitCode()).To(Equal(0), output(s))
+	return string(s.Out.Contents())
+}
+
 // largeSchema is one table of scanned documents: a natural key and the file's bytes.
 var largeSchema = []string{`CREATE TABLE scan (id serial PRIMARY KEY, name text NOT NULL UNIQUE, data bytea)`}
 
@@ -93,15 +102,17 @@ var _ = Describe("large values", Label(label.Security, label.Memory), func() {
 		Expect(r.ExitCode()).To(Equal(0), output(r))
 		AddReportEntry("large value", fmt.Sprintf("%d MiB value: backup %v %d MiB, verify %v %d MiB, restore %v %d MiB peak RSS",
 			knobs.LargeValueMiB, backupTook.Round(time.Millisecond), backupRSS, verifyTook.Round(time.Millisecond), verifyRSS, restoreTook.Round(time.Millisecond), restoreRSS))
-		Expect(digestOf(tgt)).To(Equal(digestOf(src)))
+		Expect(largeDigest(tgt)).To(Equal(largeDigest(src)))
 		Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM scan WHERE length(data) = $1`, size)).To(BeEquivalentTo(1))
 		// Memory is bounded by the largest value, not by the data: verify streams; backup and
 		// restore hold one row as pgconn delivers it (one CopyData message: a bytea is twice its
-		// size in hex) and hash it in place. 173 and 179 MiB measured for a 64 MiB value (837 and
-		// 847 MiB while the streamed digests built each row's record text).
-		Expect(backupRSS).To(BeNumerically("<", int64(2*knobs.LargeValueMiB)+160), "backup peak RSS (MiB)")
+		// size in hex, in a buffer of the next power of two) and hash it in place, plus buffers
+		// the Go collector has not yet reclaimed (its goal is twice the live heap). Measured: 173 and 179 MiB for a 64 MiB value
+		// (837 and 847 MiB while the streamed digests built each row's record text), 1305 and
+		// 1303 MiB for a 500 MiB value.
+		Expect(backupRSS).To(BeNumerically("<", int64(3*knobs.LargeValueMiB)+160), "backup peak RSS (MiB)")
 		Expect(verifyRSS).To(BeNumerically("<", 160), "verify peak RSS (MiB)")
-		Expect(restoreRSS).To(BeNumerically("<", int64(2*knobs.LargeValueMiB)+160), "restore peak RSS (MiB)")
+		Expect(restoreRSS).To(BeNumerically("<", int64(3*knobs.LargeValueMiB)+160), "restore peak RSS (MiB)")
 	}, NodeTimeout(20*time.Minute))
 
 	// A table of many large values costs the memory of one of them: nothing accumulates from row
