@@ -135,6 +135,8 @@ type series struct {
 }
 
 func (s *series) add(name string, d time.Duration) {
+	// Each step as it ends: a run stopped early still shows how far it got.
+	fmt.Fprintf(GinkgoWriter, "step %s: %.2fs\n", name, d.Seconds())
 	if _, ok := s.m[name]; !ok {
 		s.order = append(s.order, name)
 	}
