@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -237,8 +236,9 @@ func (b *bufWriter) flush() error {
 	return err
 }
 
-// take waits for table qname from the second stream and copies its rows into dst.
-func (s *sideStream) take(ctx context.Context, qname string, dst io.Writer) (pack.TableDigest, error) {
+// take waits for table qname from the second stream and copies its rows into ts, entry by entry
+// (a row of any size is copied in pieces, never held whole).
+func (s *sideStream) take(ctx context.Context, qname string, ts *pack.TableStream) (pack.TableDigest, error) {
 	var r spooled
 	select {
 	case r = <-s.results[qname]:
@@ -249,24 +249,14 @@ func (s *sideStream) take(ctx context.Context, qname string, dst io.Writer) (pac
 		return pack.TableDigest{}, r.err
 	}
 	defer r.file.Close()
-	buf := make([]byte, 1<<20)
-	for {
-		n, err := r.file.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return pack.TableDigest{}, werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			return r.sum, nil
-		}
-		if err != nil {
-			return pack.TableDigest{}, fmt.Errorf("read back: %w", err)
-		}
-		if ctx.Err() != nil {
-			return pack.TableDigest{}, ctx.Err()
-		}
+	fi, err := r.file.Stat()
+	if err != nil {
+		return pack.TableDigest{}, fmt.Errorf("read back: %w", err)
 	}
+	if err := ts.WriteFrom(ctx, r.file, fi.Size()); err != nil {
+		return pack.TableDigest{}, fmt.Errorf("read back: %w", err)
+	}
+	return r.sum, nil
 }
 
 // stop cancels the second stream, waits for it, and closes the files nobody took.

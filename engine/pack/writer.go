@@ -3,6 +3,7 @@ package pack
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -285,6 +286,124 @@ func (t *TableStream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteFrom writes the COPY text in src[0:size) (whole rows, each ending in '\n') into the
+// stream, cutting entries at row boundaries as Write does. It reads src twice per entry (the
+// checksum goes ahead of the data), in pieces of 1 MiB: a row longer than a chunk (a spooled
+// table's large value) becomes an entry of its own without ever being held in memory.
+func (t *TableStream) WriteFrom(ctx context.Context, src io.ReaderAt, size int64) error {
+	if t.err != nil {
+		return t.err
+	}
+	if len(t.buf) > 0 {
+		if t.buf[len(t.buf)-1] != '\n' {
+			return fmt.Errorf("table %s: rows written from a file after a partial row", t.entry.Table)
+		}
+		if err := t.flush(t.buf, nil); err != nil {
+			t.err = err
+			return err
+		}
+		t.buf = t.buf[:0]
+	}
+	piece := make([]byte, 1<<20)
+	for pos := int64(0); pos < size; {
+		end, err := t.cutFrom(ctx, src, pos, size, piece)
+		if err == nil {
+			err = t.flushFrom(ctx, src, pos, end, piece)
+		}
+		if err != nil {
+			t.err = err
+			return err
+		}
+		pos = end
+	}
+	return nil
+}
+
+// cutFrom returns where the entry starting at pos ends: after the last row that ends within a
+// chunk, else after the first row.
+func (t *TableStream) cutFrom(ctx context.Context, src io.ReaderAt, pos, size int64, piece []byte) (int64, error) {
+	limit := min(pos+int64(t.w.opts.ChunkBytes), size)
+	last := int64(-1)
+	for off := pos; off < size; {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, err := src.ReadAt(piece[:min(int64(len(piece)), size-off)], off)
+		if n == 0 && err != nil {
+			return 0, fmt.Errorf("table %s: read rows: %w", t.entry.Table, err)
+		}
+		p := piece[:n]
+		if off < limit {
+			k := min(int64(n), limit-off)
+			if i := bytes.LastIndexByte(p[:k], '\n'); i >= 0 {
+				last = off + int64(i)
+			}
+			if off+int64(n) >= limit {
+				if last >= 0 {
+					return last + 1, nil
+				}
+				if i := bytes.IndexByte(p[k:], '\n'); i >= 0 {
+					return off + k + int64(i) + 1, nil
+				}
+			}
+		} else if i := bytes.IndexByte(p, '\n'); i >= 0 {
+			return off + int64(i) + 1, nil
+		}
+		off += int64(n)
+	}
+	if last >= 0 {
+		return last + 1, nil
+	}
+	return 0, fmt.Errorf("table %s: COPY stream ends inside a row", t.entry.Table)
+}
+
+// flushFrom writes src[a:b) as the stream's next entry: one pass for the checksum, one for the data.
+func (t *TableStream) flushFrom(ctx context.Context, src io.ReaderAt, a, b int64, piece []byte) error {
+	each := func(fn func(p []byte) error) error {
+		for off := a; off < b; {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			n, err := src.ReadAt(piece[:min(int64(len(piece)), b-off)], off)
+			if n == 0 && err != nil {
+				return fmt.Errorf("table %s: read rows: %w", t.entry.Table, err)
+			}
+			if err := fn(piece[:n]); err != nil {
+				return err
+			}
+			off += int64(n)
+		}
+		return nil
+	}
+	h := sha256.New()
+	var rows int64
+	esc := false
+	if err := each(func(p []byte) error {
+		if err := checkEscapes(p, &esc); err != nil {
+			return fmt.Errorf("table %s: %w", t.entry.Table, err)
+		}
+		h.Write(p)
+		rows += int64(bytes.Count(p, []byte{'\n'}))
+		return nil
+	}); err != nil {
+		return err
+	}
+	name, err := t.startEntry(b-a, hex.EncodeToString(h.Sum(nil)))
+	if err != nil {
+		return err
+	}
+	if err := each(func(p []byte) error {
+		if _, err := t.w.tw.Write(p); err != nil {
+			return fmt.Errorf("write entry %s: %w", name, err)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	t.record(name, rows, b-a, hex.EncodeToString(h.Sum(nil)))
+	return nil
+}
+
 // checkEscapes refuses COPY text that the server and a reader could split differently: "\."
 // (the end-of-data marker) and a backslash before a newline (data for the server, a row end for
 // the writer's cut). PostgreSQL never writes either; esc carries a trailing backslash over.
@@ -313,10 +432,6 @@ func checkEscapes(p []byte, esc *bool) error {
 
 // flush writes a and b, together, as the stream's next entry.
 func (t *TableStream) flush(a, b []byte) error {
-	name := DataName(t.entry.Index, len(t.entry.Chunks))
-	if t.refs {
-		name = RefName(t.entry.Index, len(t.entry.Refs))
-	}
 	esc := false
 	for _, part := range [][]byte{a, b} {
 		if err := checkEscapes(part, &esc); err != nil {
@@ -331,28 +446,46 @@ func (t *TableStream) flush(a, b []byte) error {
 		rows += int64(bytes.Count(part, []byte{'\n'}))
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	// The checksum also goes ahead of the data, in the entry's own header, so that a reader can
-	// verify the entry before anything acts on it (the manifest, which lists it too, comes last).
-	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
-		PAXRecords: map[string]string{EntrySHA256Record: sum}}
-	if err := t.w.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("write entry %s: %w", name, err)
+	name, err := t.startEntry(size, sum)
+	if err != nil {
+		return err
 	}
 	for _, part := range [][]byte{a, b} {
 		if _, err := t.w.tw.Write(part); err != nil {
 			return fmt.Errorf("write entry %s: %w", name, err)
 		}
 	}
+	t.record(name, rows, size, sum)
+	return nil
+}
+
+// startEntry writes the tar header of the stream's next entry and returns its name. The checksum
+// also goes ahead of the data, in the entry's own header, so that a reader can verify the entry
+// before anything acts on it (the manifest, which lists it too, comes last).
+func (t *TableStream) startEntry(size int64, sum string) (string, error) {
+	name := DataName(t.entry.Index, len(t.entry.Chunks))
+	if t.refs {
+		name = RefName(t.entry.Index, len(t.entry.Refs))
+	}
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
+		PAXRecords: map[string]string{EntrySHA256Record: sum}}
+	if err := t.w.tw.WriteHeader(hdr); err != nil {
+		return "", fmt.Errorf("write entry %s: %w", name, err)
+	}
+	return name, nil
+}
+
+// record adds a written entry to the table's manifest entry.
+func (t *TableStream) record(name string, rows, size int64, sum string) {
 	c := Chunk{Name: name, Rows: rows, Bytes: size, SHA256: sum}
 	if t.refs {
 		t.entry.Refs = append(t.entry.Refs, c)
 		t.entry.RefRows += rows
-		return nil
+		return
 	}
 	t.entry.Chunks = append(t.entry.Chunks, c)
 	t.entry.Rows += rows
 	t.entry.Bytes += size
-	return nil
 }
 
 // Close flushes the last chunk and records the table in the manifest.
