@@ -92,7 +92,7 @@ prune.` + backupSealHelp + locationHelp,
 	cmd.Flags().StringVar(&keysPath, "keys", "", "keys file (YAML): natural keys, generic foreign keys, exclusions")
 	cmd.Flags().StringSliceVar(&schemas, "schema", nil, "back up only these schemas (default: all non-system schemas)")
 	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace an existing package")
-	cmd.Flags().IntVar(&streams, "streams", 2, "connections reading tables at once, in the same snapshot; tables the second reads wait in unlinked files in $TMPDIR (uncompressed) for their turn; 1: one connection, no temporary files")
+	cmd.Flags().IntVar(&streams, "streams", 1, "connections reading tables at once, in the same snapshot: 2 adds a second one, whose tables wait in unlinked files in $TMPDIR (uncompressed) for their turn (faster only where a core is idle)")
 	addTimeoutFlag(cmd, &timeout)
 	sf.addWriteFlags(cmd)
 	return cmd

@@ -45,8 +45,10 @@ type Options struct {
 	// see exactly the data the package will hold: tests compare the package with it while writers
 	// keep changing the source. An error aborts the backup.
 	Snapshot func(ctx context.Context, id string) error
-	// Streams is how many connections read tables at once, in the same snapshot: 0 means 2, 1
-	// reads every table on the backup's own connection. Tables the second connection reads wait
+	// Streams is how many connections read tables at once, in the same snapshot: 0 or 1 reads
+	// every table on the backup's own connection; 2 adds a second one (faster only where a core
+	// is idle: on a loaded 2-core machine 20% faster, on a quiet one 4% slower for 37% more
+	// server CPU, docs/performance.md). Tables the second connection reads wait
 	// in unlinked temporary files (uncompressed COPY text, in TempDir) for their turn in the
 	// package; the rows and the digest are the same either way (only where chunks are cut can
 	// differ).
@@ -201,7 +203,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	streamed := map[string]pack.TableDigest{}
 	var side *sideStream
 	sideTables := map[string]bool{}
-	if stream != nil && opts.Streams != 1 {
+	if stream != nil && opts.Streams >= 2 {
 		sizes, err := tableSizes(ctx, tx, sch)
 		if err != nil {
 			cancelDigest()
