@@ -261,7 +261,18 @@ func (p PendingUpload) Abort(ctx context.Context) error {
 	if err != nil && apiCode(err) != "NoSuchUpload" {
 		return c.wrap(err, "abort upload", p.Location)
 	}
-	return nil
+	// A part whose request was still on its way when the abort arrived can land after it (a
+	// cancelled client does not wait for the server): S3 documents that an abort may then have to
+	// be repeated. The upload is gone only when the store says it no longer knows it.
+	_, err = c.api.ListParts(ctx, &s3.ListPartsInput{Bucket: b.bucket(), Key: b.key(), UploadId: aws.String(p.ID), MaxParts: aws.Int32(1)})
+	switch {
+	case err == nil:
+		return fmt.Errorf("abort upload %s of %s: parts still arrive after the abort", p.ID, p.Location)
+	case apiCode(err) == "NoSuchUpload":
+		return nil
+	default:
+		return c.wrap(err, "check the aborted upload", p.Location)
+	}
 }
 
 // readRetries is how often a read resumes (a ranged GET from where it stopped) after its
