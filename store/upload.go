@@ -305,12 +305,25 @@ func (u *s3Upload) Abort() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), abortWindow)
 	defer cancel()
 	pu := PendingUpload{Location: u.b.loc, ID: u.uploadID}
+	// A part request cancelled on our side may still be handled by the store after the abort
+	// and bring the upload back: it counts as gone only when two checks settleDelay apart both
+	// find it gone.
 	delay := 200 * time.Millisecond
+	gone := 0
 	for {
 		err := pu.Abort(ctx)
 		if err == nil {
-			return
+			if gone++; gone == 2 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(settleDelay):
+			}
+			continue
 		}
+		gone = 0
 		select {
 		case <-ctx.Done():
 			u.abortErr = fmt.Errorf("%w; the unfinished upload %s holds no visible object but keeps its parts until aborted: run edmsdr prune on its prefix, or set a lifecycle rule AbortIncompleteMultipartUpload on the bucket", err, u.uploadID)
@@ -320,6 +333,9 @@ func (u *s3Upload) Abort() {
 		}
 	}
 }
+
+// settleDelay is how long Abort waits before it checks again that an aborted upload stayed gone.
+const settleDelay = 500 * time.Millisecond
 
 // AbortError returns why Abort could not abort the multipart upload (nil when it did, or there
 // was none).
