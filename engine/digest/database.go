@@ -58,11 +58,21 @@ func OfDatabase(ctx context.Context, conn *pgx.Conn, opts DatabaseOptions) (*Dat
 	if err != nil {
 		return nil, err
 	}
-	sum, err := ds.All(ctx, nil)
+	// Tables are hashed in SQL; one with a row too large for the server to hash (a bytea of about
+	// 512 MiB or more) on the client, its large values read in slices (TableLarge).
+	why, err := StreamCheck(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	out := &Database{Summary: sum}
+	tables := map[string]pack.TableDigest{}
+	for _, t := range sch.Tables {
+		td, err := ds.TableLarge(ctx, tx.Conn().PgConn(), t.QName(), why == "")
+		if err != nil {
+			return nil, err
+		}
+		tables[t.QName()] = td
+	}
+	out := &Database{Summary: pack.NewDigest(tables)}
 	if opts.Ordered {
 		out.Order = map[string]string{}
 		for _, t := range sch.Tables {

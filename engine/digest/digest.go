@@ -54,6 +54,9 @@ type Session struct {
 	columns map[string][]string
 	prefix  string
 	source  func(string) string
+	// sliceAbove and sliceBytes: see Options.SliceAbove and largeSlice.
+	sliceAbove int64
+	sliceBytes int
 
 	idents   map[string]string // qualified table -> temp table (id bigint, h uuid)
 	building map[string]bool
@@ -73,6 +76,11 @@ type Options struct {
 	// Source, if set, names the FROM item holding each table's rows (a staging table with the
 	// package's own ids, say); identities are built from it. Default: the table itself.
 	Source func(qname string) string
+	// SliceAbove, when positive, makes TableCopy (and TableLarge) read every bytea value longer
+	// than this many bytes in slices (see TableCopy) instead of first trying the plain COPY. Tests
+	// set it low so that the slice path runs on small values; 0 slices only where the plain path
+	// fails for size, values above largeValue.
+	SliceAbove int64
 }
 
 // NewSession prepares digests of the tables of s under plan.
@@ -87,6 +95,7 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	return &Session{
 		q: q, s: s, plan: plan, domains: domains, graph: schema.BuildGraph(s), columns: opts.Columns,
 		prefix: opts.Prefix, source: opts.Source, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
+		sliceAbove: opts.SliceAbove, sliceBytes: largeSlice,
 	}, nil
 }
 

@@ -15,7 +15,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgerr"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // Streaming digests (backup): instead of reading every row a second time, the backup's COPY of a
@@ -122,6 +124,7 @@ type Hasher struct {
 	rows    int64
 	s1, s2  acc
 	err     error
+	large   *largeRows // rows whose large values arrive in slices (TableCopy), or nil
 }
 
 // renderBuf is the size of the buffer between the record renderer and md5.
@@ -209,6 +212,11 @@ func (h *Hasher) row(line []byte) error {
 		h.md = md5.New()
 		h.out = make([]byte, 0, renderBuf)
 	}
+	if h.large != nil {
+		if sliced, err := h.sliceRow(); sliced || err != nil {
+			return err // a slice of a large value: nothing to pass on (TableCopy only)
+		}
+	}
 	h.md.Reset()
 	h.out = h.out[:0]
 	if len(h.order) > 0 {
@@ -221,11 +229,7 @@ func (h *Hasher) row(line []byte) error {
 		}
 		h.out = append(h.out, ')')
 	}
-	h.md.Write(h.out)
-	sum := h.md.Sum(h.sum[:0])
-	h.s1.add(int64(binary.BigEndian.Uint64(sum[0:8])))
-	h.s2.add(int64(binary.BigEndian.Uint64(sum[8:16])))
-	h.rows++
+	h.finishRow()
 	out := line
 	if cut >= 0 {
 		line[cut] = '\n'
@@ -233,6 +237,16 @@ func (h *Hasher) row(line []byte) error {
 	}
 	_, err := h.dst.Write(out)
 	return err
+}
+
+// finishRow hashes what is left of the row's record text and adds the row to the sums.
+func (h *Hasher) finishRow() {
+	h.md.Write(h.out)
+	h.out = h.out[:0]
+	sum := h.md.Sum(h.sum[:0])
+	h.s1.add(int64(binary.BigEndian.Uint64(sum[0:8])))
+	h.s2.add(int64(binary.BigEndian.Uint64(sum[8:16])))
+	h.rows++
 }
 
 // emit appends rendered record text, handing the buffer to md5 when it fills; a long run goes to
@@ -363,6 +377,9 @@ func (h *Hasher) Close() (pack.TableDigest, error) {
 	if len(h.pending) > 0 {
 		return pack.TableDigest{}, fmt.Errorf("digest: COPY stream ends inside a row")
 	}
+	if h.large != nil && h.large.open {
+		return pack.TableDigest{}, fmt.Errorf("digest: COPY stream ends inside the slices of a large value")
+	}
 	return pack.TableDigest{Rows: h.rows, Sum1: h.s1.String(), Sum2: h.s2.String()}, nil
 }
 
@@ -385,6 +402,48 @@ func (d *Session) TableCopy(ctx context.Context, pc *pgconn.PgConn, qname, relat
 	if len(ex) == 0 {
 		return d.Table(ctx, qname, relation)
 	}
+	large := largeColumns(t, d.contentColumns(t), ex)
+	switch {
+	case len(large) == 0:
+	case d.sliceAbove > 0:
+		return d.tableSlices(ctx, pc, t, relation, ex, joins, large, d.sliceAbove)
+	default:
+		// The plain COPY first (no cost for tables without large values); a row the server
+		// cannot render is read again with its large values in slices.
+		td, err := d.tableCopy(ctx, pc, t, relation, ex, joins, true)
+		if !pgerr.TooLarge(err) {
+			return td, err
+		}
+		return d.tableSlices(ctx, pc, t, relation, ex, joins, large, largeValue)
+	}
+	return d.tableCopy(ctx, pc, t, relation, ex, joins, false)
+}
+
+// tableCopy is TableCopy's plain path; with savepoint, inside a savepoint that a failure rolls
+// back to (the transaction stays usable; the error is returned).
+func (d *Session) tableCopy(ctx context.Context, pc *pgconn.PgConn, t *schema.Table, relation string, ex, joins []string, savepoint bool) (pack.TableDigest, error) {
+	if savepoint {
+		if err := execSimple(ctx, pc, "SAVEPOINT _edmsdr_large"); err != nil {
+			return pack.TableDigest{}, fmt.Errorf("digest %s: %w", t.Display(), err)
+		}
+	}
+	td, err := d.copyHashed(ctx, pc, t, relation, ex, joins)
+	if !savepoint {
+		return td, err
+	}
+	if err != nil {
+		if rerr := execSimple(ctx, pc, "ROLLBACK TO SAVEPOINT _edmsdr_large"); rerr != nil {
+			return pack.TableDigest{}, fmt.Errorf("digest %s: %w (then: %v)", t.Display(), err, rerr)
+		}
+		return pack.TableDigest{}, err
+	}
+	if err := execSimple(ctx, pc, "RELEASE SAVEPOINT _edmsdr_large"); err != nil {
+		return pack.TableDigest{}, fmt.Errorf("digest %s: %w", t.Display(), err)
+	}
+	return td, nil
+}
+
+func (d *Session) copyHashed(ctx context.Context, pc *pgconn.PgConn, t *schema.Table, relation string, ex, joins []string) (pack.TableDigest, error) {
 	h := &Hasher{dst: io.Discard, ncols: len(ex), nfields: len(ex), order: make([]int, len(ex))}
 	for i := range h.order {
 		h.order[i] = i
