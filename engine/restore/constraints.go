@@ -20,13 +20,13 @@ type heldConstraint struct {
 // one set-based query. The transaction keeps it atomic: a refusal or a crash leaves the
 // constraints exactly as they were. It needs the tables' ownership; without it (a least-privilege
 // role) the per-row path is used, which is slower but equally correct.
-func (r *run) holdForeignKeys(ctx context.Context) error {
+func (r *run) holdForeignKeys(ctx context.Context, only func(*tableState) bool) error {
 	if r.opts.KeepConstraints {
 		return nil
 	}
 	var oids []string
 	for _, st := range r.tables {
-		if st.toInsert() > 0 {
+		if only(st) {
 			oids = append(oids, st.qname)
 		}
 	}
@@ -75,8 +75,19 @@ ORDER BY 1, 2`, quoteAll(oids))
 			return err
 		}
 	}
-	r.held = held
+	// Those of tables loaded straight in were held before staging (direct.go).
+	r.held = append(r.held, held...)
 	return nil
+}
+
+// holds reports whether the foreign key name of st is held (dropped for the load).
+func (r *run) holds(st *tableState, name string) bool {
+	for _, h := range r.held {
+		if h.name == name && (h.display == st.display || h.table == pgquote.Table(st.qname) || h.table == st.qname) {
+			return true
+		}
+	}
+	return false
 }
 
 // restoreForeignKeys adds back the foreign keys dropped by holdForeignKeys; each is validated

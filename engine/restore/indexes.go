@@ -23,13 +23,13 @@ type heldIndex struct {
 // exactly: plain indexes and the primary keys and unique constraints no foreign key still
 // depends on, in the default tablespace, not clustered on, not the replica identity, without a
 // comment, on tables that are neither partitions nor partitioned. Run after holdForeignKeys.
-func (r *run) holdIndexes(ctx context.Context) error {
+func (r *run) holdIndexes(ctx context.Context, only func(*tableState) bool) error {
 	if r.opts.KeepConstraints {
 		return nil
 	}
 	var names []string
 	for _, st := range r.tables {
-		if st.toInsert() > 0 && !st.targetHasRows {
+		if only(st) {
 			names = append(names, st.qname)
 		}
 	}

@@ -12,19 +12,23 @@ import (
 // insertAll inserts every table's new rows in dependency order, then sets the references that
 // were held back to get through cycles.
 func (r *run) insertAll(ctx context.Context) error {
+	receives := func(st *tableState) bool { return st.toInsert() > 0 }
+	if err := r.holdForeignKeys(ctx, receives); err != nil {
+		return err
+	}
+	if err := r.holdIndexes(ctx, func(st *tableState) bool { return receives(st) && !st.targetHasRows }); err != nil {
+		return err
+	}
+	// Deferrable constraints inside cycles are deferred unless they were dropped for the load.
 	var deferred []string
 	for _, st := range r.tables {
 		for _, c := range st.deferConstraints {
-			deferred = append(deferred, pgquote.Ident(st.t.Schema)+"."+pgquote.Ident(c))
+			if !r.holds(st, c) {
+				deferred = append(deferred, pgquote.Ident(st.t.Schema)+"."+pgquote.Ident(c))
+			}
 		}
 	}
-	if err := r.holdForeignKeys(ctx); err != nil {
-		return err
-	}
-	if err := r.holdIndexes(ctx); err != nil {
-		return err
-	}
-	if len(deferred) > 0 && len(r.held) == 0 {
+	if len(deferred) > 0 {
 		if _, err := r.exec(ctx, "", "SET CONSTRAINTS "+strings.Join(deferred, ", ")+" DEFERRED"); err != nil {
 			return err
 		}
@@ -33,7 +37,11 @@ func (r *run) insertAll(ctx context.Context) error {
 		if st.toInsert() <= 0 {
 			continue
 		}
-		if err := r.insertTable(ctx, st); err != nil {
+		if st.direct {
+			// Its rows went straight into it while staging: nothing to map, nothing to rewrite.
+			st.inserted = st.staged
+			r.log.Debug("inserted", "table", st.display, "rows", st.inserted, "direct", true)
+		} else if err := r.insertTable(ctx, st); err != nil {
 			return err
 		}
 		if err := r.hook(ctx, HookInsertedTable); err != nil {
@@ -41,7 +49,7 @@ func (r *run) insertAll(ctx context.Context) error {
 		}
 	}
 	for _, st := range r.tables {
-		if len(st.deferredCols) == 0 || st.inserted == 0 {
+		if len(st.deferredCols) == 0 || st.inserted == 0 || st.direct {
 			continue
 		}
 		if err := r.setDeferred(ctx, st); err != nil {

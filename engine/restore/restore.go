@@ -95,6 +95,9 @@ type Options struct {
 	// other schema refuses the restore before anything is written. By default the allowed
 	// schemas are those the package's tables live in; either way Result.Schemas lists them.
 	Schemas []string
+	// StageAll sends every table through staging and INSERT … SELECT, even those whose rows would
+	// go straight into them (see TableResult.Direct): for comparisons.
+	StageAll bool
 }
 
 // ErrCommitUnknown marks a restore whose COMMIT was sent but whose reply never came (the
@@ -126,8 +129,11 @@ type TableResult struct {
 	Diverged int64 `json:"diverged"`
 	Updated  int64 `json:"updated"`
 	// Replaced counts the rows replace mode removed from the target's table.
-	Replaced int64           `json:"replaced,omitempty"`
-	Verdict  finding.Verdict `json:"verdict"`
+	Replaced int64 `json:"replaced,omitempty"`
+	// Direct is true when the table's rows were COPYed straight into it (it was empty, its id map
+	// the identity, its references to tables whose maps are too), not staged and inserted.
+	Direct  bool            `json:"direct,omitempty"`
+	Verdict finding.Verdict `json:"verdict"`
 }
 
 // Result describes a restore, successful or not.
@@ -231,11 +237,12 @@ type run struct {
 	wholeDigests map[string]pack.TableDigest
 }
 
-func (r *run) mark(name string) {
+// mark ends the phase name; attrs are logged with it.
+func (r *run) mark(name string, attrs ...any) {
 	now := time.Now()
 	if !r.phase.IsZero() {
 		r.res.Phases = append(r.res.Phases, Phase{Name: name, Elapsed: now.Sub(r.phase)})
-		r.log.Debug("phase done", "phase", name, "elapsed", now.Sub(r.phase))
+		r.log.Debug("phase done", append([]any{"phase", name, "elapsed", now.Sub(r.phase)}, attrs...)...)
 	}
 	r.phase = now
 }
@@ -432,6 +439,12 @@ func (r *run) stagePackage(ctx context.Context) (done bool, err error) {
 	if err := r.hook(ctx, HookStaging); err != nil {
 		return false, err
 	}
+	if err := r.readTargetRows(ctx); err != nil {
+		return false, err
+	}
+	if err := r.chooseDirect(ctx); err != nil {
+		return false, err
+	}
 	if err := r.stage(ctx); err != nil {
 		return false, err
 	}
@@ -444,6 +457,9 @@ func (r *run) stagePackage(ctx context.Context) (done bool, err error) {
 	}
 	if r.findings.HasErrors() {
 		return false, r.refuse()
+	}
+	if err := r.confirmDirect(ctx); err != nil {
+		return false, err
 	}
 	if err := r.precheckStaging(ctx); err != nil {
 		return false, err
@@ -523,7 +539,8 @@ func (r *run) load(ctx context.Context) error {
 	if err := r.insertAll(ctx); err != nil {
 		return err
 	}
-	r.mark("insert")
+	// direct: the tables whose rows went straight into them while staging (direct.go).
+	r.mark("insert", "direct", r.directNames())
 	if err := r.buildIndexes(ctx); err != nil {
 		return err
 	}
@@ -599,6 +616,9 @@ func (r *run) placeSequences(ctx context.Context, move bool) error {
 // commit is step 7: it completes the safety backup and commits. A lost reply is
 // ErrCommitUnknown.
 func (r *run) commit(ctx context.Context) error {
+	if err := r.dropDirectViews(ctx); err != nil {
+		return err
+	}
 	if err := r.closeSafety(ctx); err != nil {
 		return err
 	}

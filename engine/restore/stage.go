@@ -19,27 +19,40 @@ import (
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
-// createStaging creates one temporary staging table per package table: the package's columns
-// with the target's types, all nullable (so that bad data is reported by our checks, by row), plus
-// a row handle for tables without a surrogate id.
+// createStaging creates one temporary staging table per package table (a view over the final
+// table for a table loaded directly: see direct.go).
 func (r *run) createStaging(ctx context.Context) error {
 	for _, st := range r.tables {
-		defs := make([]string, 0, len(st.cols)+1)
-		for _, c := range st.cols {
-			col := st.t.Column(c)
-			defs = append(defs, pgquote.Ident(c)+" "+col.Type)
+		if st.direct {
+			if err := r.directView(ctx, st); err != nil {
+				return err
+			}
+			continue
 		}
-		if st.sid == "" {
-			defs = append(defs, "_edmsdr_r bigint GENERATED ALWAYS AS IDENTITY")
-		}
-		// Reference rows (see pack.TableEntry.Refs) are staged beside the data, flagged.
-		defs = append(defs, "_edmsdr_ref boolean NOT NULL DEFAULT false")
-		sql := fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", st.stg, strings.Join(defs, ", "))
-		if _, err := r.exec(ctx, st.display, sql); err != nil {
+		if err := r.createStagingTable(ctx, st); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// createStagingTable creates st's staging table: the package's columns with the target's types,
+// all nullable (so that bad data is reported by our checks, by row), plus a row handle for
+// tables without a surrogate id.
+func (r *run) createStagingTable(ctx context.Context, st *tableState) error {
+	defs := make([]string, 0, len(st.cols)+1)
+	for _, c := range st.cols {
+		col := st.t.Column(c)
+		defs = append(defs, pgquote.Ident(c)+" "+col.Type)
+	}
+	if st.sid == "" {
+		defs = append(defs, "_edmsdr_r bigint GENERATED ALWAYS AS IDENTITY")
+	}
+	// Reference rows (see pack.TableEntry.Refs) are staged beside the data, flagged.
+	defs = append(defs, "_edmsdr_ref boolean NOT NULL DEFAULT false")
+	sql := fmt.Sprintf("CREATE TEMP TABLE %s (%s) ON COMMIT DROP", st.stg, strings.Join(defs, ", "))
+	_, err := r.exec(ctx, st.display, sql)
+	return err
 }
 
 // spoolMemory is the largest entry spooled in memory; larger ones go to a temporary file.
@@ -49,10 +62,12 @@ const spoolMemory = 32 << 20
 // byte of it: a damaged byte surfaces as a checksum mismatch rather than as whatever error the
 // server makes of it. Memory is bounded by spoolMemory (one buffer, reused); a larger entry is
 // spooled to a temporary file, removed when the restore ends. An entry without a checksum (an
-// older package) is streamed as it is read and verified against the manifest at the end.
-func (r *run) spool(e *pack.Entry) (io.Reader, error) {
+// older package) is streamed as it is read and verified against the manifest at the end. again,
+// for a spooled entry, reads the same verified bytes once more from their start (nil for an
+// entry streamed as it is read).
+func (r *run) spool(e *pack.Entry) (data io.Reader, again func() (io.Reader, error), err error) {
 	if e.SHA256 == "" {
-		return e, nil
+		return e, nil, nil
 	}
 	if e.Size <= spoolMemory {
 		if int64(cap(r.spoolBuf)) < e.Size {
@@ -60,34 +75,42 @@ func (r *run) spool(e *pack.Entry) (io.Reader, error) {
 		}
 		b := bytes.NewBuffer(r.spoolBuf[:0])
 		if _, err := io.Copy(b, e); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		r.spoolBuf = b.Bytes()[:0]
-		return bytes.NewReader(b.Bytes()), nil
+		buf := b.Bytes()
+		return bytes.NewReader(buf), func() (io.Reader, error) { return bytes.NewReader(buf), nil }, nil
 	}
 	if r.spoolFile == nil {
 		f, err := os.CreateTemp("", "edmsdr-restore-*.copy")
 		if err != nil {
-			return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+			return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 		}
 		_ = os.Remove(f.Name()) // unlinked at once: the file vanishes with the restore, however it ends
 		r.spoolFile = f
 	}
 	f := r.spoolFile
 	if err := f.Truncate(0); err != nil {
-		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+		return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+		return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 	}
 	n, err := io.Copy(f, e)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+	again = func() (io.Reader, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
+		}
+		return io.LimitReader(f, n), nil
 	}
-	return io.LimitReader(f, n), nil
+	data, err = again()
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, again, nil
 }
 
 var copyWhere = regexp.MustCompile(`COPY (_edmsdr_s\d+), line (\d+)(?:, column ([^:]+))?`)
@@ -117,19 +140,42 @@ func (r *run) stage(ctx context.Context) error {
 		if st == nil {
 			continue // a table the target lacks: already reported
 		}
+		if st.direct && (e.Ref || e.SHA256 == "") {
+			// Reference rows are never inserted; an entry without a checksum cannot be read again.
+			if err := r.demoteDirect(ctx, st, "a reference entry or an entry without a checksum"); err != nil {
+				return err
+			}
+		}
 		if e.Ref && !st.stagingRefs {
 			st.stagingRefs = true
 			if _, err := r.exec(ctx, st.display, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN _edmsdr_ref SET DEFAULT true", st.stg)); err != nil {
 				return err
 			}
 		}
-		data, err := r.spool(e)
+		data, again, err := r.spool(e)
 		if err != nil {
 			if fl := finding.FindingsOf(err); fl != nil {
 				r.findings = append(r.findings, fl...)
 				return r.refuse()
 			}
 			return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
+		}
+		if st.direct {
+			ok, err := r.copyDirect(ctx, st, e, data)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if err := r.hook(ctx, HookStagedEntry); err != nil {
+					return err
+				}
+				continue
+			}
+			// Demoted: the entry is staged again, so that what the server says of it is said
+			// of the staging table, as without the direct load.
+			if data, err = again(); err != nil {
+				return fmt.Errorf("restore %s: read entry %s again: %w", st.display, e.Name, err)
+			}
 		}
 		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, pgquote.Idents(st.cols))
 		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
@@ -183,9 +229,21 @@ func (r *run) stage(ctx context.Context) error {
 	}
 	r.res.PackageDigest = r.manifest.Digest.Total
 	for _, st := range r.tables {
-		if _, err := r.exec(ctx, st.display, "ANALYZE "+st.stg); err != nil {
+		analyze := st.stg
+		if st.direct {
+			analyze = pgquote.Table(st.qname)
+		}
+		if _, err := r.exec(ctx, st.display, "ANALYZE "+analyze); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// readTargetRows notes which of the target's tables hold rows, before anything is written (the
+// tables are locked: nobody else writes them until the restore ends).
+func (r *run) readTargetRows(ctx context.Context) error {
+	for _, st := range r.tables {
 		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", pgquote.Table(st.qname))).Scan(&st.targetHasRows); err != nil {
 			return r.sqlError(st.display, err)
 		}

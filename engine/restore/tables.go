@@ -36,6 +36,9 @@ type tableState struct {
 	// a view over the staging table, and the insert and its projections use the staged ids as
 	// they are, without joining it.
 	identity bool
+	// direct marks a table whose entries are COPYed straight into it (direct.go): stg is then a
+	// view over the table, and insertAll skips it.
+	direct bool
 
 	targetHasRows                                       bool // the target had rows before the restore
 	refs, refsMatched                                   int64

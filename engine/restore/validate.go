@@ -70,7 +70,7 @@ func (r *run) tableVerdicts() {
 			}
 		}
 		r.res.Tables = append(r.res.Tables, TableResult{Table: st.display, Staged: st.staged, Matched: st.matched,
-			Inserted: st.inserted, Present: st.exist, Diverged: st.diverged, Updated: st.updated, Replaced: st.replaced, Verdict: tv})
+			Inserted: st.inserted, Present: st.exist, Diverged: st.diverged, Updated: st.updated, Replaced: st.replaced, Direct: st.direct, Verdict: tv})
 	}
 	if r.findings.HasErrors() {
 		r.res.Verdict = finding.Fail

@@ -1,0 +1,245 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgcopy"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
+)
+
+// The direct load (issue 11): a table that was empty before the restore, whose id map is the
+// identity and whose references all point at identity-mapped tables, receives exactly its staged
+// rows: the INSERT … SELECT from staging would copy them unchanged, so its entries are COPYed
+// straight into the table instead (its foreign keys and indexes held for the load as for every
+// table empty before the restore), and its staging name becomes a view over the table, so that
+// the maps, the preflight and the id map read the same rows as they would from staging.
+//
+// Eligibility is decided conservatively before anything is written (chooseDirect) and confirmed
+// once the package's manifest (its key plan, its reference rows) is known (confirmDirect). A
+// table that turns out not to fit, an entry the server refuses (NOT NULL, CHECK, a type), a
+// reference entry or an entry without a checksum demote the table to the staging path
+// (demoteDirect): every row it received moves to a staging table and leaves the final table, and
+// the failed entry is staged again from its spool, so that the findings are those of the staging
+// path.
+
+// chooseDirect marks the tables that load straight into their final table and holds their
+// foreign keys and indexes for the load. Run after the tables are locked and their emptiness
+// read, before staging.
+func (r *run) chooseDirect(ctx context.Context) error {
+	if r.opts.StageAll || r.replacing() || r.rollback != nil || r.opts.Safety != nil || r.opts.KeepConstraints {
+		return nil
+	}
+	// The plan the package will most likely bring: the target's own (or the keys file's). The
+	// manifest's, read after the data, has the last word (confirmDirect).
+	predicted, err := keys.Build(r.target, r.opts.Keys)
+	if err != nil {
+		predicted = nil
+	}
+	candidate := func(st *tableState) bool {
+		if st.sid == "" || st.targetHasRows {
+			return false
+		}
+		if predicted == nil {
+			return true
+		}
+		if len(predicted.GenericFKsOf(st.qname)) > 0 {
+			return false
+		}
+		for _, c := range predicted.NaturalKey(st.qname) {
+			if r.domains.Of(st.qname, c) == st.qname {
+				return false // a tree in the key: its map is built level by level
+			}
+		}
+		return true
+	}
+	var chosen bool
+	for _, st := range r.tables {
+		if !candidate(st) {
+			continue
+		}
+		ok := true
+		for _, c := range st.cols {
+			d := r.domains.Of(st.qname, c)
+			if d == "" || d == st.qname {
+				continue
+			}
+			if p := r.byName[d]; p == nil || !candidate(p) {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		plain, err := r.plainTable(ctx, st)
+		if err != nil {
+			return err
+		}
+		if !plain {
+			continue
+		}
+		st.direct = true
+		chosen = true
+	}
+	if !chosen {
+		return nil
+	}
+	r.log.Debug("loading straight into the tables", "direct", r.directNames())
+	isDirect := func(st *tableState) bool { return st.direct }
+	if err := r.holdForeignKeys(ctx, isDirect); err != nil {
+		return err
+	}
+	return r.holdIndexes(ctx, isDirect)
+}
+
+// plainTable reports whether COPY into st's table does exactly what INSERT … SELECT would: an
+// ordinary table (not partitioned, not a partition, no inheritance), owned by the restoring role
+// (its foreign keys and indexes can be held), without user triggers (a trigger reading other
+// tables would see another order of writes), rules (COPY ignores them) or row-level security.
+func (r *run) plainTable(ctx context.Context, st *tableState) (bool, error) {
+	var ok bool
+	err := r.tx.QueryRow(ctx, `SELECT c.relkind = 'r' AND NOT c.relispartition AND NOT c.relrowsecurity AND pg_has_role(c.relowner, 'USAGE')
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal)
+  AND NOT EXISTS (SELECT 1 FROM pg_rewrite w WHERE w.ev_class = c.oid)
+  AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid OR h.inhparent = c.oid)
+FROM pg_class c WHERE c.oid = $1::regclass`, pgquote.Table(st.qname)).Scan(&ok)
+	if err != nil {
+		return false, r.sqlError(st.display, err)
+	}
+	return ok, nil
+}
+
+// directView makes st's staging name a view over its final table, shaped like a staging table.
+func (r *run) directView(ctx context.Context, st *tableState) error {
+	sel := make([]string, 0, len(st.cols)+1)
+	for _, c := range st.cols {
+		sel = append(sel, "t."+pgquote.Ident(c))
+	}
+	sel = append(sel, "false AS _edmsdr_ref")
+	sql := fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT %s FROM %s t", st.stg, strings.Join(sel, ", "), pgquote.Table(st.qname))
+	_, err := r.exec(ctx, st.display, sql)
+	return err
+}
+
+// copyDirect COPYs one verified entry of a direct table into the final table, inside a
+// savepoint. ok is false when the server refused the rows: the savepoint is rolled back, the
+// table demoted, and the caller stages the entry again.
+func (r *run) copyDirect(ctx context.Context, st *tableState, e *pack.Entry, data io.Reader) (ok bool, err error) {
+	if _, err := r.tx.Exec(ctx, "SAVEPOINT edmsdr_direct"); err != nil {
+		return false, fmt.Errorf("restore %s: %w", st.display, err)
+	}
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", pgquote.Table(st.qname), pgquote.Idents(st.cols))
+	tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
+	if err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || ctx.Err() != nil {
+			return false, fmt.Errorf("restore %s: load entry %s: %w", st.display, e.Name, err)
+		}
+		if _, rerr := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT edmsdr_direct"); rerr != nil {
+			return false, fmt.Errorf("restore %s: load entry %s: %w (then: %w)", st.display, e.Name, err, rerr)
+		}
+		if _, rerr := r.tx.Exec(ctx, "RELEASE SAVEPOINT edmsdr_direct"); rerr != nil {
+			return false, fmt.Errorf("restore %s: %w", st.display, rerr)
+		}
+		if err := r.demoteDirect(ctx, st, fmt.Sprintf("the server refused entry %s (%s): staged instead", e.Name, pe.Code)); err != nil {
+			return false, err
+		}
+		return false, nil
+	}
+	if _, err := r.tx.Exec(ctx, "RELEASE SAVEPOINT edmsdr_direct"); err != nil {
+		return false, fmt.Errorf("restore %s: %w", st.display, err)
+	}
+	st.staged += tag.RowsAffected()
+	return true, nil
+}
+
+// demoteDirect puts a direct table back on the staging path: a staging table replaces the view,
+// the rows already loaded move into it and leave the final table (empty before the restore, so
+// they are all the restore's; no other table holds a row referencing them).
+func (r *run) demoteDirect(ctx context.Context, st *tableState, why string) error {
+	st.direct = false
+	r.log.Debug("direct load given up", "table", st.display, "why", why)
+	if _, err := r.exec(ctx, st.display, "DROP VIEW "+st.stg); err != nil {
+		return err
+	}
+	if err := r.createStagingTable(ctx, st); err != nil {
+		return err
+	}
+	if st.staged == 0 {
+		return nil
+	}
+	cols := pgquote.Idents(st.cols)
+	if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", st.stg, cols, cols, pgquote.Table(st.qname))); err != nil {
+		return err
+	}
+	_, err := r.exec(ctx, st.display, "DELETE FROM "+pgquote.Table(st.qname))
+	return err
+}
+
+// confirmDirect demotes every direct table that the package's manifest shows not to fit: its id
+// map is not the identity (reference rows, a tree in the key), it has generic foreign keys, or
+// one of its references points at a table whose map is not the identity.
+func (r *run) confirmDirect(ctx context.Context) error {
+	for _, st := range r.tables {
+		if !st.direct {
+			continue
+		}
+		why := ""
+		switch {
+		case !r.identityMap(st):
+			why = "its id map is not the identity"
+		case len(st.gfks) > 0:
+			why = "it has generic foreign keys"
+		}
+		for _, c := range st.cols {
+			d := r.domains.Of(st.qname, c)
+			if why != "" || d == "" || d == st.qname {
+				continue
+			}
+			if p := r.byName[d]; p == nil || !r.identityMap(p) {
+				why = fmt.Sprintf("column %s references %s, whose id map is not the identity", c, d)
+			}
+		}
+		if why == "" {
+			continue
+		}
+		if err := r.demoteDirect(ctx, st, why); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropDirectViews drops the views directView made, with the identity maps over them: unlike the
+// staging tables they are not dropped at commit, and the session may run another restore.
+func (r *run) dropDirectViews(ctx context.Context) error {
+	for _, st := range r.tables {
+		if st.direct {
+			if _, err := r.exec(ctx, st.display, "DROP VIEW "+st.stg+" CASCADE"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// directNames lists the tables loaded straight into their final table, for the log.
+func (r *run) directNames() string {
+	var names []string
+	for _, st := range r.tables {
+		if st.direct {
+			names = append(names, st.display)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ",")
+}

@@ -1,0 +1,255 @@
+package restore_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/engine/backup"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/restore"
+)
+
+// docDDL adds, beside ddl, two keyless tables with surrogate ids: documents and their versions.
+// Restored into an empty target their id maps are the identity and nothing they reference is
+// rewritten, so their rows go straight into them (and so do kind's; node has a tree in its key,
+// note references node).
+const docDDL = `
+CREATE TABLE doc (id serial PRIMARY KEY, title text NOT NULL, n int NOT NULL DEFAULT 0);
+CREATE TABLE ver (id serial PRIMARY KEY, doc_id int NOT NULL REFERENCES doc (id), kind_id int REFERENCES kind (id), body text);`
+
+const docRows = `
+INSERT INTO doc (title, n) VALUES ('one', 1), ('two', 2), ('three', 3);
+INSERT INTO ver (doc_id, kind_id, body) VALUES (1, 1, 'a'), (1, NULL, 'b'), (2, 2, 'c'), (3, 1, 'd');`
+
+// debugLog returns a logger writing debug lines into buf.
+func debugLog(buf *bytes.Buffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func TestDirectLoadIntoEmptyTables(t *testing.T) {
+	e := newEnv(t, docDDL+sourceRows+docRows, ddl+docDDL, "")
+	var log, ids bytes.Buffer
+	res, err := e.restore(restore.Options{Log: debugLog(&log), IDMap: &ids})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
+	}
+	for name, want := range map[string]bool{"kind": true, "doc": true, "ver": true, "node": false, "note": false} {
+		tr := table(t, res, name)
+		if tr.Direct != want {
+			t.Errorf("%s: direct %t, want %t", name, tr.Direct, want)
+		}
+		if tr.Inserted != tr.Staged || tr.Staged == 0 {
+			t.Errorf("%s: staged %d, inserted %d", name, tr.Staged, tr.Inserted)
+		}
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+	if res.RestoredDigest != res.PackageDigest {
+		t.Errorf("restored digest %s, package %s", res.RestoredDigest, res.PackageDigest)
+	}
+	// The phase line says which tables took the direct path.
+	if !strings.Contains(log.String(), `msg="phase done" phase=insert`) || !strings.Contains(log.String(), "direct=doc,kind,ver") {
+		t.Errorf("no insert phase line naming doc, kind and ver as direct:\n%s", log.String())
+	}
+	// The id map file names their ids as every other table's.
+	if !strings.Contains(ids.String(), "doc\t3\t3\tinserted\n") || !strings.Contains(ids.String(), "ver\t4\t4\tinserted\n") {
+		t.Errorf("id map lacks the direct tables' ids:\n%s", ids.String())
+	}
+	// Indexes and foreign keys are back.
+	if got := e.text(`SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'ver'::regclass`); got != "ver_doc_id_fkey,ver_kind_id_fkey,ver_pkey" {
+		t.Errorf("constraints of ver after the restore: %s", got)
+	}
+	// The sequences moved past the ids.
+	if got := e.text(`SELECT nextval('doc_id_seq')::text`); got != "4" {
+		t.Errorf("doc's sequence hands out %s, want 4", got)
+	}
+	// A second restore of the same package finds everything there (the tables have rows now).
+	res, err = e.restore(restore.Options{})
+	if err != nil || !res.AlreadyRestored {
+		t.Fatalf("second restore: %v (already restored %t)", err, res.AlreadyRestored)
+	}
+}
+
+func TestDirectLoadFindingsEqualTheStagingPaths(t *testing.T) {
+	cases := []struct {
+		name, src, tgt string
+		kind           finding.Kind
+		table          string
+		givenUp        bool             // the server refuses the rows: the table goes back to staging
+		edit           corrupt.EditFunc // applied to the package
+	}{
+		{name: "NULL in a NOT NULL column", kind: finding.Constraint, table: "doc", givenUp: true,
+			src: strings.Replace(docDDL, "title text NOT NULL", "title text", 1) + docRows + `INSERT INTO doc (title) VALUES (NULL);`},
+		{name: "CHECK violated", kind: finding.Constraint, table: "doc", givenUp: true,
+			src: docDDL + docRows + `INSERT INTO doc (title, n) VALUES ('neg', -1);`,
+			tgt: strings.Replace(docDDL, "n int NOT NULL DEFAULT 0", "n int NOT NULL DEFAULT 0 CHECK (n >= 0)", 1)},
+		{name: "duplicate id", kind: finding.Duplicated, table: "ver", src: docDDL + docRows,
+			edit: func(table string, _ []string, rows [][]byte) ([][]byte, error) {
+				if table == "public.ver" {
+					rows = append(rows, rows[1])
+				}
+				return rows, nil
+			}},
+		{name: "dangling reference", kind: finding.Orphaned, table: "ver",
+			src: docDDL + docRows + `ALTER TABLE ver DROP CONSTRAINT ver_doc_id_fkey; INSERT INTO ver (doc_id, body) VALUES (99, 'dangling');
+				ALTER TABLE ver ADD CONSTRAINT ver_doc_id_fkey FOREIGN KEY (doc_id) REFERENCES doc (id) NOT VALID;`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tgt := c.tgt
+			if tgt == "" {
+				tgt = docDDL
+			}
+			e := newEnv(t, sourceRows+c.src, ddl+tgt, "")
+			if c.edit != nil {
+				edited := filepath.Join(t.TempDir(), "edited.edmsdr")
+				if err := corrupt.Rewrite(e.pkg, edited, c.edit); err != nil {
+					t.Fatal(err)
+				}
+				e.pkg = edited
+			}
+			before := e.digestOf(e.tgt)
+			run := func(opts restore.Options) finding.List {
+				t.Helper()
+				res, err := e.restore(opts)
+				if err == nil || res.Committed {
+					t.Fatalf("restored (err %v, committed %t)", err, res.Committed)
+				}
+				fl := finding.FindingsOf(err)
+				if !fl.Has(c.kind) {
+					t.Fatalf("findings %v, want %s", fl, c.kind)
+				}
+				if after := e.digestOf(e.tgt); after != before {
+					t.Fatal("a refused restore changed the target")
+				}
+				return fl
+			}
+			staged := run(restore.Options{StageAll: true})
+			var log bytes.Buffer
+			direct := run(restore.Options{Log: debugLog(&log)})
+			if got, want := render(direct), render(staged); got != want {
+				t.Errorf("findings with the direct load:\n%s\nthrough staging:\n%s", got, want)
+			}
+			if !strings.Contains(log.String(), "direct="+`"doc,kind,ver"`) && !strings.Contains(log.String(), "direct=doc,kind,ver") {
+				t.Errorf("%s was not loaded directly:\n%s", c.table, log.String())
+			}
+			if gaveUp := strings.Contains(log.String(), `"direct load given up" table=`+c.table); gaveUp != c.givenUp {
+				t.Errorf("direct load of %s given up: %t, want %t:\n%s", c.table, gaveUp, c.givenUp, log.String())
+			}
+			for _, f := range direct {
+				if f.Kind == c.kind && f.Table != c.table {
+					t.Errorf("finding %+v, want it about %s", f, c.table)
+				}
+			}
+			// Nothing is left behind: the constraints and indexes dropped for the load are there.
+			if got := e.text(`SELECT count(*)::text FROM pg_constraint WHERE contype IN ('p', 'f') AND conrelid IN ('doc'::regclass, 'ver'::regclass)`); got != "4" {
+				t.Errorf("%s constraints on doc and ver after the refusal, want 4", got)
+			}
+		})
+	}
+}
+
+// render lists findings one a line, everything they say.
+func render(fl finding.List) string {
+	var b strings.Builder
+	for _, f := range fl {
+		fmt.Fprintf(&b, "%s %s %s %s %s %d %v %s\n", f.Kind, f.Severity, f.Table, f.Column, f.Constraint, f.Count, f.Keys, f.Message)
+	}
+	return b.String()
+}
+
+// backupChunked backs the source up again in entries of about chunk bytes.
+func (e *env) backupChunked(chunk int, kf *keys.File) {
+	e.t.Helper()
+	cfg, err := pgx.ParseConfig(e.src)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.pkg = filepath.Join(e.t.TempDir(), "chunked.edmsdr")
+	if _, err := backup.Run(e.ctx, cfg, e.pkg, backup.Options{Keys: kf, Tool: "restore test", Writer: pack.WriterOptions{ChunkBytes: chunk}}); err != nil {
+		e.t.Fatalf("backup: %v", err)
+	}
+}
+
+// manyDocs fills doc with 3000 rows (about 100 KiB) and ver with one per document.
+const manyDocs = `
+INSERT INTO doc (title, n) SELECT 'document number ' || i || repeat('.', 10), i FROM generate_series(1, 3000) i;
+INSERT INTO ver (doc_id, kind_id, body) SELECT i, 1 + i % 2, 'v' || i FROM generate_series(1, 3000) i;`
+
+func TestDirectLoadOfATableInSeveralEntries(t *testing.T) {
+	t.Run("every entry goes straight in", func(t *testing.T) {
+		e := newEnv(t, sourceRows+docDDL+manyDocs, ddl+docDDL, "")
+		e.backupChunked(8<<10, nil)
+		res, err := e.restore(restore.Options{})
+		if err != nil || !res.Committed || res.Verdict != finding.Pass {
+			t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
+		}
+		if tr := table(t, res, "doc"); !tr.Direct || tr.Inserted != 3000 {
+			t.Errorf("doc: direct %t, inserted %d, want direct, 3000", tr.Direct, tr.Inserted)
+		}
+		if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+			t.Errorf("target digest %s, source %s", got, want)
+		}
+	})
+	t.Run("the last entry refused: the rows of the earlier ones go back to staging", func(t *testing.T) {
+		src := strings.Replace(docDDL, "title text NOT NULL", "title text", 1) + manyDocs + `UPDATE doc SET title = NULL WHERE id = 2999;`
+		e := newEnv(t, sourceRows+src, ddl+docDDL, "")
+		e.backupChunked(8<<10, nil)
+		before := e.digestOf(e.tgt)
+		_, err := e.restore(restore.Options{StageAll: true})
+		staged := finding.FindingsOf(err)
+		var log bytes.Buffer
+		res, err := e.restore(restore.Options{Log: debugLog(&log)})
+		direct := finding.FindingsOf(err)
+		if err == nil || res.Committed || !direct.Has(finding.Constraint) {
+			t.Fatalf("restore: %v (committed %t), want a NOT NULL refusal", err, res.Committed)
+		}
+		if got, want := render(direct), render(staged); got != want {
+			t.Errorf("findings with the direct load:\n%s\nthrough staging:\n%s", got, want)
+		}
+		if !strings.Contains(log.String(), `"direct load given up" table=doc why="the server refused entry`) {
+			t.Errorf("the direct load of doc was not given up at an entry:\n%s", log.String())
+		}
+		if e.digestOf(e.tgt) != before {
+			t.Error("a refused restore changed the target")
+		}
+	})
+}
+
+func TestDirectLoadGivenUpWhenThePackagesPlanNeedsAMap(t *testing.T) {
+	// The target's own plan gives doc no natural key; the package's (a keys file at backup) makes
+	// doc a tree keyed by (parent_id, title): its map is built level by level, and ver, which
+	// references doc, cannot take its rows as they are either.
+	tree := strings.Replace(docDDL, "n int NOT NULL DEFAULT 0);", "n int NOT NULL DEFAULT 0, parent_id int REFERENCES doc (id));", 1)
+	e := newEnv(t, sourceRows+tree+docRows+`UPDATE doc SET parent_id = 1 WHERE id > 1;`, ddl+tree, "")
+	e.backupChunked(0, &keys.File{Tables: map[string]keys.TableSpec{"doc": {NaturalKey: &[]string{"parent_id", "title"}}}})
+	var log bytes.Buffer
+	res, err := e.restore(restore.Options{Log: debugLog(&log)})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
+	}
+	if !strings.Contains(log.String(), "direct=doc,kind,ver") {
+		t.Errorf("doc and ver were not chosen for the direct load:\n%s", log.String())
+	}
+	for name, want := range map[string]bool{"kind": true, "doc": false, "ver": false} {
+		if tr := table(t, res, name); tr.Direct != want || tr.Inserted != tr.Staged {
+			t.Errorf("%s: direct %t (want %t), staged %d, inserted %d", name, tr.Direct, want, tr.Staged, tr.Inserted)
+		}
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+	if got := e.text(`SELECT count(*)::text FROM doc`); got != "3" {
+		t.Errorf("doc holds %s rows, want 3", got)
+	}
+}
