@@ -2,7 +2,11 @@
 // in PostgreSQL:
 //
 //  1. check the package's tables and columns against the target's catalog;
-//  2. stream every entry into a temporary staging table (COPY FROM STDIN), verifying checksums;
+//  2. stream every entry into a temporary staging table (COPY FROM STDIN), verifying checksums
+//     — or, for a table empty before the restore whose id map will be the identity and whose
+//     references point only at such tables, straight into the table itself (its foreign keys and
+//     indexes held, each entry in a savepoint, its staging name a view over it; a refused entry
+//     or a package plan that needs a map sends the table back to staging: direct.go);
 //     in replace mode (Options.Mode) every package table is then emptied by TRUNCATE inside the
 //     transaction (a later refusal undoes it), once nothing outside the package references it;
 //  3. build an id map per table, in dependency order: a row whose natural key matches an existing
@@ -16,9 +20,10 @@
 //     rows matched with different content (diverged), keyless rows already present, stored
 //     generated columns computed from an id or reference the restore changes (a backup carries no
 //     generated value, so the target would compute another); every finding is collected before
-//     anything is written;
-//  5. INSERT … SELECT every table with every reference rewritten through the maps; references
-//     inside a cycle go in NULL and are set by UPDATE (or wait on deferrable constraints);
+//     anything else is written (rows loaded straight in stay invisible to others until the commit);
+//  5. INSERT … SELECT every table (but those loaded straight in) with every reference rewritten
+//     through the maps; references inside a cycle go in NULL and are set by UPDATE (or wait on
+//     deferrable constraints);
 //     generic foreign keys are rewritten through the map of the content type's table;
 //  6. move sequences past every id, check constraints, counts, sequences and the logical digest of
 //     the restored rows against the package's;
