@@ -38,8 +38,15 @@ func (r *run) chooseDirect(ctx context.Context) error {
 		return nil
 	}
 	// The plan the package will most likely bring: the target's own (or the keys file's). The
-	// manifest's, read after the data, has the last word (confirmDirect).
-	predicted, err := keys.Build(r.target, r.opts.Keys)
+	// manifest's, read after the data, has the last word (confirmDirect). Without the keys file's
+	// references: Build adds them to the schema it is given, which checkManifest does later.
+	var kf *keys.File
+	if r.opts.Keys != nil {
+		c := *r.opts.Keys
+		c.References = nil
+		kf = &c
+	}
+	predicted, err := keys.Build(r.target, kf)
 	if err != nil {
 		predicted = nil
 	}
