@@ -235,6 +235,8 @@ type run struct {
 	safetyM *pack.Manifest // its manifest, completed before COMMIT
 	// wholeDigests are validation's digests of tables it covered whole (for the safety backup).
 	wholeDigests map[string]pack.TableDigest
+	// sent hashes the rows of tables that may get a landing proof as they are sent (landing.go).
+	sent map[string]*sentHash
 }
 
 // mark ends the phase name; attrs are logged with it.

@@ -160,6 +160,10 @@ func (r *run) stage(ctx context.Context) error {
 			}
 			return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
 		}
+		// Hashed on the first read only: a demoted entry read again is the same bytes.
+		if data, err = r.hashSent(ctx, st, e, data); err != nil {
+			return err
+		}
 		if st.direct {
 			ok, err := r.copyDirect(ctx, st, e, data)
 			if err != nil {

@@ -1,0 +1,378 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/edmsdr/edmsdr/engine/digest"
+	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/pgquote"
+)
+
+// The landing proof: a cheaper proof than a second digest scan, for a table whose rows land
+// verbatim. Validation reads every restored row back, renders its digest columns and hashes them
+// (checkDigest). For a table that
+//
+//   - the restore hashed as it sent it — the package's own bytes, verified against their checksums
+//     — to the package's digest of the table (so its digest columns must be plain values: a
+//     reference is hashed as the identity of its target row, which the rows alone do not carry),
+//   - was empty before the restore (seen under the restore's lock, in its transaction), in merge
+//     mode, and received exactly the rows sent (count(*) afterwards = rows sent = the package's),
+//     inserted from staging with every column as sent (no id or reference rewritten, no column
+//     held back and set later, none left to a default), nothing matched, diverged or updated,
+//   - has, in the target, every column of the package's type and type modifier, among built-in
+//     types whose text output of their text input is that text under the settings the restore
+//     pins (digest.SessionSettings; floats only from a source of PostgreSQL 12 or newer, which
+//     prints them exactly; no money, no extension or user type, no domain),
+//   - sits in a target whose digest text is the client's (digest.StreamCheck: UTF-8 server, C or
+//     UTF-8 character type), with no enabled user trigger or rule on any table the restore writes
+//     (a trigger or rule on one table may write another), no row-level security on the table or
+//     its partitions, and no foreign key that cascades from a table the restore updates,
+//
+// the restored rows are the rows sent, byte for byte once printed, so their digest is the one
+// computed while sending: the table's digest verdict rests on that, and says so. Wherever one
+// condition fails, or cannot be established, the full digest runs as before. A package whose rows
+// do not hash to its digest (damaged and resealed) takes the full digest, which reports it.
+
+// sentHash hashes the rows of one table as they are sent to the server.
+type sentHash struct {
+	h      *digest.Hasher
+	hashed []string // the digest's columns, in order
+	// off says why the table's rows are not hashed ("" while they are).
+	off string
+}
+
+// Write passes rows to the hasher; a row it cannot parse only ends the hashing (the COPY
+// reports what is wrong with it).
+func (s *sentHash) Write(p []byte) (int, error) {
+	if s.off == "" {
+		if _, err := s.h.Write(p); err != nil {
+			s.off = "a row the hasher could not read"
+		}
+	}
+	return len(p), nil
+}
+
+// hashSent returns the reader to send for entry e of st: the same bytes, hashed on the way
+// wherever the table may get a landing proof (empty before the restore, merge mode, plain digest
+// columns as far as the target's catalog tells before the manifest is read).
+func (r *run) hashSent(ctx context.Context, st *tableState, e *pack.Entry, data io.Reader) (io.Reader, error) {
+	if r.sent == nil {
+		r.sent = map[string]*sentHash{}
+	}
+	s := r.sent[st.qname]
+	if s == nil {
+		var err error
+		if s, err = r.startSentHash(ctx, st); err != nil {
+			return nil, err
+		}
+		r.sent[st.qname] = s
+	}
+	if e.Ref {
+		s.off = "reference rows"
+	}
+	if s.off != "" {
+		return data, nil
+	}
+	return io.TeeReader(data, s), nil
+}
+
+func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, error) {
+	switch {
+	case r.replacing():
+		return &sentHash{off: "replace mode"}, nil
+	case r.rollback != nil:
+		return &sentHash{off: "a rollback"}, nil
+	}
+	var has bool
+	if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", pgquote.Table(st.qname))).Scan(&has); err != nil {
+		return nil, r.sqlError(st.display, err)
+	}
+	if has {
+		return &sentHash{off: "the table had rows before the restore"}, nil
+	}
+	// The key plan comes with the manifest, at the end: here only the target's catalog says what
+	// is a reference. validate checks the columns again under the package's plan.
+	ds, err := digest.NewSession(r.tx, r.target, nil, digest.Options{Columns: map[string][]string{st.qname: st.cols}})
+	if err != nil {
+		return &sentHash{off: "its columns' domains: " + err.Error()}, nil
+	}
+	hashed, plain, err := ds.PlainColumns(st.qname)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", st.display, err)
+	}
+	if !plain {
+		return &sentHash{off: "its digest follows references"}, nil
+	}
+	h, err := digest.NewRowHasher(st.cols, hashed)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: %w", st.display, err)
+	}
+	return &sentHash{h: h, hashed: hashed}, nil
+}
+
+// landingProof is the outcome of the landing proof for one table.
+type landingProof struct {
+	ok bool
+	// why is the evidence of a proof, or why there is none.
+	why string
+	// sent is the digest of the rows sent (ok only).
+	sent pack.TableDigest
+}
+
+// roundTrips are the built-in types (pg_catalog typname) whose text input reads their text output
+// back to the same value, printed the same, under digest.SessionSettings (float4 and float8 only
+// where the text was printed exactly: see landingProofs). money is not among them (its output
+// follows lc_monetary), nor any type outside pg_catalog.
+var roundTrips = map[string]bool{
+	"bool": true, "int2": true, "int4": true, "int8": true, "numeric": true,
+	"text": true, "varchar": true, "bpchar": true, "bytea": true, "uuid": true,
+	"date": true, "time": true, "timestamp": true, "timestamptz": true, "interval": true,
+	"json": true, "jsonb": true, "inet": true, "cidr": true,
+	"float4": true, "float8": true,
+}
+
+// landingProofs decides, per table, whether its digest verdict may rest on the landing proof
+// (see the top of this file). streamWhy is digest.StreamCheck's answer for the target.
+func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy string) (map[string]landingProof, error) {
+	out := map[string]landingProof{}
+	no := func(st *tableState, why string) { out[st.qname] = landingProof{why: why} }
+	var global string
+	switch {
+	case r.replacing():
+		global = "replace mode"
+	case r.rollback != nil:
+		global = "a rollback"
+	case r.manifest.Origin != pack.OriginDatabase && r.manifest.Origin != pack.OriginSafety:
+		global = "the package was not written from a database (origin " + r.manifest.Origin + ")"
+	case streamWhy != "":
+		global = "the target prints values otherwise: " + streamWhy
+	}
+	var candidates []*tableState
+	for _, st := range r.tables {
+		if global != "" {
+			no(st, global)
+			continue
+		}
+		td, why := r.landingCandidate(ds, st)
+		if why != "" {
+			no(st, why)
+			continue
+		}
+		out[st.qname] = landingProof{sent: td}
+		candidates = append(candidates, st)
+	}
+	if len(candidates) == 0 {
+		return out, nil
+	}
+	written := make([]string, 0, len(r.tables))
+	for _, st := range r.tables {
+		written = append(written, pgquote.Table(st.qname))
+	}
+	var what string
+	err := r.tx.QueryRow(ctx, `WITH rel AS (
+  SELECT q.r AS relid FROM unnest($1::text[]::regclass[]) q(r)
+  UNION SELECT p.relid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p)
+SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
+    WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
+  (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
+    WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1), '')`, written).Scan(&what)
+	if err != nil {
+		return nil, r.sqlError("", err)
+	}
+	if what != "" {
+		for _, st := range candidates {
+			no(st, what+" may change what the restore writes")
+		}
+		return out, nil
+	}
+	for _, st := range candidates {
+		why, err := r.landingCatalog(ctx, st)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			no(st, why)
+			continue
+		}
+		var n int64
+		if err := r.tx.QueryRow(ctx, "SELECT count(*) FROM "+pgquote.Table(st.qname)).Scan(&n); err != nil {
+			return nil, r.sqlError(st.display, err)
+		}
+		if n != st.staged {
+			no(st, fmt.Sprintf("the table holds %d rows, %d were sent", n, st.staged))
+			continue
+		}
+		td := out[st.qname].sent
+		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
+			"landing proof: the %d rows sent hash to the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
+			td.Rows, td.Hex(st.qname)[:16], n)}
+	}
+	return out, nil
+}
+
+// landingCandidate checks what the restore itself knows about st: the digest of the rows sent and
+// "" when the landing proof may hold, else why not.
+func (r *run) landingCandidate(ds *digest.Session, st *tableState) (pack.TableDigest, string) {
+	td, why := r.sentDigest(ds, st)
+	if why != "" {
+		return td, why
+	}
+	return td, r.landsAsSent(st)
+}
+
+// sentDigest is the digest of st's rows as they were sent, "" when it is the package's digest of
+// the table, else why it is not or is not known.
+func (r *run) sentDigest(ds *digest.Session, st *tableState) (pack.TableDigest, string) {
+	s := r.sent[st.qname]
+	switch {
+	case s == nil:
+		return pack.TableDigest{}, "no rows were sent"
+	case s.off != "":
+		return pack.TableDigest{}, "its rows were not hashed as they were sent: " + s.off
+	}
+	hashed, plain, err := ds.PlainColumns(st.qname)
+	if err != nil || !plain || !slices.Equal(hashed, s.hashed) {
+		return pack.TableDigest{}, "its digest follows references under the package's key plan"
+	}
+	td, err := s.h.Close()
+	if err != nil {
+		s.off = err.Error()
+		return pack.TableDigest{}, "its rows were not hashed as they were sent: " + s.off
+	}
+	want, ok := r.manifest.Digest.Tables[st.qname]
+	if !ok {
+		return td, "the package has no digest for this table"
+	}
+	if !td.Equal(want) || td.Rows != st.staged {
+		return td, fmt.Sprintf("the %d rows sent hash to %s, the package's digest is %d rows %s", td.Rows, td.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16])
+	}
+	for _, te := range r.manifest.Tables {
+		if te.Table == st.qname && te.Rows != st.staged {
+			return td, fmt.Sprintf("%d rows staged, the manifest lists %d", st.staged, te.Rows)
+		}
+	}
+	return td, ""
+}
+
+// landsAsSent checks that the restore wrote st's rows as they were sent: "" when it did, else why
+// it may not have.
+func (r *run) landsAsSent(st *tableState) string {
+	switch {
+	case st.targetHasRows || st.matched != 0 || st.exist != 0 || st.diverged != 0 || st.updated != 0 || st.refs != 0 || st.stagingRefs:
+		return "rows were matched, found or updated"
+	case len(st.deferredCols) > 0:
+		return "references held back and set after the insert"
+	case len(st.gfks) > 0:
+		return "generic foreign keys"
+	case st.inserted != st.staged:
+		return fmt.Sprintf("%d rows inserted, %d staged", st.inserted, st.staged)
+	}
+	// Every column goes in as sent: the insert's projection takes each one from staging as it is.
+	exprs, joins := r.projection(st, true)
+	if len(joins) > 0 {
+		return "ids or references are rewritten through a map"
+	}
+	for _, c := range st.cols {
+		if exprs[c] != "s."+pgquote.Ident(c) {
+			return fmt.Sprintf("column %s is rewritten on insert", c)
+		}
+	}
+	for _, c := range st.t.DataColumns() {
+		if !st.colSet[c] {
+			return fmt.Sprintf("column %s is not in the package: the target fills it", c)
+		}
+	}
+	if sc := r.manifest.Schema.Table(st.qname); sc == nil {
+		return "the package's schema lacks the table"
+	}
+	return ""
+}
+
+// landingCatalog checks st in the target's catalog: its columns' types against the package's,
+// row-level security, and foreign keys that cascade from a table the restore updates. "" when
+// they allow the landing proof, else why not.
+func (r *run) landingCatalog(ctx context.Context, st *tableState) (string, error) {
+	src := r.manifest.Schema.Table(st.qname)
+	rows, err := r.tx.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), tn.nspname, t.typname, t.typtype::text,
+  coalesce(en.nspname, ''), coalesce(e.typname, ''), coalesce(e.typtype::text, '')
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace
+  LEFT JOIN pg_type e ON e.oid = t.typelem AND e.typarray = t.oid LEFT JOIN pg_namespace en ON en.oid = e.typnamespace
+WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`, pgquote.Table(st.qname))
+	if err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	type colType struct{ format, ns, name, kind, ens, ename, ekind string }
+	types := map[string]colType{}
+	for rows.Next() {
+		var name string
+		var ct colType
+		if err := rows.Scan(&name, &ct.format, &ct.ns, &ct.name, &ct.kind, &ct.ens, &ct.ename, &ct.ekind); err != nil {
+			rows.Close()
+			return "", r.sqlError(st.display, err)
+		}
+		types[name] = ct
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	floatsExact := r.manifest.ServerVersion >= 120000
+	builtin := func(ns, name, kind string) bool {
+		return ns == "pg_catalog" && kind == "b" && roundTrips[name] && (floatsExact || (name != "float4" && name != "float8"))
+	}
+	for _, c := range st.cols {
+		ct, ok := types[c]
+		sc := src.Column(c)
+		switch {
+		case !ok || sc == nil:
+			return fmt.Sprintf("column %s is missing", c), nil
+		case sc.Type != ct.format:
+			return fmt.Sprintf("column %s is %s in the target, %s in the package", c, ct.format, sc.Type), nil
+		case ct.ename != "" && (ct.ns != "pg_catalog" || !builtin(ct.ens, ct.ename, ct.ekind)):
+			return fmt.Sprintf("column %s is an array of %s, whose text may not read back the same", c, ct.format), nil
+		case ct.ename == "" && !builtin(ct.ns, ct.name, ct.kind):
+			return fmt.Sprintf("column %s is of type %s, whose text may not read back the same", c, ct.format), nil
+		}
+	}
+	var what string
+	err = r.tx.QueryRow(ctx, `WITH rel AS (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_partition_tree($1::regclass))
+SELECT coalesce((SELECT format('row-level security on %s', c.oid::regclass) FROM pg_class c WHERE c.oid IN (SELECT relid FROM rel) AND c.relrowsecurity LIMIT 1), '')`,
+		pgquote.Table(st.qname)).Scan(&what)
+	if err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	if what != "" {
+		return what, nil
+	}
+	// A foreign key whose action changes or deletes this table's rows when the row it references
+	// changes: only tables the restore updates can set it off.
+	crows, err := r.tx.Query(ctx, `WITH rel AS (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_partition_tree($1::regclass))
+SELECT DISTINCT n.nspname, c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE k.contype = 'f' AND k.conrelid IN (SELECT relid FROM rel) AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r'))`, pgquote.Table(st.qname))
+	if err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	var cascades []string
+	for crows.Next() {
+		var ns, rel, con string
+		if err := crows.Scan(&ns, &rel, &con); err != nil {
+			crows.Close()
+			return "", r.sqlError(st.display, err)
+		}
+		if ref := r.byName[ns+"."+rel]; ref != nil && (ref.updated > 0 || ref.diverged > 0 || ref.replaced > 0 || len(ref.deferredCols) > 0) {
+			cascades = append(cascades, con)
+		}
+	}
+	crows.Close()
+	if err := crows.Err(); err != nil {
+		return "", r.sqlError(st.display, err)
+	}
+	if len(cascades) > 0 {
+		return "foreign key " + strings.Join(cascades, ", ") + " cascades from a table the restore updates", nil
+	}
+	return "", nil
+}

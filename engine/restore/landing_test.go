@@ -1,0 +1,226 @@
+package restore_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/engine/finding"
+	"github.com/edmsdr/edmsdr/engine/restore"
+	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
+)
+
+// landingDDL has a table of hostile plain values (every type the landing proof trusts), a lookup
+// table and a table referring to it (its digest follows the reference: always the full digest).
+const landingDDL = `
+CREATE TABLE plain (id serial PRIMARY KEY, name text NOT NULL, amount numeric, ratio float8, r4 real,
+  at timestamptz, ts timestamp(3), d date, tm time, iv interval, b bytea, j jsonb, js json, tags text[],
+  ip inet, net cidr, u uuid, flag bool, code char(5), big bigint, small smallint, v varchar(20));
+CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE item (id serial PRIMARY KEY, kind_id int NOT NULL REFERENCES kind (id), label text NOT NULL);`
+
+const landingRows = `
+INSERT INTO plain (name, amount, ratio, r4, at, ts, d, tm, iv, b, j, js, tags, ip, net, u, flag, code, big, small, v) VALUES
+ (E'tab\there\nnewline', 0.1, 0.1, 0.1, '2024-02-29 23:59:59.999999+05:30', '2024-01-01 00:00:00.1239', '4713-01-01 BC', '24:00:00',
+  '1 year 2 mons -3 days 04:05:06.789', '\x00ff5c', '{"b": [1, 2.50, null], "a": "\u00e9", "": {}}', ' { "k" : 1 , "k": 2} ',
+  '{a,"b c","d\"e",NULL,""}', '192.168.0.1/24', '10.0.0.0/8', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', true, 'ab', -9223372036854775808, -32768, 'ünï cödé 🔑'),
+ ('quote " and \ backslash, (parens)', 'NaN', 'NaN', 'NaN', 'infinity', '-infinity', '2000-02-29', '00:00:00.000001',
+  '-178000000 years', '', '[]', 'null', '{}', '::1', '2001:db8::/32', '00000000-0000-0000-0000-000000000000', false, '', 9223372036854775807, 32767, ''),
+ ('', 123456789012345678901234567890.123456789, 1.7976931348623157e308, 3.4e38, '0044-03-15 12:00:00+00 BC', '1999-12-31 23:59:59.999', '2024-12-31', '12:34:56',
+  '0', '\x', '{"n": 1e-7, "big": 12345678901234567890}', '"s"', '{{1,2},{3,4}}', '0.0.0.0/0', '0.0.0.0/0', NULL, NULL, NULL, 0, 0, NULL),
+ (' spaced ', -0.0, '-0', 1e-45, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ ('NULL', 1, 5e-324, '-Infinity', '1970-01-01 00:00:00+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ ('third', 1.005, 0.30000000000000004, 16777217, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ ('fourth', 2.5, 1e-300, 1.17549435e-38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ ('fifth', 3, 'Infinity', 0.3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+INSERT INTO kind (name) VALUES ('a'), ('b');
+INSERT INTO item (kind_id, label) VALUES (1, 'one'), (2, 'two');`
+
+// newLandingEnv backs up a source (srcSQL) and opens an empty target (tgtSQL).
+func newLandingEnv(t *testing.T, srcSQL, tgtSQL string) *env {
+	t.Helper()
+	tc := localpgtest.Shared(t)
+	e := &env{t: t, ctx: localpgtest.Context(t, 2*time.Minute)}
+	e.src, e.tgt = tc.NewDatabase(t, "lsrc"), tc.NewDatabase(t, "ltgt")
+	if _, err := tc.Connect(t, e.src).Exec(e.ctx, srcSQL); err != nil {
+		t.Fatalf("source: %v", err)
+	}
+	e.conn = tc.Connect(t, e.tgt)
+	if _, err := e.conn.Exec(e.ctx, tgtSQL); err != nil {
+		t.Fatalf("target: %v", err)
+	}
+	e.pkg = e.backup(nil)
+	return e
+}
+
+// digestEvidence is the evidence of table's digest check.
+func digestEvidence(t *testing.T, res *restore.Result, table string) string {
+	t.Helper()
+	for _, c := range res.Checks {
+		if c.Name == "digest" && c.Table == table {
+			return c.Evidence
+		}
+	}
+	t.Fatalf("no digest check for %s in %+v", table, res.Checks)
+	return ""
+}
+
+func hasKind(l finding.List, k finding.Kind, table string) bool {
+	for _, f := range l {
+		if f.Kind == k && f.Table == table {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLandingProofForRowsThatLandAsSent(t *testing.T) {
+	e := newLandingEnv(t, landingDDL+landingRows, landingDDL)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
+	}
+	for tbl, proof := range map[string]string{"plain": "landing proof: ", "kind": "landing proof: ", "item": "full digest: "} {
+		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, proof) {
+			t.Errorf("%s: digest evidence %q, want the %s", tbl, ev, strings.TrimSuffix(proof, ": "))
+		}
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+	if res.RestoredDigest != res.PackageDigest {
+		t.Errorf("restored digest %s, package %s", res.RestoredDigest, res.PackageDigest)
+	}
+	// Every value reads back as the source prints it (floats included).
+	q := `SELECT md5(string_agg(p::text, E'\n' ORDER BY id)) FROM plain p`
+	var src string
+	if err := localpgtest.Shared(t).Connect(t, e.src).QueryRow(e.ctx, q).Scan(&src); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.text(q); got != src {
+		t.Errorf("restored rows print as %s, the source's as %s", got, src)
+	}
+}
+
+func TestLandingProofNotTakenWhereATriggerCouldWrite(t *testing.T) {
+	// A trigger on another table of the package (harmless here) is enough to take the full digest.
+	e := newLandingEnv(t, landingDDL+landingRows, landingDDL+`
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER item_noop AFTER INSERT ON item FOR EACH ROW EXECUTE FUNCTION noop();`)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("plain: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofBeforeInsertTriggerRefused(t *testing.T) {
+	e := newLandingEnv(t, landingDDL+landingRows, landingDDL+`
+CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$;
+CREATE TRIGGER plain_shout BEFORE INSERT ON plain FOR EACH ROW EXECUTE FUNCTION shout();`)
+	res, err := e.restore(restore.Options{})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+	}
+	if !hasKind(res.Findings, finding.DigestMismatch, "plain") {
+		t.Errorf("findings %v, want a digest mismatch on plain", res.Findings)
+	}
+	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") || !strings.Contains(ev, "plain_shout") {
+		t.Errorf("plain: digest evidence %q, want the full digest naming the trigger", ev)
+	}
+	if n := e.text(`SELECT count(*)::text FROM plain`); n != "0" {
+		t.Errorf("%s rows committed", n)
+	}
+}
+
+const priceDDL = `CREATE TABLE price (id serial PRIMARY KEY, amount numeric NOT NULL, ratio float8 NOT NULL);`
+
+func TestLandingProofNotTakenForAnotherTypmod(t *testing.T) {
+	// numeric(10,2) in the target rounds 1.005 and prints 2.5 as 2.50: the full digest sees it.
+	e := newLandingEnv(t, priceDDL+`INSERT INTO price (amount, ratio) VALUES (1.005, 0.1), (2.5, 1e-300);`,
+		strings.Replace(priceDDL, "amount numeric", "amount numeric(10,2)", 1))
+	res, err := e.restore(restore.Options{})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+	}
+	if !hasKind(res.Findings, finding.DigestMismatch, "price") {
+		t.Errorf("findings %v, want a digest mismatch on price", res.Findings)
+	}
+	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("price: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofFloatsRoundTrip(t *testing.T) {
+	e := newLandingEnv(t, priceDDL+`INSERT INTO price (amount, ratio) SELECT i, 1.0 / i + i * 1e-17 FROM generate_series(1, 500) i;
+INSERT INTO price (amount, ratio) VALUES (0, 'NaN'), (0, '-0'), (0, 5e-324), (0, 1.7976931348623157e308), (0, 0.1 + 0.2);`, priceDDL)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "landing proof: ") {
+		t.Errorf("price: digest evidence %q, want the landing proof", ev)
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+}
+
+func TestLandingProofNotTakenForMoney(t *testing.T) {
+	ddl := `CREATE TABLE fee (id serial PRIMARY KEY, amount money NOT NULL);`
+	e := newLandingEnv(t, ddl+`INSERT INTO fee (amount) VALUES (1.5), (-2), (1234567.89);`, ddl)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "fee"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("fee: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofNotTakenWhereTheTargetFillsAColumn(t *testing.T) {
+	e := newLandingEnv(t, priceDDL+`INSERT INTO price (amount, ratio) VALUES (1, 2);`,
+		strings.Replace(priceDDL, ");", ", note text DEFAULT 'filled');", 1))
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("price: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofRefusesResealedRows(t *testing.T) {
+	// A value changed and the package resealed (it verifies): the rows sent no longer hash to the
+	// package's digest, so the full digest runs and refuses the restore.
+	e := newLandingEnv(t, landingDDL+landingRows, landingDDL)
+	changed := filepath.Join(t.TempDir(), "changed.edmsdr")
+	err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+		if table == "public.plain" {
+			rows[0] = corrupt.SetField(rows[0], corrupt.Column(cols, "name"), []byte("changed"))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pkg = changed
+	res, err := e.restore(restore.Options{})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+	}
+	if !hasKind(res.Findings, finding.DigestMismatch, "plain") {
+		t.Errorf("findings %v, want a digest mismatch on plain", res.Findings)
+	}
+	if ev := digestEvidence(t, res, "kind"); !strings.HasPrefix(ev, "landing proof: ") {
+		t.Errorf("kind: digest evidence %q, want the landing proof (its rows are intact)", ev)
+	}
+}
