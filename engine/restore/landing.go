@@ -1,9 +1,12 @@
 package restore
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -17,12 +20,15 @@ import (
 // (checkDigest). For a table that
 //
 //   - the restore hashed as it sent it — the package's own bytes, verified against their checksums
-//     — to the package's digest of the table (so its digest columns must be plain values: a
-//     reference is hashed as the identity of its target row, which the rows alone do not carry),
+//     — each reference hashed as the identity of the restored row it points at (the identities
+//     the full digest would hash: each row is hashed up to its first reference while it is sent,
+//     md5's state and the rest kept in a spill file, and completed during validation), to the
+//     package's digest of the table,
 //   - was empty before the restore (seen under the restore's lock, in its transaction), in merge
 //     mode, and received exactly the rows sent (count(*) afterwards = rows sent = the package's),
 //     inserted from staging with every column as sent (no id or reference rewritten, no column
-//     held back and set later, none left to a default), nothing matched, diverged or updated,
+//     held back and set later, none left to a default), nothing matched, diverged or updated, no
+//     generic foreign key,
 //   - has, in the target, every column of the package's type and type modifier, among built-in
 //     types whose text output of their text input is that text under the settings the restore
 //     pins (digest.SessionSettings; floats only from a source of PostgreSQL 12 or newer, which
@@ -33,14 +39,21 @@ import (
 //     its partitions, and no foreign key that cascades from a table the restore updates,
 //
 // the restored rows are the rows sent, byte for byte once printed, so their digest is the one
-// computed while sending: the table's digest verdict rests on that, and says so. Wherever one
-// condition fails, or cannot be established, the full digest runs as before. A package whose rows
-// do not hash to its digest (damaged and resealed) takes the full digest, which reports it.
+// computed from what was sent: the table's digest verdict rests on that, and says so. Wherever
+// one condition fails, or cannot be established, the full digest runs as before. A package whose
+// rows do not hash to its digest (damaged and resealed) takes the full digest, which reports it.
 
-// sentHash hashes the rows of one table as they are sent to the server.
+// sentHash hashes the rows of one table as they are sent to the server: whole (h) when the
+// table's digest columns are plain values, else up to each row's first reference (split), the
+// rest kept in the restore's spill (see digest.SplitHasher) and completed by validation.
 type sentHash struct {
 	h      *digest.Hasher
+	split  *digest.SplitHasher
 	hashed []string // the digest's columns, in order
+	refs   []string // per hashed column, the table it references ("" for a plain value)
+	// start and written are the table's region of the spill.
+	start, written int64
+	begun          bool
 	// off says why the table's rows are not hashed ("" while they are).
 	off string
 }
@@ -48,17 +61,44 @@ type sentHash struct {
 // Write passes rows to the hasher; a row it cannot parse only ends the hashing (the COPY
 // reports what is wrong with it).
 func (s *sentHash) Write(p []byte) (int, error) {
-	if s.off == "" {
-		if _, err := s.h.Write(p); err != nil {
-			s.off = "a row the hasher could not read"
-		}
+	if s.off != "" {
+		return len(p), nil
+	}
+	var err error
+	if s.split != nil {
+		_, err = s.split.Write(p)
+	} else {
+		_, err = s.h.Write(p)
+	}
+	if err != nil {
+		s.off = "a row the hasher could not read: " + err.Error()
 	}
 	return len(p), nil
 }
 
+// sentSpill is the unlinked temporary file where split hashes keep what their rows still need.
+type sentSpill struct {
+	f     *os.File
+	w     *bufio.Writer
+	n     int64  // bytes written
+	owner string // the table writing now
+}
+
+// spillWriter counts what one table writes to the spill.
+type spillWriter struct {
+	sp *sentSpill
+	s  *sentHash
+}
+
+func (w spillWriter) Write(p []byte) (int, error) {
+	n, err := w.sp.w.Write(p)
+	w.sp.n += int64(n)
+	w.s.written += int64(n)
+	return n, err
+}
+
 // hashSent returns the reader to send for entry e of st: the same bytes, hashed on the way
-// wherever the table may get a landing proof (empty before the restore, merge mode, plain digest
-// columns as far as the target's catalog tells before the manifest is read).
+// wherever the table may get a landing proof (empty before the restore, merge mode).
 func (r *run) hashSent(ctx context.Context, st *tableState, e *pack.Entry, data io.Reader) (io.Reader, error) {
 	if r.sent == nil {
 		r.sent = map[string]*sentHash{}
@@ -76,6 +116,16 @@ func (r *run) hashSent(ctx context.Context, st *tableState, e *pack.Entry, data 
 	}
 	if s.off != "" {
 		return data, nil
+	}
+	if s.split != nil {
+		switch {
+		case r.spill.owner != st.qname && s.begun:
+			s.off = "its entries are not one after the other"
+			return data, nil
+		case !s.begun:
+			s.begun, s.start = true, r.spill.n
+		}
+		r.spill.owner = st.qname
 	}
 	return io.TeeReader(data, s), nil
 }
@@ -96,22 +146,47 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	}
 	// The key plan comes with the manifest, at the end: here only the target's catalog says what
 	// is a reference. validate checks the columns again under the package's plan.
-	ds, err := digest.NewSession(r.tx, r.target, nil, digest.Options{Columns: map[string][]string{st.qname: st.cols}})
-	if err != nil {
-		return &sentHash{off: "its columns' domains: " + err.Error()}, nil
+	if r.sentSession == nil {
+		cols := map[string][]string{}
+		for _, t := range r.tables {
+			cols[t.qname] = t.cols
+		}
+		ds, err := digest.NewSession(r.tx, r.target, nil, digest.Options{Columns: cols})
+		if err != nil {
+			return &sentHash{off: "its columns' domains: " + err.Error()}, nil
+		}
+		r.sentSession = ds
 	}
-	hashed, plain, err := ds.PlainColumns(st.qname)
+	hashed, refs, _, err := r.sentSession.HashColumns(st.qname)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
-	if !plain {
-		return &sentHash{off: "its digest follows references"}, nil
+	s := &sentHash{hashed: hashed, refs: refs}
+	if !slices.ContainsFunc(refs, func(d string) bool { return d != "" }) {
+		if s.h, err = digest.NewRowHasher(st.cols, hashed); err != nil {
+			return nil, fmt.Errorf("restore %s: %w", st.display, err)
+		}
+		return s, nil
 	}
-	h, err := digest.NewRowHasher(st.cols, hashed)
-	if err != nil {
+	if r.spill.f == nil {
+		f, err := os.CreateTemp("", "edmsdr-restore-*.spill")
+		if err != nil {
+			return nil, fmt.Errorf("restore: hash rows sent: %w", err)
+		}
+		_ = os.Remove(f.Name()) // unlinked at once: the file vanishes with the restore, however it ends
+		r.spill.f, r.spill.w = f, bufio.NewWriterSize(f, 1<<20)
+	}
+	if s.split, err = digest.NewSplitHasher(st.cols, hashed, refs, spillWriter{sp: &r.spill, s: s}); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
-	return &sentHash{h: h, hashed: hashed}, nil
+	return s, nil
+}
+
+// closeSentSpill closes the spill file, if one was opened.
+func (r *run) closeSentSpill() {
+	if r.spill.f != nil {
+		_ = r.spill.f.Close()
+	}
 }
 
 // landingProof is the outcome of the landing proof for one table.
@@ -157,12 +232,10 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 			no(st, global)
 			continue
 		}
-		td, why := r.landingCandidate(ds, st)
-		if why != "" {
+		if why := r.landingCandidate(ds, st); why != "" {
 			no(st, why)
 			continue
 		}
-		out[st.qname] = landingProof{sent: td}
 		candidates = append(candidates, st)
 	}
 	if len(candidates) == 0 {
@@ -206,56 +279,120 @@ SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass
 			no(st, fmt.Sprintf("the table holds %d rows, %d were sent", n, st.staged))
 			continue
 		}
-		td := out[st.qname].sent
+		td, why, err := r.sentDigest(ctx, ds, st)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			no(st, why)
+			continue
+		}
+		how := "hashed as they were sent"
+		if r.sent[st.qname].split != nil {
+			how = "hashed as they were sent, each reference as the identity of the restored row it points at"
+		}
 		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
-			"landing proof: the %d rows sent hash to the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
-			td.Rows, td.Hex(st.qname)[:16], n)}
+			"landing proof: the %d rows, %s, give the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
+			td.Rows, how, td.Hex(st.qname)[:16], n)}
 	}
 	return out, nil
 }
 
-// landingCandidate checks what the restore itself knows about st: the digest of the rows sent and
-// "" when the landing proof may hold, else why not.
-func (r *run) landingCandidate(ds *digest.Session, st *tableState) (pack.TableDigest, string) {
-	td, why := r.sentDigest(ds, st)
-	if why != "" {
-		return td, why
-	}
-	return td, r.landsAsSent(st)
-}
-
-// sentDigest is the digest of st's rows as they were sent, "" when it is the package's digest of
-// the table, else why it is not or is not known.
-func (r *run) sentDigest(ds *digest.Session, st *tableState) (pack.TableDigest, string) {
+// landingCandidate checks what the restore itself knows about st: "" when the landing proof may
+// hold, else why not.
+func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 	s := r.sent[st.qname]
 	switch {
 	case s == nil:
-		return pack.TableDigest{}, "no rows were sent"
+		return "no rows were sent"
 	case s.off != "":
-		return pack.TableDigest{}, "its rows were not hashed as they were sent: " + s.off
+		return "its rows were not hashed as they were sent: " + s.off
 	}
-	hashed, plain, err := ds.PlainColumns(st.qname)
-	if err != nil || !plain || !slices.Equal(hashed, s.hashed) {
-		return pack.TableDigest{}, "its digest follows references under the package's key plan"
+	hashed, refs, generic, err := ds.HashColumns(st.qname)
+	if err != nil || generic || !slices.Equal(hashed, s.hashed) || !slices.Equal(refs, s.refs) {
+		return "its digest follows generic foreign keys or references the target's catalog does not declare"
 	}
-	td, err := s.h.Close()
-	if err != nil {
-		s.off = err.Error()
-		return pack.TableDigest{}, "its rows were not hashed as they were sent: " + s.off
-	}
-	want, ok := r.manifest.Digest.Tables[st.qname]
-	if !ok {
-		return td, "the package has no digest for this table"
-	}
-	if !td.Equal(want) || td.Rows != st.staged {
-		return td, fmt.Sprintf("the %d rows sent hash to %s, the package's digest is %d rows %s", td.Rows, td.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16])
+	if want, ok := r.manifest.Digest.Tables[st.qname]; !ok || want.Rows != st.staged {
+		return "the package's digest does not count the rows staged"
 	}
 	for _, te := range r.manifest.Tables {
 		if te.Table == st.qname && te.Rows != st.staged {
-			return td, fmt.Sprintf("%d rows staged, the manifest lists %d", st.staged, te.Rows)
+			return fmt.Sprintf("%d rows staged, the manifest lists %d", st.staged, te.Rows)
 		}
 	}
-	return td, ""
+	return r.landsAsSent(st)
+}
+
+// maxHeldIdentities bounds the identities of referenced rows held in memory to complete one
+// table's split hashes (24 bytes each): a table referring to more takes the full digest.
+const maxHeldIdentities = 2 << 20
+
+// sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
+// of the table, else why it is not or is not known. A split hash is completed here with the
+// identities of the restored rows its references point at: those the full digest would hash.
+func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState) (pack.TableDigest, string, error) {
+	s := r.sent[st.qname]
+	var td pack.TableDigest
+	if s.split == nil {
+		var err error
+		if td, err = s.h.Close(); err != nil {
+			return td, "its rows were not hashed as they were sent: " + err.Error(), nil
+		}
+	} else {
+		if err := s.split.Close(); err != nil {
+			return td, "its rows were not hashed as they were sent: " + err.Error(), nil
+		}
+		if err := r.spill.w.Flush(); err != nil {
+			return td, "", fmt.Errorf("restore %s: hash rows sent: %w", st.display, err)
+		}
+		var domains []string
+		for _, d := range s.refs {
+			if d != "" {
+				domains = append(domains, d)
+			}
+		}
+		type idents struct {
+			ids []int64
+			hs  [][16]byte
+		}
+		held := map[string]*idents{}
+		var total int64
+		for _, d := range domains {
+			if held[d] != nil {
+				continue
+			}
+			in := &idents{}
+			err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentities-total, func(id int64, h [16]byte) error {
+				in.ids = append(in.ids, id)
+				in.hs = append(in.hs, h)
+				return nil
+			})
+			if errors.Is(err, digest.ErrTooManyIdentities) {
+				return td, "it refers to more rows than are held in memory to hash it", nil
+			}
+			if err != nil {
+				return td, "", fmt.Errorf("restore %s: %w", st.display, err)
+			}
+			held[d] = in
+			total += int64(len(in.ids))
+		}
+		var err error
+		td, err = digest.FinishSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.split.Rows(), func(i int, id int64) ([16]byte, bool) {
+			in := held[domains[i]]
+			if k, ok := slices.BinarySearch(in.ids, id); ok {
+				return in.hs[k], true
+			}
+			return [16]byte{}, false
+		})
+		if err != nil {
+			return td, "its rows were not hashed as they were sent: " + err.Error(), nil
+		}
+	}
+	want := r.manifest.Digest.Tables[st.qname]
+	if !td.Equal(want) || td.Rows != st.staged {
+		return td, fmt.Sprintf("the %d rows sent hash to %s, the package's digest is %d rows %s", td.Rows, td.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16]), nil
+	}
+	return td, "", nil
 }
 
 // landsAsSent checks that the restore wrote st's rows as they were sent: "" when it did, else why

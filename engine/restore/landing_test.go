@@ -14,13 +14,14 @@ import (
 )
 
 // landingDDL has a table of hostile plain values (every type the landing proof trusts), a lookup
-// table and a table referring to it (its digest follows the reference: always the full digest).
+// table and a table referring to it (its references hashed as their targets' identities).
 const landingDDL = `
 CREATE TABLE plain (id serial PRIMARY KEY, name text NOT NULL, amount numeric, ratio float8, r4 real,
   at timestamptz, ts timestamp(3), d date, tm time, iv interval, b bytea, j jsonb, js json, tags text[],
   ip inet, net cidr, u uuid, flag bool, code char(5), big bigint, small smallint, v varchar(20));
 CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
-CREATE TABLE item (id serial PRIMARY KEY, kind_id int NOT NULL REFERENCES kind (id), label text NOT NULL);`
+CREATE TABLE item (id serial PRIMARY KEY, a_first text, kind_id int NOT NULL REFERENCES kind (id), label text NOT NULL,
+  other_id int REFERENCES kind (id), z_plain_id int REFERENCES plain (id));`
 
 const landingRows = `
 INSERT INTO plain (name, amount, ratio, r4, at, ts, d, tm, iv, b, j, js, tags, ip, net, u, flag, code, big, small, v) VALUES
@@ -37,7 +38,8 @@ INSERT INTO plain (name, amount, ratio, r4, at, ts, d, tm, iv, b, j, js, tags, i
  ('fourth', 2.5, 1e-300, 1.17549435e-38, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
  ('fifth', 3, 'Infinity', 0.3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 INSERT INTO kind (name) VALUES ('a'), ('b');
-INSERT INTO item (kind_id, label) VALUES (1, 'one'), (2, 'two');`
+INSERT INTO item (a_first, kind_id, label, other_id, z_plain_id) VALUES
+ ('x y', 1, 'one', NULL, 1), (NULL, 2, E'two\t"', 1, NULL), ('', 2, 'three', 2, 8);`
 
 // newLandingEnv backs up a source (srcSQL) and opens an empty target (tgtSQL).
 func newLandingEnv(t *testing.T, srcSQL, tgtSQL string) *env {
@@ -83,7 +85,7 @@ func TestLandingProofForRowsThatLandAsSent(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
 	}
-	for tbl, proof := range map[string]string{"plain": "landing proof: ", "kind": "landing proof: ", "item": "full digest: "} {
+	for tbl, proof := range map[string]string{"plain": "landing proof: ", "kind": "landing proof: ", "item": "landing proof: "} {
 		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, proof) {
 			t.Errorf("%s: digest evidence %q, want the %s", tbl, ev, strings.TrimSuffix(proof, ": "))
 		}
@@ -222,5 +224,61 @@ func TestLandingProofRefusesResealedRows(t *testing.T) {
 	}
 	if ev := digestEvidence(t, res, "kind"); !strings.HasPrefix(ev, "landing proof: ") {
 		t.Errorf("kind: digest evidence %q, want the landing proof (its rows are intact)", ev)
+	}
+}
+
+func TestLandingProofRefusesRewiredReferences(t *testing.T) {
+	// A reference moved to another existing row and the package resealed: the identities the
+	// rows sent are completed with no longer give the package's digest.
+	e := newLandingEnv(t, landingDDL+landingRows, landingDDL)
+	changed := filepath.Join(t.TempDir(), "rewired.edmsdr")
+	err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+		if table == "public.item" {
+			rows[0] = corrupt.SetField(rows[0], corrupt.Column(cols, "kind_id"), []byte("2"))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pkg = changed
+	res, err := e.restore(restore.Options{})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+	}
+	if !hasKind(res.Findings, finding.DigestMismatch, "item") {
+		t.Errorf("findings %v, want a digest mismatch on item", res.Findings)
+	}
+	if ev := digestEvidence(t, res, "item"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("item: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofNotTakenThroughAMap(t *testing.T) {
+	// ddl: node is a tree (its map is built, not the identity), note refers to it: both take the
+	// full digest; kind lands as sent. Into a seeded target, none is empty but note.
+	e := newEnv(t, sourceRows, ddl, "")
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	for tbl, proof := range map[string]string{"kind": "landing proof: ", "node": "full digest: ", "note": "full digest: "} {
+		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, proof) {
+			t.Errorf("%s: digest evidence %q, want the %s", tbl, ev, strings.TrimSuffix(proof, ": "))
+		}
+	}
+	e = newEnv(t, sourceRows, ddl, targetSeed)
+	res, err = e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore into a seeded target: %v (findings %v)", err, res.Findings)
+	}
+	for _, tbl := range []string{"kind", "node", "note"} {
+		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "full digest: ") {
+			t.Errorf("seeded %s: digest evidence %q, want the full digest", tbl, ev)
+		}
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
 	}
 }

@@ -236,7 +236,9 @@ type run struct {
 	// wholeDigests are validation's digests of tables it covered whole (for the safety backup).
 	wholeDigests map[string]pack.TableDigest
 	// sent hashes the rows of tables that may get a landing proof as they are sent (landing.go).
-	sent map[string]*sentHash
+	sent        map[string]*sentHash
+	sentSession *digest.Session // what is a reference while staging (landing.go)
+	spill       sentSpill       // what split hashes of rows sent still need (landing.go)
 }
 
 // mark ends the phase name; attrs are logged with it.
@@ -311,6 +313,7 @@ func (r *run) do(ctx context.Context, src io.Reader) error {
 	}
 	defer rd.Close()
 	defer r.closeSpool()
+	defer r.closeSentSpill()
 	r.reader = rd
 	if r.tx, err = r.conn.Begin(ctx); err != nil {
 		return fmt.Errorf("restore: begin: %w", err)
