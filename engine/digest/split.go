@@ -48,33 +48,40 @@ func (d *Session) HashColumns(qname string) (cols, refs []string, generic bool, 
 // ErrTooManyIdentities is returned by Identities when the table has more rows than allowed.
 var ErrTooManyIdentities = errors.New("digest: more identities than allowed")
 
-// Identities calls fn with every row of table qname as a reference to it is hashed: its
-// surrogate id and its identity, in increasing id order (COPY over pc, the connection of the
-// session's transaction). It refuses with ErrTooManyIdentities, before reading any, a table of
-// more than limit rows.
-func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname string, limit int64, fn func(id int64, h [16]byte) error) error {
+// Identities returns the identity of every row of table qname as a reference to it is hashed,
+// by surrogate id in increasing order (COPY over pc, the connection of the session's
+// transaction). It refuses with ErrTooManyIdentities, before reading any, a table of more than
+// limit rows.
+func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname string, limit int64) ([]int64, [][16]byte, error) {
 	name, err := d.ident(ctx, qname)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var n int64
 	if err := d.q.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-		return fmt.Errorf("digest %s: count identities: %w", qname, err)
+		return nil, nil, fmt.Errorf("digest %s: count identities: %w", qname, err)
 	}
 	if n > limit {
-		return fmt.Errorf("%w: %s has %d rows, at most %d are held", ErrTooManyIdentities, qname, n, limit)
+		return nil, nil, fmt.Errorf("%w: %s has %d rows, at most %d are held", ErrTooManyIdentities, qname, n, limit)
 	}
-	w := &identityReader{fn: fn}
+	ids, hs := make([]int64, 0, n), make([][16]byte, 0, n)
+	w := &identityReader{fn: func(id int64, h [16]byte) error {
+		if len(ids) == int(n) {
+			return errors.New("more rows than counted")
+		}
+		ids, hs = append(ids, id), append(hs, h)
+		return nil
+	}}
 	if _, err := pc.CopyTo(ctx, w, fmt.Sprintf("COPY (SELECT id, replace(h::text, '-', '') FROM %s ORDER BY id) TO STDOUT", name)); err != nil {
 		if w.err != nil {
-			return w.err
+			return nil, nil, w.err
 		}
-		return fmt.Errorf("digest %s: read identities: %w", pgquote.Table(qname), err)
+		return nil, nil, fmt.Errorf("digest %s: read identities: %w", pgquote.Table(qname), err)
 	}
 	if len(w.pending) > 0 {
-		return fmt.Errorf("digest %s: identities end inside a row", qname)
+		return nil, nil, fmt.Errorf("digest %s: identities end inside a row", qname)
 	}
-	return w.err
+	return ids, hs, w.err
 }
 
 // identityReader parses COPY text rows "id\thex".

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,7 @@ type sentHash struct {
 	// start and written are the table's region of the spill.
 	start, written int64
 	begun          bool
+	partial        int64 // bytes of the row being read so far
 	// off says why the table's rows are not hashed ("" while they are).
 	off string
 }
@@ -62,6 +64,15 @@ type sentHash struct {
 // reports what is wrong with it).
 func (s *sentHash) Write(p []byte) (int, error) {
 	if s.off != "" {
+		return len(p), nil
+	}
+	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+		s.partial = int64(len(p) - i - 1)
+	} else {
+		s.partial += int64(len(p))
+	}
+	if s.partial > maxSentRow {
+		s.off = fmt.Sprintf("a row longer than %d MiB", maxSentRow>>20)
 		return len(p), nil
 	}
 	var err error
@@ -325,7 +336,11 @@ func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 
 // maxHeldIdentities bounds the identities of referenced rows held in memory to complete one
 // table's split hashes (24 bytes each): a table referring to more takes the full digest.
-const maxHeldIdentities = 2 << 20
+const maxHeldIdentities = 1 << 20
+
+// maxSentRow is the longest row hashed as it is sent (a row cut across reads is gathered whole
+// first): a table with a longer one takes the full digest, whose memory stays bounded.
+const maxSentRow = 16 << 20
 
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the
@@ -361,20 +376,15 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 			if held[d] != nil {
 				continue
 			}
-			in := &idents{}
-			err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentities-total, func(id int64, h [16]byte) error {
-				in.ids = append(in.ids, id)
-				in.hs = append(in.hs, h)
-				return nil
-			})
+			ids, hs, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentities-total)
 			if errors.Is(err, digest.ErrTooManyIdentities) {
 				return td, "it refers to more rows than are held in memory to hash it", nil
 			}
 			if err != nil {
 				return td, "", fmt.Errorf("restore %s: %w", st.display, err)
 			}
-			held[d] = in
-			total += int64(len(in.ids))
+			held[d] = &idents{ids: ids, hs: hs}
+			total += int64(len(ids))
 		}
 		var err error
 		td, err = digest.FinishSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.split.Rows(), func(i int, id int64) ([16]byte, bool) {

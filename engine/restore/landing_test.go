@@ -282,3 +282,16 @@ func TestLandingProofNotTakenThroughAMap(t *testing.T) {
 		t.Errorf("target digest %s, source %s", got, want)
 	}
 }
+
+func TestLandingProofNotTakenForAVeryLongRow(t *testing.T) {
+	// A row longer than the hasher gathers (16 MiB) leaves the table to the full digest.
+	ddl := `CREATE TABLE blob (id serial PRIMARY KEY, body text NOT NULL);`
+	e := newLandingEnv(t, ddl+`INSERT INTO blob (body) VALUES ('short'), (repeat('x', 17 << 20)), ('after');`, ddl)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "blob"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("blob: digest evidence %q, want the full digest", ev)
+	}
+}
