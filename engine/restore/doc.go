@@ -26,7 +26,9 @@
 //     deferrable constraints);
 //     generic foreign keys are rewritten through the map of the content type's table;
 //  6. move sequences past every id, check constraints, counts, sequences and the logical digest of
-//     the restored rows against the package's;
+//     the restored rows against the package's — read back from the target, or, for a table whose
+//     rows provably landed as they were sent, computed from what was sent (the landing proof,
+//     landing.go; each table's digest check says which);
 //  7. commit — or roll back and return every finding.
 //
 // Nothing is written row by row from Go, so memory does not grow with the data.

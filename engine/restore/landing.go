@@ -257,9 +257,13 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 		written = append(written, pgquote.Table(st.qname))
 	}
 	var what string
-	err := r.tx.QueryRow(ctx, `WITH rel AS (
-  SELECT q.r AS relid FROM unnest($1::text[]::regclass[]) q(r)
-  UNION SELECT p.relid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p)
+	// The tables written, their partitions, and every table a foreign key action may write when
+	// they change (recursively): a trigger or rule on any of them may write anywhere.
+	err := r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
+  SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
+    UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
+  UNION SELECT k.conrelid FROM pg_constraint k JOIN rel ON k.confrelid = rel.relid
+    WHERE k.contype = 'f' AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r')))
 SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
     WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
   (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w

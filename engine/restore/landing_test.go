@@ -119,6 +119,18 @@ CREATE TRIGGER item_noop AFTER INSERT ON item FOR EACH ROW EXECUTE FUNCTION noop
 	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") {
 		t.Errorf("plain: digest evidence %q, want the full digest", ev)
 	}
+	// So is one on a table outside the package that a cascading foreign key may write.
+	e = newLandingEnv(t, landingDDL+landingRows, landingDDL+`
+CREATE TABLE watch (kind_name text REFERENCES kind (name) ON UPDATE CASCADE);
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER watch_noop AFTER UPDATE ON watch FOR EACH ROW EXECUTE FUNCTION noop();`)
+	res, err = e.restore(restore.Options{})
+	if err != nil || !res.Committed {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("plain: digest evidence %q, want the full digest", ev)
+	}
 }
 
 func TestLandingProofBeforeInsertTriggerRefused(t *testing.T) {
