@@ -60,8 +60,11 @@ func TestRenderFieldEqualsMaterialised(t *testing.T) {
 		`nl\nx`, `cr\rx`, `ff\fx`, `vt\vx`, `bs\bx`, `\b`, `trailing\`, `\`, `\\`, `"`, `é中🙂`, "nb\u00a0sp", `\\x00ff`, `\q`}
 	rng := rand.New(rand.NewPCG(1, 2))
 	alphabet := []byte("ab\"\\(), \t\n\r\v\fNxé")
-	for range 500 {
+	for k := range 1000 {
 		n := rng.IntN(12)
+		if k%2 == 1 {
+			n = rng.IntN(300) // long runs between the bytes acted on, and many of them
+		}
 		var b []byte
 		for range n {
 			b = append(b, alphabet[rng.IntN(len(alphabet))])

@@ -301,9 +301,23 @@ func needsQuote(c byte) bool {
 	return false
 }
 
-// quoteSet are the raw COPY text bytes that may need quoting or unescaping (a backslash escapes
-// the next byte, whose meaning is checked apart).
-const quoteSet = "\"\\(), \t\n\r\v\f"
+// fieldClass classifies the bytes of COPY text for record_out: byteQuote makes the value
+// double-quoted, byteEscape starts an escape (what it stands for is checked apart), every other
+// byte is copied as it is. A table, not bytes.IndexAny: the scan runs over every field of every
+// row, and IndexAny builds its set on each call.
+var fieldClass = func() (c [256]byte) {
+	for _, b := range []byte("\"(), \t\n\r\v\f") {
+		c[b] = byteQuote
+	}
+	c['\\'] = byteEscape
+	return c
+}()
+
+const (
+	bytePlain = iota
+	byteQuote
+	byteEscape
+)
 
 // renderField renders one COPY text field as record_out renders the value: nothing for NULL;
 // the value, double-quoted (with '"' and '\' doubled) when it is empty or holds '"', '\', '(',
@@ -312,61 +326,73 @@ func (h *Hasher) renderField(f []byte) {
 	if len(f) == 2 && f[0] == '\\' && f[1] == 'N' {
 		return
 	}
-	quote := len(f) == 0
-	for i := 0; !quote; {
-		j := bytes.IndexAny(f[i:], quoteSet)
-		if j < 0 {
-			break
-		}
-		i += j
-		if f[i] != '\\' || i+1 == len(f) || needsQuote(unescape(f[i+1])) {
+	// One scan decides: stop at the first byte that needs quoting; remember whether any escape
+	// (standing for a byte that needs none, \b say) must be unescaped.
+	quote, escaped := len(f) == 0, false
+	for i := 0; i < len(f) && !quote; i++ {
+		switch fieldClass[f[i]] {
+		case byteQuote:
 			quote = true
-		}
-		i += 2
-		if i >= len(f) {
-			break
+		case byteEscape:
+			escaped = true
+			quote = i+1 == len(f) || needsQuote(unescape(f[i+1]))
+			i++
 		}
 	}
 	if !quote {
-		if bytes.IndexByte(f, '\\') < 0 {
+		if !escaped {
 			h.emit(f)
 			return
 		}
-		// Escapes standing for bytes that need no quoting (\b): unescape them.
-		for i := 0; i < len(f); {
-			j := bytes.IndexByte(f[i:], '\\')
-			if j < 0 {
-				h.emit(f[i:])
-				break
-			}
-			h.emit(f[i : i+j])
-			i += j
-			h.emitByte(unescape(f[i+1]))
-			i += 2
-		}
+		h.emitUnescaped(f, false)
 		return
 	}
 	h.emitByte('"')
+	h.emitUnescaped(f, true)
+	h.emitByte('"')
+}
+
+// emitUnescaped emits f with its escapes unescaped, and, when quoted, '"' and '\' doubled. The
+// runs between the bytes it acts on go out whole; it looks for them with bytes.IndexByte, each
+// kind's next position kept until passed, so a long value is scanned once per kind.
+func (h *Hasher) emitUnescaped(f []byte, quoted bool) {
+	nextQ := -1 // next '"' at or after i (len(f): none); -1: not looked for yet
+	if !quoted {
+		nextQ = len(f)
+	}
+	nextB := -1
 	for i := 0; i < len(f); {
-		j := bytes.IndexAny(f[i:], "\"\\")
-		if j < 0 {
-			h.emit(f[i:])
-			break
+		if nextB < i {
+			nextB = indexFrom(f, i, '\\')
 		}
-		h.emit(f[i : i+j])
-		i += j
+		if nextQ < i {
+			nextQ = indexFrom(f, i, '"')
+		}
+		j := min(nextB, nextQ)
+		h.emit(f[i:j])
+		if j == len(f) {
+			return
+		}
+		i = j
 		c := f[i]
 		if c == '\\' && i+1 < len(f) {
 			i++
 			c = unescape(f[i])
 		}
-		if c == '"' || c == '\\' {
+		if quoted && (c == '"' || c == '\\') {
 			h.emitByte(c)
 		}
 		h.emitByte(c)
 		i++
 	}
-	h.emitByte('"')
+}
+
+// indexFrom is the position of the first c in f at or after i, len(f) when there is none.
+func indexFrom(f []byte, i int, c byte) int {
+	if j := bytes.IndexByte(f[i:], c); j >= 0 {
+		return i + j
+	}
+	return len(f)
 }
 
 // Close ends the stream and returns the table's digest; a stream ending inside a row is an error.

@@ -60,6 +60,7 @@ type Writer struct {
 	headerSHA string
 	tables    []*TableEntry
 	byIndex   map[int]*TableEntry
+	spare     []byte // a closed stream's chunk buffer, for the next one
 	done      bool
 	partial   string
 }
@@ -228,14 +229,28 @@ func (w *Writer) WriteHeader(h Header) error {
 
 // Table starts the COPY stream of table index: write COPY text rows to it, then Close it.
 func (w *Writer) Table(index int, qname string) *TableStream {
-	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: make([]byte, 0, min(w.opts.ChunkBytes, DefaultChunkBytes)+64<<10)}
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: w.chunkBuf()}
 }
 
 // Refs starts the stream of reference rows of table index (after its data): rows that must match
 // existing target rows by natural key. Write them as COPY text in the table's layout.
 func (w *Writer) Refs(index int, qname string) *TableStream {
-	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: make([]byte, 0, min(w.opts.ChunkBytes, DefaultChunkBytes)+64<<10)}
+	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: w.chunkBuf()}
 }
+
+// chunkBuf returns an empty chunk buffer: the one the last closed stream gave back, else a new
+// one. Streams are written one after the other, so one buffer serves them all (a new 8 MiB
+// buffer per table cost a backup 10% of its CPU in clearing memory, most tables being small).
+func (w *Writer) chunkBuf() []byte {
+	size := w.chunkBufSize()
+	if b := w.spare; cap(b) >= size {
+		w.spare = nil
+		return b[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+func (w *Writer) chunkBufSize() int { return min(w.opts.ChunkBytes, DefaultChunkBytes) + 64<<10 }
 
 func (w *Writer) tableEntry(index int, qname string) *TableEntry {
 	if te, ok := w.byIndex[index]; ok {
@@ -500,6 +515,10 @@ func (t *TableStream) Close() (TableEntry, error) {
 		if err := t.flush(t.buf, nil); err != nil {
 			return TableEntry{}, err
 		}
+	}
+	if t.w.spare == nil && cap(t.buf) == t.w.chunkBufSize() {
+		// Kept for the next stream, unless a long row grew it.
+		t.w.spare = t.buf[:0]
 	}
 	t.buf = nil
 	return *t.entry, nil
