@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	}
 	var stream *digest.Session
 	if why == "" {
-		if stream, err = digest.NewSession(tx, sch, plan, digest.Options{}); err != nil {
+		if stream, err = digest.NewSession(tx, sch, plan, digest.Options{ScanJoins: true}); err != nil {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	} else {

@@ -164,7 +164,7 @@ func (s *sideStream) run(ctx context.Context, cfg *pgx.ConnConfig, snapshot, dir
 	if err := sessionMemory(ctx, tx); err != nil {
 		return fmt.Errorf("second stream: %w", err)
 	}
-	ds, err := digest.NewSession(tx, sch, plan, digest.Options{Prefix: "_edmsdr_dg2"})
+	ds, err := digest.NewSession(tx, sch, plan, digest.Options{Prefix: "_edmsdr_dg2", ScanJoins: true})
 	if err != nil {
 		return fmt.Errorf("second stream: %w", err)
 	}

@@ -54,6 +54,7 @@ type Session struct {
 	columns map[string][]string
 	prefix  string
 	source  func(string) string
+	scan    bool // Options.ScanJoins
 	// sliceAbove and sliceBytes: see Options.SliceAbove and largeSlice.
 	sliceAbove int64
 	sliceBytes int
@@ -81,6 +82,13 @@ type Options struct {
 	// set it low so that the slice path runs on small values; 0 slices only where the plain path
 	// fails for size, values above largeValue.
 	SliceAbove int64
+	// ScanJoins builds identity tables for joins that read them whole (hash joins over whole
+	// tables, as a backup's COPYs do), never probe them by id: no primary keys (the ids come
+	// from each table's own primary key, unique already; at 20k documents the index was a third
+	// of the cost of filling the document versions' identities) and statistics of the join
+	// columns only. The same identities, so the same digests. Only for tables read as they are
+	// (no Source: staged rows may repeat ids).
+	ScanJoins bool
 }
 
 // NewSession prepares digests of the tables of s under plan.
@@ -92,9 +100,12 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	if opts.Prefix == "" {
 		opts.Prefix = "_edmsdr_dg"
 	}
+	if opts.ScanJoins && opts.Source != nil {
+		return nil, fmt.Errorf("digest: identity tables without keys need each table's own rows (no Source)")
+	}
 	return &Session{
 		q: q, s: s, plan: plan, domains: domains, graph: schema.BuildGraph(s), columns: opts.Columns,
-		prefix: opts.Prefix, source: opts.Source, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
+		prefix: opts.Prefix, source: opts.Source, scan: opts.ScanJoins, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
 		sliceAbove: opts.SliceAbove, sliceBytes: largeSlice,
 	}, nil
 }
@@ -270,14 +281,18 @@ func (d *Session) ident(ctx context.Context, qname string) (string, error) {
 		}
 		sql = fmt.Sprintf("SELECT t.%s, %s::uuid FROM %s t %s", qsid, rowHash(ex), src, strings.Join(joins, " "))
 	}
-	if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (id bigint PRIMARY KEY, h uuid NOT NULL)", name)); err != nil {
+	key, analyze := "PRIMARY KEY", name
+	if d.scan {
+		key, analyze = "NOT NULL", name+" (id)"
+	}
+	if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (id bigint %s, h uuid NOT NULL)", name, key)); err != nil {
 		return "", fmt.Errorf("digest %s: create identity table: %w", t.Display(), err)
 	}
 	d.temps = append(d.temps, name)
 	if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (id, h) %s", name, sql)); err != nil {
 		return "", fmt.Errorf("digest %s: identities: %w", t.Display(), err)
 	}
-	if _, err := d.q.Exec(ctx, "ANALYZE "+name); err != nil {
+	if _, err := d.q.Exec(ctx, "ANALYZE "+analyze); err != nil {
 		return "", fmt.Errorf("digest %s: analyze identities: %w", t.Display(), err)
 	}
 	d.idents[qname] = name
@@ -309,7 +324,11 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 	}
 	if d.gident == "" {
 		name := d.prefix + "_g"
-		if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, obj bigint NOT NULL, h uuid NOT NULL, PRIMARY KEY (ct, obj))", name)); err != nil {
+		key := ", PRIMARY KEY (ct, obj)"
+		if d.scan {
+			key = ""
+		}
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, obj bigint NOT NULL, h uuid NOT NULL%s)", name, key)); err != nil {
 			return "", fmt.Errorf("digest: create generic identity table: %w", err)
 		}
 		d.temps = append(d.temps, name)
@@ -339,7 +358,11 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 			return "", fmt.Errorf("digest: generic identities of %s: %w", tt.Display(), err)
 		}
 	}
-	if _, err := d.q.Exec(ctx, "ANALYZE "+d.gident); err != nil {
+	analyze := d.gident
+	if d.scan {
+		analyze += " (ct, obj)"
+	}
+	if _, err := d.q.Exec(ctx, "ANALYZE "+analyze); err != nil {
 		return "", fmt.Errorf("digest: analyze generic identities: %w", err)
 	}
 	return d.gident, nil

@@ -2,6 +2,7 @@ package digest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -42,6 +43,9 @@ CREATE TABLE part (id int NOT NULL, doc_id int REFERENCES doc, k text, PRIMARY K
 CREATE TABLE part_a PARTITION OF part FOR VALUES IN ('a');
 CREATE TABLE part_b PARTITION OF part DEFAULT;
 CREATE TABLE h (a text, b text);
+CREATE TABLE app_item (id serial PRIMARY KEY, name text UNIQUE NOT NULL);
+CREATE TABLE app_thing (id serial PRIMARY KEY, code text UNIQUE NOT NULL, item_id int REFERENCES app_item);
+CREATE TABLE tracker (id serial PRIMARY KEY, content_type_id int REFERENCES django_content_type, object_id int, what text);
 INSERT INTO h VALUES `+hostile+`;
 INSERT INTO django_content_type (app_label, model) VALUES ('app', 'doc'), ('app', 'version'), ('app', 'gone');
 INSERT INTO "Fol ders" (parent_id, name) VALUES (NULL, 'root'), (1, 'a b'), (2, 'c"d'), (1, ''), (NULL, 'other');
@@ -53,6 +57,12 @@ UPDATE doc SET current_version_id = (SELECT max(id) FROM version v WHERE v.doc_i
 INSERT INTO audit (content_type_id, object_id, what) SELECT 1, id::text, title FROM doc;
 INSERT INTO audit (content_type_id, object_id, what) SELECT 2, id::text, note FROM version;
 INSERT INTO audit (content_type_id, object_id, what) VALUES (3, '7', 'gone'), (1, '99999', 'dangling'), (NULL, NULL, NULL), (1, 'x', 'not a number');
+INSERT INTO django_content_type (app_label, model) VALUES ('app', 'item'), ('app', 'thing');
+INSERT INTO app_item (name) SELECT 'item ' || i FROM generate_series(1, 6) i;
+INSERT INTO app_thing (code, item_id) SELECT 'T' || i, 1 + i % 6 FROM generate_series(1, 9) i;
+INSERT INTO tracker (content_type_id, object_id, what) SELECT 4, id, name FROM app_item;
+INSERT INTO tracker (content_type_id, object_id, what) SELECT 5, id, code FROM app_thing;
+INSERT INTO tracker (content_type_id, object_id, what) VALUES (4, 99999, 'dangling'), (3, 1, 'gone'), (NULL, 2, 'no type'), (5, NULL, NULL);
 INSERT INTO note SELECT id, title FROM doc;
 INSERT INTO note SELECT id, title FROM doc WHERE id < 4;
 INSERT INTO note VALUES (NULL, NULL);
@@ -72,8 +82,10 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A generic foreign key with a text object id (compared as text), declared.
-	kf := &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.audit", ContentType: "content_type_id", ObjectID: "object_id"}}}
+	// A generic foreign key with a text object id (compared as text) whose content types name no
+	// table, and one with an integer object id into two tables (app_item, app_thing), declared.
+	kf := &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.audit", ContentType: "content_type_id", ObjectID: "object_id"},
+		{Table: "public.tracker", ContentType: "content_type_id", ObjectID: "object_id"}}}
 	plan, err := keys.Build(sch, kf)
 	if err != nil {
 		t.Fatal(err)
@@ -89,38 +101,41 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 	if err != nil {
 		t.Fatal(err)
 	}
-	streamSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_str"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tbl := range schema.BuildGraph(sch).Order {
-		var got, plain bytes.Buffer
-		sql, h, err := streamSession.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
+	// Identity tables with keys, and without (ScanJoins, the backup's): the same digests.
+	for _, scan := range []bool{false, true} {
+		streamSession, err := NewSession(tx, sch, plan, Options{Prefix: fmt.Sprintf("_t_str%v", scan), ScanJoins: scan})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
-			t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
-		}
-		td, err := h.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
-			t.Errorf("%s: streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), td, w, sql)
-		}
-		if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
-			t.Fatal(err)
-		}
-		tc, err := streamSession.TableCopy(ctx, tx.Conn().PgConn(), tbl.QName(), "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w := want.Tables[tbl.QName()]; !tc.Equal(w) {
-			t.Errorf("%s: TableCopy digest %+v, SQL digest %+v", tbl.Display(), tc, w)
-		}
-		if !sameLines(got.Bytes(), plain.Bytes()) {
-			t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+		for _, tbl := range schema.BuildGraph(sch).Order {
+			var got, plain bytes.Buffer
+			sql, h, err := streamSession.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
+				t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
+			}
+			td, err := h.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
+				t.Errorf("%s (scan joins %v): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), scan, td, w, sql)
+			}
+			if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
+				t.Fatal(err)
+			}
+			tc, err := streamSession.TableCopy(ctx, tx.Conn().PgConn(), tbl.QName(), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := want.Tables[tbl.QName()]; !tc.Equal(w) {
+				t.Errorf("%s (scan joins %v): TableCopy digest %+v, SQL digest %+v", tbl.Display(), scan, tc, w)
+			}
+			if !sameLines(got.Bytes(), plain.Bytes()) {
+				t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+			}
 		}
 	}
 }
