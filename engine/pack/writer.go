@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -60,19 +62,22 @@ type Writer struct {
 	headerSHA string
 	tables    []*TableEntry
 	byIndex   map[int]*TableEntry
+	spareMu   sync.Mutex
 	spare     []byte // a closed stream's chunk buffer, for the next one
 	done      bool
 	partial   string
 }
 
+// countingWriter counts what passes. The compressor writes from its own goroutines while the
+// ratio guard reads the count: the count is atomic.
 type countingWriter struct {
 	w io.Writer
-	n int64
+	n atomic.Int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -171,7 +176,7 @@ func (g *ratioGuard) balance(next int64) error {
 	if after <= ratioFloor/2 {
 		return nil
 	}
-	short := func() int64 { return (after+writeRatio-1)/writeRatio - g.comp.n }
+	short := func() int64 { return (after+writeRatio-1)/writeRatio - g.comp.n.Load() }
 	if short() <= 0 {
 		return nil
 	}
@@ -197,7 +202,7 @@ func (g *ratioGuard) balance(next int64) error {
 }
 
 // Bytes is the number of bytes written to the sink so far (the package's size once closed).
-func (w *Writer) Bytes() int64 { return w.count.n }
+func (w *Writer) Bytes() int64 { return w.count.n.Load() }
 
 // Partial is the path being written ("" when the sink is not a file of Create).
 func (w *Writer) Partial() string { return w.partial }
@@ -227,7 +232,9 @@ func (w *Writer) WriteHeader(h Header) error {
 	return w.entry(HeaderName, data, map[string]string{EntrySHA256Record: w.headerSHA})
 }
 
-// Table starts the COPY stream of table index: write COPY text rows to it, then Close it.
+// Table starts the COPY stream of table index: write COPY text rows to it, then Close it. One
+// stream is written at a time, but the next may be started (on another goroutine) while the one
+// before is being written and closed.
 func (w *Writer) Table(index int, qname string) *TableStream {
 	return &TableStream{w: w, entry: w.tableEntry(index, qname), buf: w.chunkBuf()}
 }
@@ -243,8 +250,11 @@ func (w *Writer) Refs(index int, qname string) *TableStream {
 // buffer per table cost a backup 10% of its CPU in clearing memory, most tables being small).
 func (w *Writer) chunkBuf() []byte {
 	size := w.chunkBufSize()
-	if b := w.spare; cap(b) >= size {
-		w.spare = nil
+	w.spareMu.Lock()
+	b := w.spare
+	w.spare = nil
+	w.spareMu.Unlock()
+	if cap(b) >= size {
 		return b[:0]
 	}
 	return make([]byte, 0, size)
@@ -516,9 +526,13 @@ func (t *TableStream) Close() (TableEntry, error) {
 			return TableEntry{}, err
 		}
 	}
-	if t.w.spare == nil && cap(t.buf) == t.w.chunkBufSize() {
+	if cap(t.buf) == t.w.chunkBufSize() {
 		// Kept for the next stream, unless a long row grew it.
-		t.w.spare = t.buf[:0]
+		t.w.spareMu.Lock()
+		if t.w.spare == nil {
+			t.w.spare = t.buf[:0]
+		}
+		t.w.spareMu.Unlock()
 	}
 	t.buf = nil
 	return *t.entry, nil
