@@ -36,7 +36,9 @@ import (
 //     prints them exactly; no money, no extension or user type, no domain),
 //   - sits in a target whose digest text is the client's (digest.StreamCheck: UTF-8 server, C or
 //     UTF-8 character type), with no enabled user trigger or rule on any table the restore writes
-//     (a trigger or rule on one table may write another), no row-level security on the table or
+//     (a trigger or rule on one table may write another), no function of a user or an extension
+//     in a default, CHECK, domain CHECK or index expression of any of them (a volatile function,
+//     or one an immutable function calls, may write another), no row-level security on the table or
 //     its partitions, and no foreign key that cascades from a table the restore updates,
 //
 // the restored rows are the rows sent, byte for byte once printed, so their digest is the one
@@ -258,16 +260,30 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 	}
 	var what string
 	// The tables written, their partitions, and every table a foreign key action may write when
-	// they change (recursively): a trigger or rule on any of them may write anywhere.
+	// they change (recursively): a trigger or rule on any of them may write anywhere. So may a
+	// function outside the catalog that writing them runs: in a column default, a CHECK, a
+	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
+	// expression or predicate, an extended statistics expression. The server records no
+	// dependency on a built-in function, so any recorded function is a user's or an extension's.
 	err := r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
   SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
     UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
   UNION SELECT k.conrelid FROM pg_constraint k JOIN rel ON k.confrelid = rel.relid
-    WHERE k.contype = 'f' AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r')))
+    WHERE k.contype = 'f' AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r'))),
+obj(classid, objid) AS (
+  SELECT 'pg_class'::regclass::oid, relid FROM rel
+  UNION SELECT x.classid, x.objid FROM obj o CROSS JOIN LATERAL (
+    SELECT d.classid, d.objid FROM pg_depend d WHERE d.refclassid = o.classid AND d.refobjid = o.objid
+      AND ((o.classid = 'pg_class'::regclass AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass, 'pg_statistic_ext'::regclass))
+        OR (o.classid = 'pg_type'::regclass AND d.classid = 'pg_constraint'::regclass))
+    UNION ALL SELECT d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid
+      AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
 SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
     WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
   (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
-    WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1), '')`, written).Scan(&what)
+    WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1),
+  (SELECT format('function %s (in %s)', d.refobjid::regprocedure, pg_describe_object(o.classid, o.objid, 0)) FROM obj o
+    JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.refclassid = 'pg_proc'::regclass LIMIT 1), '')`, written).Scan(&what)
 	if err != nil {
 		return nil, r.sqlError("", err)
 	}
