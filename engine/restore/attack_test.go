@@ -2,9 +2,13 @@ package restore_test
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
@@ -18,8 +22,13 @@ import (
 func rowsText(e *env, dsn, table string) string {
 	e.t.Helper()
 	var s string
+	conn := localpgtest.Shared(e.t).Connect(e.t, dsn)
+	// The same settings on both sides, whatever the database's defaults.
+	if err := digest.ApplySettings(e.ctx, conn, false); err != nil {
+		e.t.Fatal(err)
+	}
 	q := `SELECT coalesce(string_agg(t::text, E'\n' ORDER BY id), '') FROM ` + table + ` t`
-	if err := localpgtest.Shared(e.t).Connect(e.t, dsn).QueryRow(e.ctx, q).Scan(&s); err != nil {
+	if err := conn.QueryRow(e.ctx, q).Scan(&s); err != nil {
 		e.t.Fatalf("%s: %v", q, err)
 	}
 	return s
@@ -97,5 +106,136 @@ CREATE INDEX item_folded ON item (folded(label));`)
 	refusedOrEqual(t, e, res, err, "aloner", "kind", "plain")
 	if ev := digestEvidence(t, res, "aloner"); !strings.HasPrefix(ev, "full digest: ") {
 		t.Errorf("aloner: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestAttackStatementAndDeferredTriggers(t *testing.T) {
+	for name, trig := range map[string]string{
+		"statement": `CREATE TRIGGER item_touch AFTER INSERT ON item FOR EACH STATEMENT EXECUTE FUNCTION touch_trigger();`,
+		// Fired at commit, after validation, unless the restore makes it fire before.
+		"deferred": `CREATE CONSTRAINT TRIGGER item_touch AFTER INSERT ON item DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION touch_trigger();`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
+CREATE FUNCTION touch_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); RETURN NULL; END $$;`+trig)
+			res, err := e.restore(restore.Options{})
+			var refused *finding.Refused
+			if name == "deferred" && err != nil && !errors.As(err, &refused) {
+				// Today the index rebuild of item fails on the pending trigger event: an error,
+				// nothing committed (better a refusal naming the trigger; never a PASS).
+				if res.Committed || res.Verdict == finding.Pass {
+					t.Fatalf("restore: %v, but committed %t, verdict %s", err, res.Committed, res.Verdict)
+				}
+				if n := e.text(`SELECT count(*)::text FROM aloner`); n != "0" {
+					t.Errorf("aloner: %s rows committed", n)
+				}
+				return
+			}
+			refusedOrEqual(t, e, res, err, "aloner", "kind", "plain", "item")
+		})
+	}
+}
+
+// edgeDDL has text that COPY escapes and intervals whose signs a sql_standard IntervalStyle
+// would read otherwise.
+const edgeDDL = `CREATE TABLE edge (id serial PRIMARY KEY, s text, iv interval, ts timestamp, tz timestamptz, d date, f float8, b bytea);`
+
+const edgeRows = `INSERT INTO edge (s, iv, ts, tz, d, f, b) VALUES
+ (E'\\N', '-1 day', '2024-03-04 05:06:07', '2024-03-04 05:06:07+13:45', '2024-03-04', 0.1, '\x5c4e'),
+ ('\N', '-1 day +02:00', '0001-01-01 00:00:00 BC', '1901-12-13 20:45:52+00', '0001-01-01 BC', -0.0, '\x'),
+ ('', '1 year -1 month', 'infinity', '-infinity', 'infinity', 1e308, NULL),
+ (NULL, '-00:00:01', '2000-01-01', '2038-01-19 03:14:08+00', '2000-01-01', 'NaN', '\x00'),
+ (E'\\.', '-1 year -2 mons -3 days -04:05:06', NULL, NULL, NULL, NULL, NULL),
+ (E'a\rb\tc\nd\\e', '-3 days 4 hours', NULL, NULL, NULL, NULL, NULL),
+ (E'\\\\x', '1 day -1 second', NULL, NULL, NULL, NULL, NULL),
+ (E'\u00e9\u20ac\U0001F511', '@ 1 hour ago', NULL, NULL, NULL, NULL, NULL);`
+
+func TestAttackSessionDefaultsOfTheTarget(t *testing.T) {
+	// The target database prints and reads values otherwise by default: the restore pins its
+	// own settings, so the rows land as in the source (with the landing proof or not).
+	e := newLandingEnv(t, edgeDDL+edgeRows, edgeDDL+`
+DO $$ BEGIN
+  EXECUTE format('ALTER DATABASE %I SET DateStyle = %L', current_database(), 'SQL, DMY');
+  EXECUTE format('ALTER DATABASE %I SET IntervalStyle = %L', current_database(), 'sql_standard');
+  EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), 'Pacific/Chatham');
+  EXECUTE format('ALTER DATABASE %I SET extra_float_digits = %s', current_database(), -15);
+  EXECUTE format('ALTER DATABASE %I SET bytea_output = %L', current_database(), 'escape');
+END $$;`)
+	e.conn = localpgtest.Shared(t).Connect(t, e.tgt) // a session with the database's defaults
+	if got := e.text(`SELECT current_setting('IntervalStyle')`); got != "sql_standard" {
+		t.Fatalf("IntervalStyle %s: the database's defaults are not in force", got)
+	}
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if got, want := rowsText(e, e.tgt, "edge"), rowsText(e, e.src, "edge"); got != want {
+		t.Errorf("edge differs from the source:\n target %q\n source %q", got, want)
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+}
+
+func TestAttackPartitionedTarget(t *testing.T) {
+	e := newLandingEnv(t, edgeDDL+edgeRows, strings.Replace(edgeDDL, "id serial PRIMARY KEY", "id serial", 1)+`
+ALTER TABLE edge RENAME TO edge_old; DROP TABLE edge_old;
+CREATE TABLE edge (id serial, s text, iv interval, ts timestamp, tz timestamptz, d date, f float8, b bytea, PRIMARY KEY (id)) PARTITION BY RANGE (id);
+CREATE TABLE edge_low PARTITION OF edge FOR VALUES FROM (MINVALUE) TO (4);
+CREATE TABLE edge_high PARTITION OF edge FOR VALUES FROM (4) TO (MAXVALUE);`)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+	}
+	if table(t, res, "edge").Direct {
+		t.Errorf("a partitioned table was loaded directly")
+	}
+	if got, want := rowsText(e, e.tgt, "edge"), rowsText(e, e.src, "edge"); got != want {
+		t.Errorf("edge differs from the source:\n target %q\n source %q", got, want)
+	}
+	if n := e.text(`SELECT count(*)::text FROM edge_high`); n != "5" {
+		t.Errorf("edge_high holds %s rows, want 5", n)
+	}
+}
+
+func TestAttackDirectLoadOfBadRows(t *testing.T) {
+	for name, tc := range map[string]struct {
+		table, column, value string
+		kinds                []finding.Kind
+	}{
+		"duplicate id":   {"public.aloner", "id", "1", []finding.Kind{finding.Duplicated, finding.Constraint}},
+		"missing parent": {"public.item", "kind_id", "99", []finding.Kind{finding.Orphaned, finding.Constraint}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL)
+			bad := filepath.Join(t.TempDir(), "bad.edmsdr")
+			err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+				if table == tc.table {
+					rows[len(rows)-1] = corrupt.SetField(rows[len(rows)-1], corrupt.Column(cols, tc.column), []byte(tc.value))
+				}
+				return rows, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.pkg = bad
+			res, err := e.restore(restore.Options{})
+			var refused *finding.Refused
+			if !errors.As(err, &refused) || res.Committed {
+				t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+			}
+			found := false
+			for _, k := range tc.kinds {
+				found = found || hasKind(res.Findings, k, strings.TrimPrefix(tc.table, "public."))
+			}
+			if !found {
+				t.Errorf("findings %v, want one of %v on %s", res.Findings, tc.kinds, tc.table)
+			}
+			for _, tbl := range []string{"aloner", "kind", "plain", "item"} {
+				if n := e.text(fmt.Sprintf(`SELECT count(*)::text FROM %s`, tbl)); n != "0" {
+					t.Errorf("%s: %s rows committed", tbl, n)
+				}
+			}
+		})
 	}
 }
