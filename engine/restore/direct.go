@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/edmsdr/edmsdr/engine/contenttype"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgcopy"
@@ -23,7 +24,8 @@ import (
 // the maps, the preflight and the id map read the same rows as they would from staging.
 //
 // Eligibility is decided conservatively before anything is written (chooseDirect) and confirmed
-// once the package's manifest (its key plan, its reference rows) is known (confirmDirect). A
+// once the package's manifest (its key plan, its reference rows) and the staged content types
+// are known (confirmDirect). A
 // table that turns out not to fit, an entry the server refuses (NOT NULL, CHECK, a type), a
 // reference entry or an entry without a checksum demote the table to the staging path
 // (demoteDirect): every row it received moves to a staging table and leaves the final table, and
@@ -58,7 +60,15 @@ func (r *run) chooseDirect(ctx context.Context) error {
 			return true
 		}
 		if len(predicted.GenericFKsOf(st.qname)) > 0 {
-			return false
+			// Rewritten through the maps of the tables its content types name: the identity
+			// at best when the content types themselves keep their ids (genericIdentity).
+			ct := predicted.ContentTypes
+			if ct == nil {
+				return false
+			}
+			if p := r.byName[ct.Table]; p == nil || p.sid == "" || p.targetHasRows {
+				return false
+			}
 		}
 		for _, c := range predicted.NaturalKey(st.qname) {
 			if r.domains.Of(st.qname, c) == st.qname {
@@ -191,19 +201,22 @@ func (r *run) demoteDirect(ctx context.Context, st *tableState, why string) erro
 }
 
 // confirmDirect demotes every direct table that the package's manifest shows not to fit: its id
-// map is not the identity (reference rows, a tree in the key), it has generic foreign keys, or
-// one of its references points at a table whose map is not the identity.
+// map is not the identity (reference rows, a tree in the key), one of its references points at a
+// table whose map is not the identity, or its generic foreign keys would not keep their values
+// (genericIdentity).
 func (r *run) confirmDirect(ctx context.Context) error {
 	for _, st := range r.tables {
 		if !st.direct {
 			continue
 		}
 		why := ""
-		switch {
-		case !r.identityMap(st):
+		if !r.identityMap(st) {
 			why = "its id map is not the identity"
-		case len(st.gfks) > 0:
-			why = "it has generic foreign keys"
+		} else {
+			var err error
+			if why, err = r.genericIdentity(ctx, st); err != nil {
+				return err
+			}
 		}
 		for _, c := range st.cols {
 			d := r.domains.Of(st.qname, c)
@@ -235,6 +248,47 @@ func (r *run) dropDirectViews(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// genericIdentity says why the generic foreign keys of st would not keep their values as they
+// are ("" when they would): the content type table's map and the map of every table a staged
+// content type names must be the identity, and no row may hold an object id without a content
+// type (the rewrite turns it into NULL).
+func (r *run) genericIdentity(ctx context.Context, st *tableState) (string, error) {
+	if len(st.gfks) == 0 {
+		return "", nil
+	}
+	ctPlan := r.manifest.Plan.ContentTypes
+	if ctPlan == nil {
+		return "its generic foreign keys have no content type table", nil
+	}
+	ctSt := r.byName[ctPlan.Table]
+	if ctSt == nil || ctSt.sid == "" || !r.identityMap(ctSt) {
+		return "its generic foreign keys name content types whose id map is not the identity", nil
+	}
+	for _, g := range st.gfks {
+		ct, obj := pgquote.Ident(g.ContentTypeColumn), pgquote.Ident(g.ObjectIDColumn)
+		var loose bool
+		sql := fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s s WHERE s.%s IS NULL AND s.%s IS NOT NULL)", st.stg, ct, obj)
+		if err := r.tx.QueryRow(ctx, sql).Scan(&loose); err != nil {
+			return "", r.sqlError(st.display, err)
+		}
+		if loose {
+			return fmt.Sprintf("rows with an object id in %s but no content type", g.ObjectIDColumn), nil
+		}
+		cts, err := contenttype.Used(ctx, r.tx, contenttype.Table{From: ctSt.stg, ID: ctSt.sid, Plan: ctPlan},
+			contenttype.Refs{From: st.stg, Column: g.ContentTypeColumn})
+		if err != nil {
+			return "", r.sqlError(st.display, err)
+		}
+		for _, c := range cts {
+			target := ctPlan.TableForContentType(r.target, c.AppLabel, c.Model)
+			if p := r.byName[target]; p == nil || !r.identityMap(p) {
+				return fmt.Sprintf("%s names content type %s.%s, whose table's id map is not the identity", g.ObjectIDColumn, c.AppLabel, c.Model), nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // directNames lists the tables loaded straight into their final table, for the log.
