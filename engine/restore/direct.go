@@ -25,12 +25,11 @@ import (
 //
 // Eligibility is decided conservatively before anything is written (chooseDirect) and confirmed
 // once the package's manifest (its key plan, its reference rows) and the staged content types
-// are known (confirmDirect). A
-// table that turns out not to fit, an entry the server refuses (NOT NULL, CHECK, a type), a
-// reference entry or an entry without a checksum demote the table to the staging path
-// (demoteDirect): every row it received moves to a staging table and leaves the final table, and
-// the failed entry is staged again from its spool, so that the findings are those of the staging
-// path.
+// are known (confirmDirect). A table that turns out not to fit, an entry the server refuses (NOT
+// NULL, CHECK, a type), a reference entry or an entry without a checksum demote the table to the
+// staging path (demoteDirect): every row it received moves to a staging table and leaves the
+// final table, and the failed entry is staged again from its spool, so that the findings are
+// those of the staging path.
 
 // chooseDirect marks the tables that load straight into their final table and holds their
 // foreign keys and indexes for the load. Run after the tables are locked and their emptiness
