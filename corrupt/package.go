@@ -325,7 +325,8 @@ func manifestColumnName(es []Entry, r *rand.Rand) ([]Entry, error) {
 }
 
 func headerFormatVersion(es []Entry, r *rand.Rand) ([]Entry, error) {
-	return es, editHeader(es, func(h *pack.Header) error { h.Format = pack.FormatVersion + 1; return nil })
+	// The first version no build reads (version 2 is version 1 with large value entries).
+	return es, editHeader(es, func(h *pack.Header) error { h.Format = pack.FormatLargeValues + 1; return nil })
 }
 
 func headerTableName(es []Entry, r *rand.Rand) ([]Entry, error) {

@@ -40,6 +40,9 @@ func Rewrite(in, out string, edit EditFunc) error {
 		if err != nil {
 			return fmt.Errorf("rewrite %s: %w", in, err)
 		}
+		if e.Large {
+			return fmt.Errorf("rewrite %s: large value entries are not rewritten", in)
+		}
 		data, err := io.ReadAll(e)
 		if err != nil {
 			return fmt.Errorf("rewrite %s: %w", in, err)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,9 +68,13 @@ prune.` + backupSealHelp + locationHelp,
 			if err != nil {
 				return timeoutError(ctx, err)
 			}
+			largeValue, err := largeValueEnv()
+			if err != nil {
+				return err
+			}
 			res, err := backup.RunTo(ctx, cfg, up, out, backup.Options{
 				Keys: kf, Schemas: schemas, Tool: "edmsdr " + version, Log: g.log,
-				Writer: wopts, Streams: streams,
+				Writer: wopts, Streams: streams, LargeValue: largeValue,
 			})
 			if err != nil {
 				abortNote(g, up)
@@ -96,4 +102,21 @@ prune.` + backupSealHelp + locationHelp,
 	addTimeoutFlag(cmd, &timeout)
 	sf.addWriteFlags(cmd)
 	return cmd
+}
+
+// largeValueVar is the variable that sets backup.Options.LargeValue (bytes): a bytea longer
+// travels as a large value entry of its own. Tests set it low; unset is the default, 256 MiB.
+const largeValueVar = "EDMSDR_LARGE_VALUE_BYTES"
+
+// largeValueEnv reads largeValueVar (0 when unset).
+func largeValueEnv() (int64, error) {
+	v := os.Getenv(largeValueVar)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return 0, usagef("%s must be a positive number of bytes, not %q", largeValueVar, v)
+	}
+	return n, nil
 }

@@ -3,7 +3,8 @@
 // is hashed from the same COPY stream (digest.StreamTable) or, where that cannot match the SQL
 // digest, computed by a second connection from the same exported snapshot while the data streams out.
 // With the streamed digest, a second connection in the same snapshot can read some tables
-// meanwhile (streams.go). Memory does not grow with the data; a failed backup leaves no file behind.
+// meanwhile (streams.go). A bytea too long for COPY text travels as an entry of its own, read in
+// slices (large.go). Memory does not grow with the data; a failed backup leaves no file behind.
 package backup
 
 import (
@@ -53,9 +54,19 @@ type Options struct {
 	// package; the rows and the digest are the same either way (only where chunks are cut can
 	// differ).
 	Streams int
-	// TempDir holds the second stream's temporary files ("" is the system's temporary directory).
+	// TempDir holds the second stream's temporary files and the large values waiting for
+	// their entries ("" is the system's temporary directory).
 	TempDir string
+	// LargeValue: a bytea value longer than this many bytes travels as a large value entry of
+	// its own (pack.TableEntry.Large), read from the server in slices, instead of inside its
+	// row's COPY text, which PostgreSQL cannot write for a value of about 512 MiB or more;
+	// 0 means DefaultLargeValue. Only with the streamed digest (digest.StreamCheck); otherwise
+	// such a value makes the backup fail, saying so.
+	LargeValue int64
 }
+
+// DefaultLargeValue is the default Options.LargeValue: half the largest bytea COPY text can carry.
+const DefaultLargeValue = 256 << 20
 
 // Result describes a finished backup.
 type Result struct {
@@ -192,6 +203,24 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	}()
 	graph := schema.BuildGraph(sch)
 	hdr := pack.Header{Tool: opts.Tool}
+	// Tables holding values too large for COPY text: their values travel in entries of their
+	// own (format 2, only then). Found before the header, which names the format.
+	above := opts.LargeValue
+	if above <= 0 {
+		above = DefaultLargeValue
+	}
+	var large map[string]bool
+	if stream != nil {
+		if large, err = largeTables(ctx, tx, graph.Order, above); err != nil {
+			cancelDigest()
+			<-digestDone
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		if len(large) > 0 {
+			hdr.Format = pack.FormatLargeValues
+			log.Info("large values in their own entries", "tables", len(large), "above_bytes", above)
+		}
+	}
 	for i, t := range graph.Order {
 		hdr.Tables = append(hdr.Tables, pack.TableLayout{Index: i, Table: t.QName(), Columns: t.DataColumns()})
 	}
@@ -216,7 +245,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		}
 		var tables []*schema.Table
 		for i, on := range schedule(cost) {
-			if on {
+			if on && !large[graph.Order[i].QName()] {
 				tables = append(tables, graph.Order[i])
 				sideTables[graph.Order[i].QName()] = true
 			}
@@ -247,7 +276,18 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		}
 		var dst io.Writer = ts
 		var hasher *digest.Hasher
-		if stream != nil {
+		var spool *largeSpool
+		switch {
+		case stream != nil && large[t.QName()]:
+			if spool, err = newLargeSpool(opts.TempDir); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			defer spool.close()
+			if sql, hasher, err = stream.StreamTableLarge(ctx, t.QName(), t.DataColumns(), t.Partitioned, ts, above, spool.add); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			dst = hasher
+		case stream != nil:
 			if sql, hasher, err = stream.StreamTable(ctx, t.QName(), t.DataColumns(), t.Partitioned, ts); err != nil {
 				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
 			}
@@ -257,7 +297,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			cancelDigest()
 			<-digestDone
 			if pgerr.TooLarge(err) {
-				return nil, fmt.Errorf("backup table %s: a row holds a value too large for PostgreSQL to write in COPY text (1 GiB at most per row, so a bytea of about 512 MiB or more): no package written; keep such files outside the database: %w", t.Display(), err)
+				return nil, fmt.Errorf("backup table %s: a row holds a value too large for PostgreSQL to write in COPY text (1 GiB at most per row: a text value escaped past it, or a bytea of about 512 MiB or more where the digest cannot be streamed): no package written; keep such files outside the database: %w", t.Display(), err)
 			}
 			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
 		}
@@ -271,6 +311,12 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			cancelDigest()
 			<-digestDone
 			return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+		}
+		if spool != nil {
+			if err := spool.write(ctx, w, i, t.QName()); err != nil {
+				return nil, fmt.Errorf("backup table %s: %w", t.Display(), err)
+			}
+			spool.close()
 		}
 		log.Debug("table copied", "table", t.Display(), "rows", te.Rows, "bytes", te.Bytes)
 	}

@@ -277,7 +277,7 @@ func (s *sideStream) stop() {
 // copyError says what to do about a COPY the server could not write.
 func copyError(err error) error {
 	if pgerr.TooLarge(err) {
-		return fmt.Errorf("a row holds a value too large for PostgreSQL to write in COPY text (1 GiB at most per row, so a bytea of about 512 MiB or more): no package written; keep such files outside the database: %w", err)
+		return fmt.Errorf("a row holds a value too large for PostgreSQL to write in COPY text (1 GiB at most per row: a text value escaped past it, or a bytea of about 512 MiB or more where the digest cannot be streamed): no package written; keep such files outside the database: %w", err)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package digest
 import (
 	"bytes"
 	"context"
+	hexpkg "encoding/hex"
 	"fmt"
 	"io"
 	"strconv"
@@ -58,8 +59,12 @@ func execSimple(ctx context.Context, pc *pgconn.PgConn, sql string) error {
 // large values), n (how many of the row's values are large), total (the value's length), off
 // (1-based offset of the slice) and the slice.
 type largeRows struct {
-	pos   []int // order position of large column k
-	slice int64 // slice length the server was asked for
+	pos   []int    // order position of large column k
+	slice int64    // slice length the server was asked for
+	names []string // column of large column k (with sink)
+	sink  LargeSink
+	dec   []byte // a decoded slice (with sink)
+	row   int64  // the row's number among the rows passed on
 
 	open  bool
 	base  [][]byte // the row's fields, copied from its first slice row
@@ -77,7 +82,8 @@ type largeRows struct {
 // usual), true for a slice (hashed here).
 func (h *Hasher) sliceRow() (bool, error) {
 	l := h.large
-	f := h.fields[h.ncols:]
+	nrow := h.nfields - sliceFields
+	f := h.fields[nrow:]
 	if isNull(f[0]) {
 		if l.open {
 			return false, fmt.Errorf("digest: a row ends before the slices of its large values")
@@ -103,13 +109,18 @@ func (h *Hasher) sliceRow() (bool, error) {
 		l.open, l.n, l.done, l.k, l.lastK, l.at = true, n, 0, -1, -1, 0
 		l.buf = l.buf[:0]
 		l.base = l.base[:0]
-		for _, b := range h.fields[:h.ncols] {
+		for _, b := range h.fields[:nrow] {
 			l.buf = append(l.buf, b...)
 		}
 		o := 0
-		for _, b := range h.fields[:h.ncols] {
+		for _, b := range h.fields[:nrow] {
 			l.base = append(l.base, l.buf[o:o+len(b)])
 			o += len(b)
+		}
+		// The row is passed on once, its large values NULL, its table columns only.
+		l.row = h.rows
+		if err := h.passOn(h.fields[:h.ncols]); err != nil {
+			return true, err
 		}
 		h.md.Reset()
 		h.out = h.out[:0]
@@ -141,6 +152,18 @@ func (h *Hasher) sliceRow() (bool, error) {
 		return true, fmt.Errorf("digest: a slice of a large value has %d hex digits, want %d", len(hex), 2*want)
 	}
 	h.emit(hex)
+	if l.sink != nil {
+		if cap(l.dec) < int(want) {
+			l.dec = make([]byte, want)
+		}
+		n, err := hexpkg.Decode(l.dec[:want], hex)
+		if err != nil || int64(n) != want {
+			return true, fmt.Errorf("digest: a slice of a large value is not hex: %v", err)
+		}
+		if err := l.sink(l.row, l.names[k], total, off, l.dec[:n]); err != nil {
+			return true, err
+		}
+	}
 	l.next += want
 	if l.next <= total {
 		return true, nil
@@ -169,26 +192,58 @@ func (h *Hasher) renderRange(from, to int, fields [][]byte) {
 	}
 }
 
+// passOn writes a row of the given fields to the Hasher's destination.
+func (h *Hasher) passOn(fields [][]byte) error {
+	var row []byte
+	for i, f := range fields {
+		if i > 0 {
+			row = append(row, '\t')
+		}
+		row = append(row, f...)
+	}
+	row = append(row, '\n')
+	_, err := h.dst.Write(row)
+	return err
+}
+
 func isNull(f []byte) bool { return len(f) == 2 && f[0] == '\\' && f[1] == 'N' }
 
-// tableSlices is TableCopy with every bytea value (at large positions of the content columns)
-// longer than above bytes read in slices.
-func (d *Session) tableSlices(ctx context.Context, pc *pgconn.PgConn, t *schema.Table, relation string, ex, joins []string, large []int, above int64) (pack.TableDigest, error) {
-	slice := int64(d.sliceBytes)
-	sel := make([]string, len(ex))
-	copy(sel, ex)
+// sliceFields are the fields that follow a row in a sliced stream: k, n, total, off, part.
+const sliceFields = 5
+
+// nulledLarge is column expression c with values longer than above bytes NULLed.
+func nulledLarge(c string, above int64) string {
+	return fmt.Sprintf("CASE WHEN octet_length(%s) > %d THEN NULL ELSE %s END", c, above, c)
+}
+
+// sliceParts returns the select-list tail (k, n, total, off, part) and the lateral join that
+// produce one row per slice of each value longer than above bytes, of the columns ex[i], i in
+// large. A row without one gets a single row with k NULL.
+func (d *Session) sliceParts(ex []string, large []int, above int64) (string, string) {
+	slice := d.sliceBytes
 	var parts, isLarge []string
 	for k, i := range large {
 		c := ex[i]
 		cond := fmt.Sprintf("octet_length(%s) > %d", c, above)
-		sel[i] = fmt.Sprintf("CASE WHEN %s THEN NULL ELSE %s END", cond, c)
 		isLarge = append(isLarge, fmt.Sprintf("CASE WHEN %s THEN 1 ELSE 0 END", cond))
 		parts = append(parts, fmt.Sprintf("SELECT %d AS k, octet_length(%s)::bigint AS total, g.off::bigint AS off, substring(%s from g.off for %d) AS part FROM generate_series(1, CASE WHEN %s THEN octet_length(%s) END, %d) g(off)",
 			k, c, c, slice, cond, c, slice))
 	}
-	sql := fmt.Sprintf("COPY (SELECT %s, s.k, %s, s.total, s.off, s.part FROM %s t %s LEFT JOIN LATERAL (%s) s ON true) TO STDOUT",
-		strings.Join(sel, ", "), strings.Join(isLarge, " + "), relation, strings.Join(joins, " "), strings.Join(parts, " UNION ALL "))
-	h := &Hasher{dst: io.Discard, ncols: len(ex), nfields: len(ex) + 5, order: make([]int, len(ex)), large: &largeRows{slice: slice}}
+	return fmt.Sprintf("s.k, %s, s.total, s.off, s.part", strings.Join(isLarge, " + ")),
+		fmt.Sprintf("LEFT JOIN LATERAL (%s) s ON true", strings.Join(parts, " UNION ALL "))
+}
+
+// tableSlices is TableCopy with every bytea value (at large positions of the content columns)
+// longer than above bytes read in slices.
+func (d *Session) tableSlices(ctx context.Context, pc *pgconn.PgConn, t *schema.Table, relation string, ex, joins []string, large []int, above int64) (pack.TableDigest, error) {
+	sel := make([]string, len(ex))
+	copy(sel, ex)
+	for _, i := range large {
+		sel[i] = nulledLarge(ex[i], above)
+	}
+	tail, lateral := d.sliceParts(ex, large, above)
+	sql := fmt.Sprintf("COPY (SELECT %s, %s FROM %s t %s %s) TO STDOUT", strings.Join(sel, ", "), tail, relation, strings.Join(joins, " "), lateral)
+	h := &Hasher{dst: io.Discard, ncols: len(ex), nfields: len(ex) + sliceFields, order: make([]int, len(ex)), large: &largeRows{slice: int64(d.sliceBytes)}}
 	for i := range h.order {
 		h.order[i] = i
 	}

@@ -1,10 +1,12 @@
 package digest
 
 import (
+	"bytes"
 	"crypto/md5"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +101,49 @@ INSERT INTO loose VALUES (NULL, NULL), (''::bytea, 0);
 			}
 		}
 	}
+	// The backup's stream: the rows passed on with their large values NULL, the values to the
+	// sink, the digest as SQL computes it.
+	blob := sch.Table("public.blob")
+	var passed bytes.Buffer
+	values := map[string][]byte{}
+	sink := func(row int64, column string, total, off int64, data []byte) error {
+		key := fmt.Sprintf("%d.%s", row, column)
+		if int64(len(values[key]))+1 != off {
+			return fmt.Errorf("slice of %s at %d after %d bytes", key, off, len(values[key]))
+		}
+		values[key] = append(values[key], data...)
+		return nil
+	}
+	sql, h, err := sliced.StreamTableLarge(ctx, "public.blob", blob.DataColumns(), false, &passed, 1000, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pc.CopyTo(ctx, h, sql); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	streamed, err := h.Close()
+	if want, _ := sqlSession.Table(ctx, "public.blob", ""); err != nil || !streamed.Equal(want) {
+		t.Errorf("StreamTableLarge: %+v, %v; SQL digest %+v", streamed, err, want)
+	}
+	lines := strings.Split(strings.TrimSuffix(passed.String(), "\n"), "\n")
+	if int64(len(lines)) != streamed.Rows || len(values) < 2*large {
+		t.Fatalf("%d rows passed on, %d hashed, %d large values", len(lines), streamed.Rows, len(values))
+	}
+	for key, v := range values {
+		var row int
+		var col string
+		fmt.Sscanf(strings.Replace(key, ".", " ", 1), "%d %s", &row, &col)
+		f := strings.Split(lines[row], "\t")
+		ci := slices.Index(blob.DataColumns(), col)
+		if f[ci] != `\N` {
+			t.Errorf("row %d: large column %s passed on as %.20q", row, col, f[ci])
+		}
+		var orig []byte
+		if err := tx.QueryRow(ctx, "SELECT "+col+" FROM blob WHERE id = $1", f[slices.Index(blob.DataColumns(), "id")]).Scan(&orig); err != nil || !bytes.Equal(orig, v) || len(v) <= 1000 {
+			t.Errorf("row %d column %s: sink got %d bytes, the table holds %d (%v)", row, col, len(v), len(orig), err)
+		}
+	}
+
 	// A differing byte deep inside a large value changes the digest.
 	before, err := sliced.TableCopy(ctx, pc, "public.blob", "")
 	if err != nil {

@@ -57,6 +57,25 @@ func StreamCheck(ctx context.Context, q Querier) (string, error) {
 // package's order). It builds the identity tables the table's references need, and returns the
 // COPY statement to run and a Hasher to copy its output through into dst.
 func (d *Session) StreamTable(ctx context.Context, qname string, cols []string, partitioned bool, dst io.Writer) (string, *Hasher, error) {
+	return d.streamTable(ctx, qname, cols, partitioned, dst, 0, nil)
+}
+
+// LargeSink receives the large values of a table streamed by StreamTableLarge, in slices, in
+// order: data (decoded bytes, valid during the call only) is at offset off (1-based) of the
+// value of column in data row row (0-based, in the order the rows are passed on), total bytes long.
+type LargeSink func(row int64, column string, total, off int64, data []byte) error
+
+// StreamTableLarge is StreamTable for a table holding bytea values longer than above bytes: such
+// a value is passed on as NULL in its row and given to sink in slices, and the row is hashed with
+// it, as SQL would (see large.go).
+func (d *Session) StreamTableLarge(ctx context.Context, qname string, cols []string, partitioned bool, dst io.Writer, above int64, sink LargeSink) (string, *Hasher, error) {
+	if above <= 0 || sink == nil {
+		return "", nil, fmt.Errorf("digest %s: large values need a threshold and a sink", schema.DisplayName(qname))
+	}
+	return d.streamTable(ctx, qname, cols, partitioned, dst, above, sink)
+}
+
+func (d *Session) streamTable(ctx context.Context, qname string, cols []string, partitioned bool, dst io.Writer, above int64, sink LargeSink) (string, *Hasher, error) {
 	t, err := d.table(qname)
 	if err != nil {
 		return "", nil, err
@@ -87,7 +106,31 @@ func (d *Session) StreamTable(ctx context.Context, qname string, cols []string, 
 	h.nfields = len(cols) + len(extra)
 	qcols := pgquote.Idents(cols)
 	var sql string
+	var large []int
+	if above > 0 {
+		large = largeColumns(t, content, ex)
+	}
 	switch {
+	case len(large) > 0:
+		// Every column through the SELECT, large values NULLed and sent in slices after the row.
+		sel := make([]string, 0, len(cols)+len(extra))
+		for _, c := range cols {
+			sel = append(sel, "t."+pgquote.Ident(c))
+		}
+		sel = append(sel, extra...)
+		names := make([]string, len(large))
+		for k, i := range large {
+			names[k] = content[i]
+			sel[pos[content[i]]] = nulledLarge(ex[i], above)
+		}
+		only := "ONLY "
+		if partitioned {
+			only = ""
+		}
+		tail, lateral := d.sliceParts(ex, large, above)
+		sql = fmt.Sprintf("COPY (SELECT %s, %s FROM %s%s t %s %s) TO STDOUT", strings.Join(sel, ", "), tail, only, pgquote.Table(qname), strings.Join(joins, " "), lateral)
+		h.nfields += sliceFields
+		h.large = &largeRows{pos: large, slice: int64(d.sliceBytes), names: names, sink: sink}
 	case len(extra) == 0 && !partitioned:
 		sql = fmt.Sprintf("COPY %s (%s) TO STDOUT", pgquote.Table(qname), qcols)
 	case len(extra) == 0:

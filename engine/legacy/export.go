@@ -181,6 +181,9 @@ func (e *exporter) entries(fn func(en *pack.Entry) error) (*pack.Manifest, error
 		if err != nil {
 			return nil, err
 		}
+		if en.Large {
+			return nil, fmt.Errorf("export: table %s holds a value too large for a fixture (entry %s, %d bytes): packages with large values cannot be exported", schema.DisplayName(en.Layout.Table), en.Name, en.Size)
+		}
 		if err := fn(en); err != nil {
 			return nil, err
 		}

@@ -270,16 +270,21 @@ func entryDamages() []entryDamage {
 		{name: "fifo entry", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
 			return insert(es, 1, rawEntry{hdr: tar.Header{Name: DataName(0, 0), Typeflag: tar.TypeFifo, Mode: 0o600}})
 		}},
-		{name: "header format version 2", kind: finding.Unsupported, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
-			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
+		{name: "header format version 3", kind: finding.Unsupported, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["format"] = 3 })
 			return es
 		}},
-		{name: "header format version 2, its checksum record not updated", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
-			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
+		{name: "header format version 3, its checksum record not updated", kind: finding.Corrupt, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["format"] = 3 })
 			return es
 		}},
 		{name: "header format version 2 without a checksum record", kind: finding.Corrupt, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
 			editHeader(tb, es, func(h map[string]any) { h["format"] = 2 })
+			es[find(tb, es, HeaderName)].hdr.PAXRecords = nil
+			return es
+		}},
+		{name: "header format version 3 without a checksum record", kind: finding.Corrupt, reseal: true, damage: func(tb testing.TB, es []rawEntry) []rawEntry {
+			editHeader(tb, es, func(h map[string]any) { h["format"] = 3 })
 			es[find(tb, es, HeaderName)].hdr.PAXRecords = nil
 			return es
 		}},

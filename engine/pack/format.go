@@ -19,6 +19,11 @@ import (
 // every version ever written stays readable.
 const FormatVersion = 1
 
+// FormatLargeValues is the format of a package holding large values (TableEntry.Large): version
+// 1 plus large/ entries. Only such packages carry it, so that every other package stays
+// readable by builds that know version 1 only (they refuse this one as a newer format).
+const FormatLargeValues = 2
+
 // Entry names.
 const (
 	HeaderName    = "header.json"
@@ -26,7 +31,30 @@ const (
 	SignatureName = "manifest.sig"
 )
 
-var dataName = regexp.MustCompile(`^(data|refs)/([0-9]{6})\.([0-9]{6})\.copy$`)
+var (
+	dataName  = regexp.MustCompile(`^(data|refs)/([0-9]{6})\.([0-9]{6})\.copy$`)
+	largeName = regexp.MustCompile(`^large/([0-9]{6})\.([0-9]{6})\.bin$`)
+)
+
+// PAX records of a large value entry: the row (0-based, in the order of the table's data
+// entries) and the column the value belongs to; in that row the column reads NULL.
+const (
+	LargeRowRecord    = "EDMSDR.row"
+	LargeColumnRecord = "EDMSDR.column"
+)
+
+// LargeName is the entry name of large value n of table index table.
+func LargeName(table, n int) string { return fmt.Sprintf("large/%06d.%06d.bin", table, n) }
+
+func parseLargeName(name string) (table, n int, ok bool) {
+	m := largeName.FindStringSubmatch(name)
+	if m == nil {
+		return 0, 0, false
+	}
+	t, _ := strconv.Atoi(m[1])
+	n, _ = strconv.Atoi(m[2])
+	return t, n, true
+}
 
 // EntrySHA256Record is the PAX record of a data entry's tar header that carries the SHA-256 of its
 // content (hex), ahead of the content: readers verify an entry before acting on it. Packages
@@ -134,6 +162,20 @@ type TableEntry struct {
 	// columns are filled.
 	Refs    []Chunk `json:"refs,omitempty"`
 	RefRows int64   `json:"ref_rows,omitempty"`
+	// Large are values too large to travel in COPY text (a bytea of hundreds of MiB): each is an
+	// entry of its own (raw bytes), after the table's other entries, and its row's column reads
+	// NULL in the data entries. Format FormatLargeValues only.
+	Large []LargeValue `json:"large,omitempty"`
+}
+
+// LargeValue is one large value entry: the value of Column in data row Row (0-based over the
+// table's data entries, in order).
+type LargeValue struct {
+	Name   string `json:"name"`
+	Row    int64  `json:"row"`
+	Column string `json:"column"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
 }
 
 // Chunk is one data entry.

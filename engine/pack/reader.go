@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sort"
+	"strconv"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -60,6 +62,7 @@ type Reader struct {
 	manifest   *Manifest
 	cur        *Entry
 	seen       map[string]Chunk
+	largeAt    map[string]LargeValue // large value entries seen: the row and column their records name
 	lastTable  int
 	lastChunk  int
 	total      int64
@@ -156,7 +159,7 @@ func NewReaderContext(ctx context.Context, r io.Reader, limits Limits) (*Reader,
 		return nil, fmt.Errorf("open package: %w", err)
 	}
 	plain := &plainReader{ctx: ctx, r: zr, compressed: cr, maxRatio: limits.MaxRatio}
-	rd := &Reader{limits: limits, compressed: cr, plain: plain, zr: zr, tr: tar.NewReader(plain), seen: map[string]Chunk{}, lastTable: -1, lastChunk: -1}
+	rd := &Reader{limits: limits, compressed: cr, plain: plain, zr: zr, tr: tar.NewReader(plain), seen: map[string]Chunk{}, largeAt: map[string]LargeValue{}, lastTable: -1, lastChunk: -1}
 	if err := rd.readHeader(); err != nil {
 		zr.Close()
 		return nil, err
@@ -246,7 +249,9 @@ func (r *Reader) readHeader() error {
 		// flipped byte in the key) or is not an edmsdr package.
 		return corrupt("header names no package format version: the header is damaged or this is not an edmsdr package")
 	case *probe.Format == 1:
-		// Version 1 is the only version written so far.
+		// Version 1: every package without large values.
+	case *probe.Format == FormatLargeValues && signed:
+		// Version 2: version 1 plus large value entries.
 	case *probe.Format < 1:
 		// No package was ever written with a version below 1: the header is damaged.
 		return corrupt("header names package format version %d, which never existed: the header is damaged", *probe.Format)
@@ -255,7 +260,7 @@ func (r *Reader) readHeader() error {
 		// one is a damaged header.
 		return corrupt("header names package format version %d but carries no checksum, as no such header was ever written: the header is damaged", *probe.Format)
 	default:
-		return unsupported("package format version %d is not supported by this build (it reads version 1); use a newer edmsdr", *probe.Format)
+		return unsupported("package format version %d is not supported by this build (it reads versions 1 and 2); use a newer edmsdr", *probe.Format)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -319,6 +324,11 @@ func (r *Reader) Next() (*Entry, error) {
 		return nil, io.EOF
 	}
 	ti, ci, ref, ok := parseEntryName(h.Name)
+	large := false
+	if !ok && r.header.Format == FormatLargeValues {
+		ti, ci, large = parseLargeName(h.Name)
+		ok = large
+	}
 	if !ok {
 		return nil, corrupt("unexpected entry %q: not a name this format uses (refused)", h.Name)
 	}
@@ -329,10 +339,14 @@ func (r *Reader) Next() (*Entry, error) {
 	if _, dup := r.seen[h.Name]; dup {
 		return nil, corrupt("entry %s appears twice", h.Name)
 	}
-	// Entries come by table index, a table's data before its reference rows, chunks from 0 up.
-	key := 2 * ti
-	if ref {
+	// Entries come by table index, a table's data before its reference rows before its large
+	// values, chunks from 0 up.
+	key := 3 * ti
+	switch {
+	case ref:
 		key++
+	case large:
+		key += 2
 	}
 	switch {
 	case key < r.lastTable, key == r.lastTable && ci != r.lastChunk+1, key > r.lastTable && ci != 0:
@@ -350,6 +364,15 @@ func (r *Reader) Next() (*Entry, error) {
 		return nil, corrupt("package holds more than the %d bytes allowed", r.limits.MaxTotalBytes)
 	}
 	r.cur = &Entry{Name: h.Name, Layout: lay, Chunk: ci, Ref: ref, Size: h.Size, SHA256: h.PAXRecords[EntrySHA256Record], r: r, h: sha256.New(), fields: 1, line: 1}
+	if large {
+		row, err := strconv.ParseInt(h.PAXRecords[LargeRowRecord], 10, 64)
+		col := h.PAXRecords[LargeColumnRecord]
+		if err != nil || row < 0 || !slices.Contains(lay.Columns, col) || r.cur.SHA256 == "" {
+			return nil, corrupt("large value entry %s names no valid row, column of %s and checksum", h.Name, lay.Table)
+		}
+		r.cur.Large, r.cur.Row, r.cur.Column = true, row, col
+		r.largeAt[h.Name] = LargeValue{Name: h.Name, Row: row, Column: col}
+	}
 	return r.cur, nil
 }
 
@@ -513,6 +536,32 @@ func (r *Reader) verifyManifest(m *Manifest) {
 				bad(te.Table, "entry %s: checksum, size or row count mismatch", c.Name)
 			}
 		}
+		if len(te.Large) > 0 && r.header.Format != FormatLargeValues {
+			bad(te.Table, "table %s: manifest lists large values in a package of format %d", te.Table, r.header.Format)
+		}
+		type cell struct {
+			row int64
+			col string
+		}
+		cells := map[cell]bool{}
+		for i, lv := range te.Large {
+			if lv.Name != LargeName(te.Index, i) {
+				bad(te.Table, "manifest lists entry %s out of order", lv.Name)
+			}
+			got, ok := r.seen[lv.Name]
+			at := r.largeAt[lv.Name]
+			switch {
+			case !ok:
+				bad(te.Table, "entry %s is missing from the package", lv.Name)
+			case got.SHA256 != lv.SHA256 || got.Bytes != lv.Bytes:
+				bad(te.Table, "entry %s: checksum or size mismatch", lv.Name)
+			case at.Row != lv.Row || at.Column != lv.Column:
+				bad(te.Table, "entry %s: row %d, column %s; manifest says row %d, column %s", lv.Name, at.Row, at.Column, lv.Row, lv.Column)
+			case lv.Row >= te.Rows || !slices.Contains(lay.Columns, lv.Column) || cells[cell{lv.Row, lv.Column}]:
+				bad(te.Table, "entry %s: row %d, column %s is not a cell of the table's data, or has two large values", lv.Name, lv.Row, lv.Column)
+			}
+			cells[cell{lv.Row, lv.Column}] = true
+		}
 		if refRows != te.RefRows {
 			bad(te.Table, "table %s: manifest lists %d reference rows, its entries hold %d", te.Table, te.RefRows, refRows)
 		}
@@ -546,6 +595,9 @@ func (r *Reader) verifyManifest(m *Manifest) {
 		for _, c := range te.Refs {
 			named[c.Name] = true
 		}
+		for _, c := range te.Large {
+			named[c.Name] = true
+		}
 	}
 	var unlisted []string
 	for name := range r.seen {
@@ -574,8 +626,13 @@ type Entry struct {
 	Layout TableLayout
 	Chunk  int
 	// Ref is true for reference rows (see TableEntry.Refs).
-	Ref  bool
-	Size int64
+	Ref bool
+	// Large is true for a large value entry (see TableEntry.Large): raw bytes, the value of
+	// Column in data row Row (0-based) of the table, where the data entries hold NULL.
+	Large  bool
+	Row    int64
+	Column string
+	Size   int64
 	// SHA256 is the checksum the entry's header announces ("" in packages written before
 	// entries carried one): reading the entry to its end verifies it, so a caller that reads the
 	// whole entry before acting on it acts only on verified bytes.
@@ -605,7 +662,9 @@ func (e *Entry) Read(p []byte) (int, error) {
 	if n > 0 {
 		e.h.Write(p[:n])
 		e.n += int64(n)
-		if verr := e.scan(p[:n]); verr != nil {
+		if e.Large {
+			// Raw bytes: no rows to check.
+		} else if verr := e.scan(p[:n]); verr != nil {
 			e.err = verr
 			return 0, verr
 		}

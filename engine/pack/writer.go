@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,7 @@ type Writer struct {
 	tw        *tar.Writer
 	opts      WriterOptions
 	headerSHA string
+	format    int // the header's format version
 	tables    []*TableEntry
 	byIndex   map[int]*TableEntry
 	spareMu   sync.Mutex
@@ -219,8 +221,13 @@ func (w *Writer) entry(name string, data []byte, pax map[string]string) error {
 }
 
 // WriteHeader writes the header entry; it must come first.
+// h.Format is FormatVersion unless the caller asks for FormatLargeValues (the package will
+// hold large values: see LargeValue).
 func (w *Writer) WriteHeader(h Header) error {
-	h.Format = FormatVersion
+	if h.Format != FormatLargeValues {
+		h.Format = FormatVersion
+	}
+	w.format = h.Format
 	data, err := json.Marshal(h)
 	if err != nil {
 		return fmt.Errorf("encode header: %w", err)
@@ -513,6 +520,42 @@ func (t *TableStream) record(name string, rows, size int64, sum string) {
 	t.entry.Bytes += size
 }
 
+// LargeValue writes large value entry of table index: the value of column in data row row
+// (0-based), size bytes read from src in pieces, whose SHA-256 (hex) is sum (it goes ahead of
+// the data). It comes after the table's data and reference streams are closed, and only in a
+// package whose header asked for FormatLargeValues.
+func (w *Writer) LargeValue(ctx context.Context, index int, qname string, row int64, column string, src io.ReaderAt, size int64, sum string) error {
+	if w.format != FormatLargeValues {
+		return fmt.Errorf("table %s: a large value in a package of format %d", qname, w.format)
+	}
+	if size <= 0 {
+		return fmt.Errorf("table %s: an empty large value", qname)
+	}
+	te := w.tableEntry(index, qname)
+	name := LargeName(index, len(te.Large))
+	hdr := &tar.Header{Name: name, Mode: 0o600, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(0, 0), Format: tar.FormatPAX,
+		PAXRecords: map[string]string{EntrySHA256Record: sum, LargeRowRecord: strconv.FormatInt(row, 10), LargeColumnRecord: column}}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("write entry %s: %w", name, err)
+	}
+	piece := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := int(min(int64(len(piece)), size-off))
+		if _, err := src.ReadAt(piece[:n], off); err != nil {
+			return fmt.Errorf("write entry %s: read value: %w", name, err)
+		}
+		if _, err := w.tw.Write(piece[:n]); err != nil {
+			return fmt.Errorf("write entry %s: %w", name, err)
+		}
+		off += int64(n)
+	}
+	te.Large = append(te.Large, LargeValue{Name: name, Row: row, Column: column, Bytes: size, SHA256: sum})
+	return nil
+}
+
 // Close flushes the last chunk and records the table in the manifest.
 func (t *TableStream) Close() (TableEntry, error) {
 	if t.err != nil {
@@ -545,7 +588,7 @@ func (w *Writer) Close(m *Manifest) error {
 	if w.done {
 		return errors.New("package already closed")
 	}
-	m.Format = FormatVersion
+	m.Format = w.format
 	m.HeaderSHA256 = w.headerSHA
 	m.Tables = make([]TableEntry, 0, len(w.tables))
 	for _, te := range w.tables {

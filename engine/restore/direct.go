@@ -35,7 +35,10 @@ import (
 // foreign keys and indexes for the load. Run after the tables are locked and their emptiness
 // read, before staging.
 func (r *run) chooseDirect(ctx context.Context) error {
-	if r.opts.StageAll || r.replacing() || r.rollback != nil || r.opts.Safety != nil || r.opts.KeepConstraints {
+	// A package with large values (format 2) writes them into their staged rows after the
+	// table's entries: every table goes through staging.
+	if r.opts.StageAll || r.replacing() || r.rollback != nil || r.opts.Safety != nil || r.opts.KeepConstraints ||
+		r.reader.Header().Format >= pack.FormatLargeValues {
 		return nil
 	}
 	// The plan the package will most likely bring: the target's own (or the keys file's). The

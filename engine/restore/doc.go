@@ -7,6 +7,9 @@
 //     references point only at such tables, straight into the table itself (its foreign keys and
 //     indexes held, each entry in a savepoint, its staging name a view over it; a refused entry
 //     or a package plan that needs a map sends the table back to staging: direct.go);
+//     a large value entry (format 2) is written into its staged row server-side, through a
+//     large object filled in 16 MiB pieces (stageLarge); a package holding one loads every
+//     table through staging;
 //     in replace mode (Options.Mode) every package table is then emptied by TRUNCATE inside the
 //     transaction (a later refusal undoes it), once nothing outside the package references it;
 //  3. build an id map per table, in dependency order: a row whose natural key matches an existing
