@@ -239,3 +239,35 @@ func TestAttackDirectLoadOfBadRows(t *testing.T) {
 		})
 	}
 }
+
+// wrappedDDL and wrappedRows are landingDDL and landingRows with item.label of a composite type.
+var (
+	wrappedDDL  = strings.Replace(landingDDL, "label text NOT NULL", "label wrapped NOT NULL", 1)
+	wrappedRows = strings.NewReplacer("'one',", "'(one)',", `E'two\t"'`, "'(two)'", "'three',", "'(three)',").Replace(landingRows)
+)
+
+func TestAttackCompositeAndPolicyFunctions(t *testing.T) {
+	for name, tgt := range map[string]string{
+		// item.label is a composite whose field is a domain that checks through the function.
+		"composite domain": sideEffect + `
+CREATE DOMAIN checked AS text CHECK (touch_aloner() IS NOT NULL);
+CREATE TYPE wrapped AS (v checked);` + wrappedDDL,
+		// A row security policy the owner is held to, on item.
+		"policy": landingDDL + sideEffect + `
+ALTER TABLE item ENABLE ROW LEVEL SECURITY; ALTER TABLE item FORCE ROW LEVEL SECURITY;
+CREATE POLICY item_all ON item USING (true) WITH CHECK (touch_aloner() IS NOT NULL);`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := lonerDDL + lonerRows + landingDDL + landingRows
+			if name == "composite domain" {
+				src = lonerDDL + lonerRows + `CREATE TYPE wrapped AS (v text);` + wrappedDDL + wrappedRows
+			}
+			e := newLandingEnv(t, src, lonerDDL+tgt)
+			res, err := e.restore(restore.Options{})
+			refusedOrEqual(t, e, res, err, "aloner", "kind", "plain")
+			if ev := digestEvidence(t, res, "aloner"); !strings.HasPrefix(ev, "full digest: ") {
+				t.Errorf("aloner: digest evidence %q, want the full digest", ev)
+			}
+		})
+	}
+}

@@ -37,7 +37,7 @@ import (
 //   - sits in a target whose digest text is the client's (digest.StreamCheck: UTF-8 server, C or
 //     UTF-8 character type), with no enabled user trigger or rule on any table the restore writes
 //     (a trigger or rule on one table may write another), no function of a user or an extension
-//     in a default, CHECK, domain CHECK or index expression of any of them (a volatile function,
+//     in a default, CHECK, domain CHECK, index expression or policy of any of them (a volatile function,
 //     or one an immutable function calls, may write another), no row-level security on the table or
 //     its partitions, and no foreign key that cascades from a table the restore updates,
 //
@@ -263,7 +263,7 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 	// they change (recursively): a trigger or rule on any of them may write anywhere. So may a
 	// function outside the catalog that writing them runs: in a column default, a CHECK, a
 	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
-	// expression or predicate, an extended statistics expression. The server records no
+	// expression or predicate, an extended statistics expression, a row security policy. The server records no
 	// dependency on a built-in function, so any recorded function is a user's or an extension's.
 	err := r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
   SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
@@ -274,8 +274,8 @@ obj(classid, objid) AS (
   SELECT 'pg_class'::regclass::oid, relid FROM rel
   UNION SELECT x.classid, x.objid FROM obj o CROSS JOIN LATERAL (
     SELECT d.classid, d.objid FROM pg_depend d WHERE d.refclassid = o.classid AND d.refobjid = o.objid
-      AND ((o.classid = 'pg_class'::regclass AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass, 'pg_statistic_ext'::regclass))
-        OR (o.classid = 'pg_type'::regclass AND d.classid = 'pg_constraint'::regclass))
+      AND ((o.classid = 'pg_class'::regclass AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass, 'pg_statistic_ext'::regclass, 'pg_policy'::regclass))
+        OR (o.classid = 'pg_type'::regclass AND (d.classid = 'pg_constraint'::regclass OR (d.classid = 'pg_class'::regclass AND d.deptype = 'i'))))
     UNION ALL SELECT d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid
       AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
 SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
