@@ -1,11 +1,13 @@
 package restore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/digest"
@@ -267,6 +269,51 @@ CREATE POLICY item_all ON item USING (true) WITH CHECK (touch_aloner() IS NOT NU
 			refusedOrEqual(t, e, res, err, "aloner", "kind", "plain")
 			if ev := digestEvidence(t, res, "aloner"); !strings.HasPrefix(ev, "full digest: ") {
 				t.Errorf("aloner: digest evidence %q, want the full digest", ev)
+			}
+		})
+	}
+}
+
+func TestAttackTargetInAnotherEncoding(t *testing.T) {
+	// Non-ASCII text into a LATIN1 or SQL_ASCII target: the server's text is not the client's,
+	// so no landing proof; the restore refuses, or the rows read back as the source's.
+	ddl := `CREATE TABLE word (id serial PRIMARY KEY, w text NOT NULL, c char(4), v varchar(3));`
+	rows := `INSERT INTO word (w, c, v) VALUES ('café', 'é', 'àçü'), (E'\\N \u00ff', NULL, ''), ('plain', 'ab', 'xyz');`
+	for _, enc := range []string{"LATIN1", "SQL_ASCII"} {
+		t.Run(enc, func(t *testing.T) {
+			tc := localpgtest.Shared(t)
+			e := &env{t: t, ctx: localpgtest.Context(t, 2*time.Minute)}
+			e.src = tc.NewDatabase(t, "esrc")
+			if _, err := tc.Connect(t, e.src).Exec(e.ctx, ddl+rows); err != nil {
+				t.Fatalf("source: %v", err)
+			}
+			name := fmt.Sprintf("etgt_%s_%d", strings.ToLower(enc), time.Now().UnixNano())
+			if _, err := tc.Connect(t, e.src).Exec(e.ctx, fmt.Sprintf(`CREATE DATABASE %s ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`, name, enc)); err != nil {
+				t.Fatalf("create the target: %v", err)
+			}
+			t.Cleanup(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				if err := tc.DropDatabase(ctx, name); err != nil {
+					t.Errorf("drop %s: %v", name, err)
+				}
+			})
+			e.tgt = tc.DSN(name)
+			e.conn = tc.Connect(t, e.tgt)
+			if _, err := e.conn.Exec(e.ctx, ddl); err != nil {
+				t.Fatalf("target: %v", err)
+			}
+			e.pkg = e.backup(nil)
+			// Today LATIN1 is refused by the full digest (it hashes the server's bytes) and
+			// SQL_ASCII by varchar(3), which counts bytes there: refusals, never a wrong PASS.
+			res, err := e.restore(restore.Options{})
+			refusedOrEqual(t, e, res, err, "word")
+			if res.Committed {
+				if ev := digestEvidence(t, res, "word"); !strings.HasPrefix(ev, "full digest: ") {
+					t.Errorf("word: digest evidence %q, want the full digest", ev)
+				}
+			} else if n := e.text(`SELECT count(*)::text FROM word`); n != "0" {
+				t.Errorf("refused, but %s rows committed", n)
 			}
 		})
 	}
