@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
@@ -187,13 +188,25 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 		}
 		return ds.Table(ctx, qname, relation)
 	}
+	began := time.Now()
 	proofs, err := r.landingProofs(ctx, ds, why)
 	if err != nil {
 		return nil, err
 	}
+	r.log.Debug("landing proofs", "elapsed", time.Since(began))
 	var out []finding.Verdict
 	restored := map[string]pack.TableDigest{}
+	var prev *tableState
+	var prevAt time.Time
+	logPrev := func() {
+		if prev != nil {
+			r.log.Debug("table digest", "table", prev.display, "landing", proofs[prev.qname].ok, "elapsed", time.Since(prevAt))
+		}
+	}
+	defer logPrev()
 	for _, st := range r.tables {
+		logPrev()
+		prev, prevAt = st, time.Now()
 		expected, ok := r.manifest.Digest.Tables[st.qname]
 		if !ok {
 			r.check("digest", st.display, finding.Unknown, "the package has no digest for this table")
