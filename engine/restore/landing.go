@@ -14,6 +14,7 @@ import (
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // The landing proof: a cheaper proof than a second digest scan, for a table whose rows land
@@ -58,6 +59,7 @@ type sentHash struct {
 	start, written int64
 	begun          bool
 	partial        int64 // bytes of the row being read so far
+	hadRows        bool  // the table had rows before the restore
 	// off says why the table's rows are not hashed ("" while they are).
 	off string
 }
@@ -150,12 +152,8 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	case r.rollback != nil:
 		return &sentHash{off: "a rollback"}, nil
 	}
-	var has bool
-	if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", pgquote.Table(st.qname))).Scan(&has); err != nil {
-		return nil, r.sqlError(st.display, err)
-	}
-	if has {
-		return &sentHash{off: "the table had rows before the restore"}, nil
+	if has, err := r.hadRows(ctx, st.qname); err != nil || has {
+		return &sentHash{off: "the table had rows before the restore", hadRows: has}, err
 	}
 	// The key plan comes with the manifest, at the end: here only the target's catalog says what
 	// is a reference. validate checks the columns again under the package's plan.
@@ -175,6 +173,15 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
 	s := &sentHash{hashed: hashed, refs: refs}
+	for _, d := range refs {
+		// A reference to a table with rows goes through its map: the rows will not land as sent.
+		if d == "" || d == st.qname {
+			continue
+		}
+		if has, err := r.hadRows(ctx, d); err != nil || has {
+			return &sentHash{off: "it refers to a table that had rows before the restore"}, err
+		}
+	}
 	if !slices.ContainsFunc(refs, func(d string) bool { return d != "" }) {
 		if s.h, err = digest.NewRowHasher(st.cols, hashed); err != nil {
 			return nil, fmt.Errorf("restore %s: %w", st.display, err)
@@ -193,6 +200,19 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
 	return s, nil
+}
+
+// hadRows says whether table qname had rows before the restore wrote to it (asked while the
+// entries are staged, under the restore's lock: a table written later is still as it was).
+func (r *run) hadRows(ctx context.Context, qname string) (bool, error) {
+	if s := r.sent[qname]; s != nil {
+		return s.hadRows, nil // asked before its first entry was written
+	}
+	var has bool
+	if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT EXISTS (SELECT 1 FROM %s)", pgquote.Table(qname))).Scan(&has); err != nil {
+		return false, r.sqlError(schema.DisplayName(qname), err)
+	}
+	return has, nil
 }
 
 // closeSentSpill closes the spill file, if one was opened.
