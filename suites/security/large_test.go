@@ -82,10 +82,29 @@ var _ = Describe("large values", Label(label.Security, label.Memory), func() {
 		suitekit.Exec(ctx, tgt, largeSchema...)
 		conn := suitekit.Connect(ctx, src)
 		insert := func(name string, size int) {
-			value := make([]byte, size)
-			_, err := rand.Read(value)
+			if size <= 256<<20 {
+				value := make([]byte, size)
+				_, err := rand.Read(value)
+				Expect(err).NotTo(HaveOccurred())
+				_, err = conn.Exec(ctx, `INSERT INTO scan (name, data) VALUES ($1, $2)`, name, value)
+				Expect(err).NotTo(HaveOccurred())
+				return
+			}
+			// A message of the protocol holds less than 1 GiB: a larger value is built in a
+			// large object, 64 MiB at a time, and copied into the row by the server.
+			var oid uint32
+			Expect(conn.QueryRow(ctx, `SELECT lo_create(0)`).Scan(&oid)).To(Succeed())
+			piece := make([]byte, 64<<20)
+			for off := 0; off < size; off += len(piece) {
+				p := piece[:min(len(piece), size-off)]
+				_, err := rand.Read(p)
+				Expect(err).NotTo(HaveOccurred())
+				_, err = conn.Exec(ctx, `SELECT lo_put($1, $2, $3)`, oid, int64(off), p)
+				Expect(err).NotTo(HaveOccurred())
+			}
+			_, err := conn.Exec(ctx, `INSERT INTO scan (name, data) VALUES ($1, lo_get($2))`, name, oid)
 			Expect(err).NotTo(HaveOccurred())
-			_, err = conn.Exec(ctx, `INSERT INTO scan (name, data) VALUES ($1, $2)`, name, value)
+			_, err = conn.Exec(ctx, `SELECT lo_unlink($1)`, oid)
 			Expect(err).NotTo(HaveOccurred())
 		}
 		insert("big.pdf", size)
