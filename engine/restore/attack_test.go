@@ -124,19 +124,10 @@ func TestAttackStatementAndDeferredTriggers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
 CREATE FUNCTION touch_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); RETURN NULL; END $$;`+trig)
+			// A table with a deferrable trigger keeps its indexes for the load (building one
+			// again under pending trigger events is an error), and validation fires the
+			// deferred events first: the restore refuses the altered rows, or commits equal ones.
 			res, err := e.restore(restore.Options{})
-			var refused *finding.Refused
-			if name == "deferred" && err != nil && !errors.As(err, &refused) {
-				// Today the index rebuild of item fails on the pending trigger event: an error,
-				// nothing committed (better a refusal naming the trigger; never a PASS).
-				if res.Committed || res.Verdict == finding.Pass {
-					t.Fatalf("restore: %v, but committed %t, verdict %s", err, res.Committed, res.Verdict)
-				}
-				if n := e.text(`SELECT count(*)::text FROM aloner`); n != "0" {
-					t.Errorf("aloner: %s rows committed", n)
-				}
-				return
-			}
 			refusedOrEqual(t, e, res, err, "aloner", "kind", "plain", "item")
 		})
 	}

@@ -19,7 +19,9 @@ type heldConstraint struct {
 // and foreign key); restoreForeignKeys adds them back, and PostgreSQL then validates each with
 // one set-based query. The transaction keeps it atomic: a refusal or a crash leaves the
 // constraints exactly as they were. It needs the tables' ownership; without it (a least-privilege
-// role) the per-row path is used, which is slower but equally correct.
+// role) the per-row path is used, which is slower but equally correct. A table with a deferrable
+// trigger of its own keeps its foreign keys: its events are still pending when the load ends,
+// and PostgreSQL refuses to alter a table with pending trigger events.
 func (r *run) holdForeignKeys(ctx context.Context, only func(*tableState) bool) error {
 	if r.opts.KeepConstraints {
 		return nil
@@ -44,6 +46,7 @@ FROM pg_class c WHERE c.oid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::te
 	}
 	rows, err := r.tx.Query(ctx, `SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
 FROM pg_constraint c WHERE c.contype = 'f' AND c.conparentid = 0 AND c.conrelid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::text[]) q)
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.conrelid AND t.tgdeferrable AND NOT t.tgisinternal)
 ORDER BY 1, 2`, quoteAll(oids))
 	if err != nil {
 		return r.sqlError("", err)

@@ -22,7 +22,10 @@ type heldIndex struct {
 // once). Like holdForeignKeys it needs the tables' ownership, and keeps to what it can put back
 // exactly: plain indexes and the primary keys and unique constraints no foreign key still
 // depends on, in the default tablespace, not clustered on, not the replica identity, without a
-// comment, on tables that are neither partitions nor partitioned. Run after holdForeignKeys.
+// comment, on tables that are neither partitions nor partitioned, and without a deferrable
+// trigger left after holdForeignKeys (its events would still be pending when the index is built
+// again, and PostgreSQL refuses to alter a table with pending trigger events). Run after
+// holdForeignKeys.
 func (r *run) holdIndexes(ctx context.Context, only func(*tableState) bool) error {
 	if r.opts.KeepConstraints {
 		return nil
@@ -48,6 +51,7 @@ WHERE c.oid = ANY (SELECT to_regclass(q)::oid FROM unnest($1::text[]) q)
   AND NOT EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = i.indexrelid OR h.inhparent = c.oid OR h.inhrelid = c.oid)
   AND NOT EXISTS (SELECT 1 FROM pg_description d WHERE d.objoid IN (i.indexrelid, coalesce(k.oid, 0)))
   AND NOT EXISTS (SELECT 1 FROM pg_constraint o WHERE o.conindid = i.indexrelid AND o.oid IS DISTINCT FROM k.oid)
+  AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgdeferrable)
 ORDER BY 1, 2`, quoteAll(names))
 	if err != nil {
 		return r.sqlError("", err)
