@@ -30,6 +30,11 @@ import (
 // staging path (demoteDirect): every row it received moves to a staging table and leaves the
 // final table, and the failed entry is staged again from its spool, so that the findings are
 // those of the staging path.
+//
+// The price: dropping a table's foreign keys and indexes locks it ACCESS EXCLUSIVE, so a table
+// loaded straight in is held exclusively from staging to the end of the restore (on the staging
+// path only from the load on). Such a table was empty before the restore, but even a catalog
+// read of it (pg_get_serial_sequence, a digest) waits until the restore commits or rolls back.
 
 // chooseDirect marks the tables that load straight into their final table and holds their
 // foreign keys and indexes for the load. Run after the tables are locked and their emptiness
