@@ -380,7 +380,7 @@ const maxHeldIdentities = 1 << 20
 
 // maxSentRow is the longest row hashed as it is sent (a row cut across reads is gathered whole
 // first): a table with a longer one takes the full digest, whose memory stays bounded.
-const maxSentRow = 16 << 20
+const maxSentRow = 1 << 20
 
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the

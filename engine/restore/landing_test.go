@@ -296,9 +296,9 @@ func TestLandingProofNotTakenThroughAMap(t *testing.T) {
 }
 
 func TestLandingProofNotTakenForAVeryLongRow(t *testing.T) {
-	// A row longer than the hasher gathers (16 MiB) leaves the table to the full digest.
+	// A row longer than the hasher gathers (1 MiB) leaves the table to the full digest.
 	ddl := `CREATE TABLE blob (id serial PRIMARY KEY, body text NOT NULL);`
-	e := newLandingEnv(t, ddl+`INSERT INTO blob (body) VALUES ('short'), (repeat('x', 17 << 20)), ('after');`, ddl)
+	e := newLandingEnv(t, ddl+`INSERT INTO blob (body) VALUES ('short'), (repeat('x', 2 << 20)), ('after');`, ddl)
 	res, err := e.restore(restore.Options{})
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
