@@ -49,7 +49,23 @@ trap 'rm -f "$log"' EXIT
 for t in "${targets[@]}"; do
 	read -r pkg name <<<"$t"
 	start=$SECONDS
-	if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+	dir=$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name
+	before=$(ls "$dir" 2>/dev/null | wc -l)
+	ok=0
+	for attempt in 1 2; do
+		if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+			ok=1
+			break
+		fi
+		# Go's fuzzing engine can end a run whose time is up with "context deadline exceeded"
+		# and no crasher saved (a worker still busy when the clock ran out): run it once more;
+		# a second failure, or any saved crasher, fails.
+		if [ "$(ls "$dir" 2>/dev/null | wc -l)" != "$before" ] || ! grep -q 'context deadline exceeded' "$log"; then
+			break
+		fi
+		echo "fuzz: $pkg $name ended with 'context deadline exceeded' and no crasher: once more"
+	done
+	if [ "$ok" = 1 ]; then
 		echo "fuzz: ok   $pkg $name ($fuzztime, $((SECONDS - start))s)"
 	else
 		tail -n 40 "$log"
