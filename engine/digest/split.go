@@ -69,6 +69,11 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 		if len(ids) == int(n) {
 			return errors.New("more rows than counted")
 		}
+		if len(ids) > 0 && id <= ids[len(ids)-1] {
+			// Looked up by binary search: an id twice (or out of order) would hash a reference
+			// as whichever identity the search lands on.
+			return fmt.Errorf("id %d after %d: ids not unique", id, ids[len(ids)-1])
+		}
 		ids, hs = append(ids, id), append(hs, h)
 		return nil
 	}}

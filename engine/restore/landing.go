@@ -279,13 +279,20 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 		written = append(written, pgquote.Table(st.qname))
 	}
 	var what string
+	// The walk's estimates are absurd (millions of rows for a catalog of hundreds), so the server
+	// would compile it with JIT, inlined and optimised: about 1 s of compiling for milliseconds of
+	// work, at any size of data. JIT is off for this one query, then as it was.
+	jit, err := r.jitOff(ctx)
+	if err != nil {
+		return nil, err
+	}
 	// The tables written, their partitions, and every table a foreign key action may write when
 	// they change (recursively): a trigger or rule on any of them may write anywhere. So may a
 	// function outside the catalog that writing them runs: in a column default, a CHECK, a
 	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
 	// expression or predicate, an extended statistics expression, a row security policy. The server records no
 	// dependency on a built-in function, so any recorded function is a user's or an extension's.
-	err := r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
+	err = r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
   SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
     UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
   UNION SELECT k.conrelid FROM pg_constraint k JOIN rel ON k.confrelid = rel.relid
@@ -306,6 +313,9 @@ SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass
     JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.refclassid = 'pg_proc'::regclass LIMIT 1), '')`, written).Scan(&what)
 	if err != nil {
 		return nil, r.sqlError("", err)
+	}
+	if err := r.jitRestore(ctx, jit); err != nil {
+		return nil, err
 	}
 	if what != "" {
 		for _, st := range candidates {
@@ -562,4 +572,31 @@ WHERE k.contype = 'f' AND k.conrelid IN (SELECT relid FROM rel) AND (k.confupdty
 		return "foreign key " + strings.Join(cascades, ", ") + " cascades from a table the restore updates", nil
 	}
 	return "", nil
+}
+
+// jitOff turns JIT compilation off for the rest of the transaction and returns the setting it
+// had, for jitRestore.
+func (r *run) jitOff(ctx context.Context) (string, error) {
+	var prev string
+	if err := r.tx.QueryRow(ctx, "SELECT coalesce(current_setting('jit', true), '')").Scan(&prev); err != nil {
+		return "", r.sqlError("", fmt.Errorf("read the JIT setting: %w", err))
+	}
+	if prev == "" {
+		return "", nil // PostgreSQL 10: no JIT
+	}
+	if _, err := r.tx.Exec(ctx, "SELECT set_config('jit', 'off', true)"); err != nil {
+		return "", r.sqlError("", fmt.Errorf("turn JIT off: %w", err))
+	}
+	return prev, nil
+}
+
+// jitRestore puts back the JIT setting jitOff returned ("": a server without JIT).
+func (r *run) jitRestore(ctx context.Context, prev string) error {
+	if prev == "" {
+		return nil
+	}
+	if _, err := r.tx.Exec(ctx, "SELECT set_config('jit', $1, true)", prev); err != nil {
+		return r.sqlError("", fmt.Errorf("restore JIT setting: %w", err))
+	}
+	return nil
 }

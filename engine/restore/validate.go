@@ -171,7 +171,10 @@ func (r *run) checkDigest(ctx context.Context) ([]finding.Verdict, error) {
 	for _, st := range r.tables {
 		cols[st.qname] = st.cols
 	}
-	ds, err := digest.NewSession(r.tx, r.target, r.manifest.Plan, digest.Options{Columns: cols, Prefix: "_edmsdr_v"})
+	// The identity tables are built from the target's tables as they stand after the load, each
+	// keyed by its own primary key (unique already, its index built): no second index on them,
+	// statistics of the join columns only (digest.Options.ScanJoins).
+	ds, err := digest.NewSession(r.tx, r.target, r.manifest.Plan, digest.Options{Columns: cols, Prefix: "_edmsdr_v", ScanJoins: true})
 	if err != nil {
 		return nil, fmt.Errorf("restore: digest: %w", err)
 	}
