@@ -61,7 +61,8 @@ type Session struct {
 
 	idents   map[string]string // qualified table -> temp table (id bigint, h uuid)
 	building map[string]bool
-	gident   string // temp table (ct bigint, obj bigint, h uuid) or ""
+	gident   string   // temp view (ct bigint, obj bigint, h uuid) or ""
+	gparts   []string // its union's branches, one per content type
 	gdone    map[int64]bool
 	temps    []string
 	seq      int
@@ -110,8 +111,12 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	}, nil
 }
 
-// Close drops the temporary tables.
+// Close drops the temporary view and tables (the view first: it reads the tables).
 func (d *Session) Close(ctx context.Context) {
+	if d.gident != "" {
+		_, _ = d.q.Exec(ctx, "DROP VIEW IF EXISTS "+d.gident)
+		d.gident, d.gparts, d.gdone = "", nil, map[int64]bool{}
+	}
 	for _, t := range d.temps {
 		_, _ = d.q.Exec(ctx, "DROP TABLE IF EXISTS "+t)
 	}
@@ -315,24 +320,17 @@ func withSelf(nk []string, selfCol string, exprs []string, selfExpr string) []st
 	return out
 }
 
-// genericIdents returns the table of identities for generic foreign keys (content type id, object
-// id) -> identity, covering the content types used by table t; "" when there is no content type table.
+// genericIdents returns the relation of identities for generic foreign keys (content type id,
+// object id) -> identity, covering the content types used by table t; "" when there is no content
+// type table. It is a temporary view, the union of the identity tables of the content types'
+// tables (each tagged with its content type id), redefined as tables with generic foreign keys
+// bring more content types: the identities are not copied a second time (at 20k EDMS documents,
+// copying them cost 0.3 s of a backup's 2.2 s), and a hash join reads the union as it read the
+// copy.
 func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK) (string, error) {
 	ct := d.plan.ContentTypes
 	if ct == nil || d.s.Table(ct.Table) == nil || d.s.Table(ct.Table).SurrogateID() == "" {
 		return "", nil
-	}
-	if d.gident == "" {
-		name := d.prefix + "_g"
-		key := ", PRIMARY KEY (ct, obj)"
-		if d.scan {
-			key = ""
-		}
-		if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, obj bigint NOT NULL, h uuid NOT NULL%s)", name, key)); err != nil {
-			return "", fmt.Errorf("digest: create generic identity table: %w", err)
-		}
-		d.temps = append(d.temps, name)
-		d.gident = name
 	}
 	cts, err := contenttype.Used(ctx, d.q,
 		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
@@ -340,6 +338,7 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 	if err != nil {
 		return "", fmt.Errorf("digest %s: %w", t.Display(), err)
 	}
+	added := d.gident == ""
 	for _, r := range cts {
 		if d.gdone[r.ID] {
 			continue
@@ -354,17 +353,21 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		if err != nil {
 			return "", err
 		}
-		if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (ct, obj, h) SELECT $1, id, h FROM %s", d.gident, it), r.ID); err != nil {
-			return "", fmt.Errorf("digest: generic identities of %s: %w", tt.Display(), err)
-		}
+		d.gparts = append(d.gparts, fmt.Sprintf("SELECT %d::bigint AS ct, id AS obj, h FROM %s", r.ID, it))
+		added = true
 	}
-	analyze := d.gident
-	if d.scan {
-		analyze += " (ct, obj)"
+	if !added {
+		return d.gident, nil
 	}
-	if _, err := d.q.Exec(ctx, "ANALYZE "+analyze); err != nil {
-		return "", fmt.Errorf("digest: analyze generic identities: %w", err)
+	body := "SELECT NULL::bigint AS ct, NULL::bigint AS obj, NULL::uuid AS h WHERE false"
+	if len(d.gparts) > 0 {
+		body = strings.Join(d.gparts, " UNION ALL ")
 	}
+	name := d.prefix + "_g"
+	if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", name, body)); err != nil {
+		return "", fmt.Errorf("digest: generic identities: %w", err)
+	}
+	d.gident = name
 	return d.gident, nil
 }
 
