@@ -82,6 +82,16 @@ func (r *run) checkReferences(ctx context.Context) error {
 			if !ok {
 				continue
 			}
+			if r.trustLoad {
+				proven, err := r.provenByLoad(ctx, st, fk, p)
+				if err != nil {
+					return err
+				}
+				if proven {
+					r.leftToLoad++
+					continue
+				}
+			}
 			from := fmt.Sprintf("%s s WHERE %s AND NOT EXISTS (SELECT 1 FROM %s p WHERE %s)",
 				st.stg, strings.Join(notNull, " AND "), p.stg, strings.Join(match, " AND "))
 			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, strings.Join(fk.Columns, ", "), fk.Name, from,

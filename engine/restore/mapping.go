@@ -283,7 +283,13 @@ func (r *run) buildKeep(ctx context.Context, st *tableState) error {
 }
 
 // buildGenericMaps maps (content type, object id) of every generic foreign key to target ids, through
-// the id map of the table each staged content type names.
+// the id map of the table each staged content type names. For a table loaded straight in, which
+// only the preflight's check reads it for, the map is a view, the union of those id maps each
+// under its content type: nothing is copied (at 20k documents the copy, its primary key and its
+// statistics cost ~0.3 s); the id maps' ids are unique, so are the view's (ct, src). Elsewhere
+// it is a table: joined to every staged row by the insert, a view there made the planner hash
+// the wide staged rows instead (slower than the copy saves). So is a key whose staged rows name
+// no content type with a table (a view over nothing would outlive the transaction).
 func (r *run) buildGenericMaps(ctx context.Context) error {
 	r.gmaps = map[string]string{}
 	ctPlan := r.manifest.Plan.ContentTypes
@@ -291,30 +297,40 @@ func (r *run) buildGenericMaps(ctx context.Context) error {
 		for gi, g := range st.gfks {
 			name := fmt.Sprintf("_edmsdr_g%d_%d", st.layout.Index, gi)
 			r.gmaps[st.qname+"."+g.ObjectIDColumn] = name
-			if _, err := r.exec(ctx, st.display, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, src bigint NOT NULL, tgt bigint NOT NULL, PRIMARY KEY (ct, src)) ON COMMIT DROP", name)); err != nil {
+			var branches []string
+			if ctPlan != nil {
+				ctSt := r.byName[ctPlan.Table]
+				if ctSt == nil || ctSt.sid == "" {
+					r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: st.display, Column: g.ObjectIDColumn,
+						Message: "generic foreign key needs the content type table, which the package does not contain"})
+				} else {
+					cts, err := contenttype.Used(ctx, r.tx, contenttype.Table{From: ctSt.stg, ID: ctSt.sid, Plan: ctPlan},
+						contenttype.Refs{From: st.stg, Column: g.ContentTypeColumn})
+					if err != nil {
+						return r.sqlError(st.display, err)
+					}
+					for _, c := range cts {
+						target := ctPlan.TableForContentType(r.target, c.AppLabel, c.Model)
+						tst := r.byName[target]
+						if tst == nil || tst.mapT == "" {
+							continue // its rows stay unresolved and are reported as orphaned
+						}
+						branches = append(branches, fmt.Sprintf("SELECT %d::bigint AS ct, src, tgt FROM %s", c.ID, tst.mapT))
+					}
+				}
+			}
+			sql := fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, src bigint NOT NULL, tgt bigint NOT NULL, PRIMARY KEY (ct, src)) ON COMMIT DROP", name)
+			if len(branches) > 0 && st.direct {
+				sql = fmt.Sprintf("CREATE TEMP VIEW %s AS %s", name, strings.Join(branches, " UNION ALL "))
+			}
+			if _, err := r.exec(ctx, st.display, sql); err != nil {
 				return err
 			}
-			if ctPlan == nil {
+			if len(branches) == 0 || st.direct {
 				continue
 			}
-			ctSt := r.byName[ctPlan.Table]
-			if ctSt == nil || ctSt.sid == "" {
-				r.findings.Add(finding.Finding{Kind: finding.SchemaMismatch, Table: st.display, Column: g.ObjectIDColumn,
-					Message: "generic foreign key needs the content type table, which the package does not contain"})
-				continue
-			}
-			cts, err := contenttype.Used(ctx, r.tx, contenttype.Table{From: ctSt.stg, ID: ctSt.sid, Plan: ctPlan},
-				contenttype.Refs{From: st.stg, Column: g.ContentTypeColumn})
-			if err != nil {
-				return r.sqlError(st.display, err)
-			}
-			for _, c := range cts {
-				target := ctPlan.TableForContentType(r.target, c.AppLabel, c.Model)
-				tst := r.byName[target]
-				if tst == nil || tst.mapT == "" {
-					continue // its rows stay unresolved and are reported as orphaned
-				}
-				if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (ct, src, tgt) SELECT $1, src, tgt FROM %s", name, tst.mapT), c.ID); err != nil {
+			for _, b := range branches {
+				if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (ct, src, tgt) %s", name, b)); err != nil {
 					return err
 				}
 			}

@@ -223,6 +223,12 @@ type run struct {
 	byName   map[string]*tableState
 	gmaps    map[string]string // generic FK table -> temp (ct, src, tgt)
 	held     []heldConstraint  // foreign keys dropped for the load
+	// trustLoad lets checkReferences leave to the load the foreign keys it proves (proven.go);
+	// leftToLoad counts those it left, pre where the preflight's findings and checks end.
+	trustLoad  bool
+	leftToLoad int
+	pre        struct{ refsBase, refsEnd, end, checks int }
+	plain      map[string]bool // plainParent's answers by table
 	// heldIndexes are the indexes of tables empty before the load, dropped for it.
 	heldIndexes []heldIndex
 	version     int      // the target's server_version_num
@@ -516,18 +522,30 @@ func (r *run) mapIDs(ctx context.Context) error {
 
 // preflight is step 4: every check that needs the maps, all findings collected before anything
 // is written.
+// The reference checks the load proves are left to it (proven.go): run in full only when the
+// restore is refused.
 func (r *run) preflight(ctx context.Context) error {
+	r.trustLoad = !r.opts.KeepConstraints
+	r.pre.refsBase = len(r.findings)
+	if err := r.checkReferences(ctx); err != nil {
+		return err
+	}
+	r.pre.refsEnd = len(r.findings)
 	for _, check := range []func(context.Context) error{
-		r.checkReferences, r.checkDiverged, r.checkKeyless, r.checkConflicts, r.checkGenerated,
+		r.checkDiverged, r.checkKeyless, r.checkConflicts, r.checkGenerated,
 	} {
 		if err := check(ctx); err != nil {
 			return err
 		}
 	}
-	r.mark("preflight")
+	r.mark("preflight", "left_to_load", r.leftToLoad)
 	if r.findings.HasErrors() {
+		if err := r.redoReferences(ctx, r.pre.refsBase, r.pre.refsEnd); err != nil {
+			return err
+		}
 		return r.refuse()
 	}
+	r.pre.end, r.pre.checks = len(r.findings), len(r.res.Checks)
 	return r.hook(ctx, HookPreflight)
 }
 
@@ -541,6 +559,24 @@ func (r *run) load(ctx context.Context) error {
 			Message: "every row of the package is already in the target: nothing to restore"})
 		return nil
 	}
+	if r.leftToLoad == 0 {
+		return r.loadRows(ctx)
+	}
+	// Reference checks were left to the load: if it fails, they say why (diagnoseLoad).
+	if _, err := r.tx.Exec(ctx, "SAVEPOINT "+loadSavepoint); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := r.loadRows(ctx); err != nil {
+		return r.diagnoseLoad(ctx, err)
+	}
+	if _, err := r.tx.Exec(ctx, "RELEASE SAVEPOINT "+loadSavepoint); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// loadRows is the load itself.
+func (r *run) loadRows(ctx context.Context) error {
 	if err := r.insertAll(ctx); err != nil {
 		return err
 	}
