@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -69,15 +70,12 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 		if len(ids) == int(n) {
 			return errors.New("more rows than counted")
 		}
-		if len(ids) > 0 && id <= ids[len(ids)-1] {
-			// Looked up by binary search: an id twice (or out of order) would hash a reference
-			// as whichever identity the search lands on.
-			return fmt.Errorf("id %d after %d: ids not unique", id, ids[len(ids)-1])
-		}
 		ids, hs = append(ids, id), append(hs, h)
 		return nil
 	}}
-	if _, err := pc.CopyTo(ctx, w, fmt.Sprintf("COPY (SELECT id, replace(h::text, '-', '') FROM %s ORDER BY id) TO STDOUT", name)); err != nil {
+	// In the table's order, sorted here: an identity table without an index (Options.ScanJoins)
+	// would be sorted by the server, on disk beyond work_mem (4 MB: about 60k identities).
+	if _, err := pc.CopyTo(ctx, w, fmt.Sprintf("COPY (SELECT id, replace(h::text, '-', '') FROM %s) TO STDOUT", name)); err != nil {
 		if w.err != nil {
 			return nil, nil, w.err
 		}
@@ -86,7 +84,31 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 	if len(w.pending) > 0 {
 		return nil, nil, fmt.Errorf("digest %s: identities end inside a row", qname)
 	}
-	return ids, hs, w.err
+	if w.err != nil {
+		return nil, nil, w.err
+	}
+	sort.Sort(byID{ids, hs})
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			// Looked up by binary search: an id twice would hash a reference as whichever
+			// identity the search lands on.
+			return nil, nil, fmt.Errorf("digest %s: identities: id %d twice", qname, ids[i])
+		}
+	}
+	return ids, hs, nil
+}
+
+// byID sorts identities by id.
+type byID struct {
+	ids []int64
+	hs  [][16]byte
+}
+
+func (b byID) Len() int           { return len(b.ids) }
+func (b byID) Less(i, j int) bool { return b.ids[i] < b.ids[j] }
+func (b byID) Swap(i, j int) {
+	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
+	b.hs[i], b.hs[j] = b.hs[j], b.hs[i]
 }
 
 // identityReader parses COPY text rows "id\thex".

@@ -323,6 +323,8 @@ SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass
 		}
 		return out, nil
 	}
+	// The identities read for one table serve the next ones that refer to the same tables.
+	held := map[string]*heldIdentities{}
 	for _, st := range candidates {
 		why, err := r.landingCatalog(ctx, st)
 		if err != nil {
@@ -340,7 +342,7 @@ SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass
 			no(st, fmt.Sprintf("the table holds %d rows, %d were sent", n, st.staged))
 			continue
 		}
-		td, why, err := r.sentDigest(ctx, ds, st)
+		td, why, err := r.sentDigest(ctx, ds, st, held)
 		if err != nil {
 			return nil, err
 		}
@@ -392,10 +394,18 @@ const maxHeldIdentities = 1 << 20
 // first): a table with a longer one takes the full digest, whose memory stays bounded.
 const maxSentRow = 1 << 20
 
+// heldIdentities are the identities of a referenced table's rows, by id in increasing order.
+type heldIdentities struct {
+	ids []int64
+	hs  [][16]byte
+}
+
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the
 // identities of the restored rows its references point at: those the full digest would hash.
-func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState) (pack.TableDigest, string, error) {
+// held keeps them from one table to the next: those st does not refer to are let go first, so
+// at most maxHeldIdentities are held at once, as for one table alone.
+func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState, held map[string]*heldIdentities) (pack.TableDigest, string, error) {
 	s := r.sent[st.qname]
 	var td pack.TableDigest
 	if s.split == nil {
@@ -416,12 +426,14 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 				domains = append(domains, d)
 			}
 		}
-		type idents struct {
-			ids []int64
-			hs  [][16]byte
-		}
-		held := map[string]*idents{}
 		var total int64
+		for d, in := range held {
+			if slices.Contains(domains, d) {
+				total += int64(len(in.ids))
+			} else {
+				delete(held, d)
+			}
+		}
 		for _, d := range domains {
 			if held[d] != nil {
 				continue
@@ -433,7 +445,7 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 			if err != nil {
 				return td, "", fmt.Errorf("restore %s: %w", st.display, err)
 			}
-			held[d] = &idents{ids: ids, hs: hs}
+			held[d] = &heldIdentities{ids: ids, hs: hs}
 			total += int64(len(ids))
 		}
 		var err error
