@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
@@ -231,9 +230,8 @@ type run struct {
 	plain      map[string]bool // plainParent's answers by table
 	// heldIndexes are the indexes of tables empty before the load, dropped for it.
 	heldIndexes []heldIndex
-	version     int      // the target's server_version_num
-	spoolBuf    []byte   // the entry being staged, verified (see spool)
-	spoolFile   *os.File // spool of entries too large for spoolBuf, or nil
+	version     int        // the target's server_version_num
+	spools      []*spooler // the entries being staged, verified (see readAhead)
 
 	rollback *rollbackState // set when the run is a rollback
 
@@ -352,13 +350,6 @@ func (r *run) do(ctx context.Context, src io.Reader) error {
 		return nil
 	}
 	return r.commit(ctx) // 7
-}
-
-// closeSpool closes the spool file of large entries, if one was opened.
-func (r *run) closeSpool() {
-	if r.spoolFile != nil {
-		_ = r.spoolFile.Close()
-	}
 }
 
 // rollbackUnlessCommitted ends the transaction of a run that did not commit.

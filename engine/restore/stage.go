@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -62,45 +63,57 @@ func (r *run) createStagingTable(ctx context.Context, st *tableState) error {
 // spoolMemory is the largest entry spooled in memory; larger ones go to a temporary file.
 const spoolMemory = 32 << 20
 
+// spooler holds one verified entry: a buffer reused from entry to entry, and a temporary file
+// for entries larger than spoolMemory, opened on first use and unlinked at once.
+type spooler struct {
+	buf  []byte
+	file *os.File
+}
+
+// close closes the spooler's file, if it opened one.
+func (s *spooler) close() {
+	if s.file != nil {
+		_ = s.file.Close()
+		s.file = nil
+	}
+}
+
 // spool reads a whole entry that announces its checksum, verifying it, before the server sees a
 // byte of it: a damaged byte surfaces as a checksum mismatch rather than as whatever error the
 // server makes of it. Memory is bounded by spoolMemory (one buffer, reused); a larger entry is
-// spooled to a temporary file, removed when the restore ends. An entry without a checksum (an
-// older package) is streamed as it is read and verified against the manifest at the end. again,
-// for a spooled entry, reads the same verified bytes once more from their start (nil for an
-// entry streamed as it is read).
-func (r *run) spool(e *pack.Entry) (data io.Reader, again func() (io.Reader, error), err error) {
-	if e.SHA256 == "" {
-		return e, nil, nil
-	}
+// spooled to the spooler's temporary file. again reads the same verified bytes once more from
+// their start. The bytes stay valid until the spooler's next spool. e must announce a checksum.
+func (s *spooler) spool(e *pack.Entry, src io.Reader) (data io.Reader, again func() (io.Reader, error), err error) {
 	if e.Size <= spoolMemory {
-		if int64(cap(r.spoolBuf)) < e.Size {
-			r.spoolBuf = make([]byte, 0, e.Size)
+		// bytes.MinRead more than the entry: reading into a full buffer would double it, to
+		// learn that the entry ends.
+		if int64(cap(s.buf)) < e.Size+bytes.MinRead {
+			s.buf = make([]byte, 0, e.Size+bytes.MinRead)
 		}
-		b := bytes.NewBuffer(r.spoolBuf[:0])
-		if _, err := io.Copy(b, e); err != nil {
+		b := bytes.NewBuffer(s.buf[:0])
+		if _, err := io.Copy(b, src); err != nil {
 			return nil, nil, err
 		}
-		r.spoolBuf = b.Bytes()[:0]
+		s.buf = b.Bytes()[:0]
 		buf := b.Bytes()
 		return bytes.NewReader(buf), func() (io.Reader, error) { return bytes.NewReader(buf), nil }, nil
 	}
-	if r.spoolFile == nil {
+	if s.file == nil {
 		f, err := os.CreateTemp("", "edmsdr-restore-*.copy")
 		if err != nil {
 			return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 		}
 		_ = os.Remove(f.Name()) // unlinked at once: the file vanishes with the restore, however it ends
-		r.spoolFile = f
+		s.file = f
 	}
-	f := r.spoolFile
+	f := s.file
 	if err := f.Truncate(0); err != nil {
 		return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, nil, fmt.Errorf("spool entry %s: %w", e.Name, err)
 	}
-	n, err := io.Copy(f, e)
+	n, err := io.Copy(f, src)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -117,6 +130,104 @@ func (r *run) spool(e *pack.Entry) (data io.Reader, again func() (io.Reader, err
 	return data, again, nil
 }
 
+// spoolers are the entries read ahead of the COPY (see readAhead): one being sent, one being
+// read. More would only hold more memory: reading an entry costs the client less than the
+// server's COPY of it.
+const spoolers = 2
+
+// closeSpool closes the spoolers' files.
+func (r *run) closeSpool() {
+	for _, s := range r.spools {
+		s.close()
+	}
+}
+
+// ahead is one entry as readAhead hands it to the staging loop: spooled and verified (data,
+// again, or spoolErr with what reading it found), or, for an entry the loop reads itself (a
+// large value, an entry without a checksum), with release, to be closed once the loop is done
+// with it. err is the reader's own (io.EOF after a whole package): readAhead sends nothing after it.
+type ahead struct {
+	e        *pack.Entry
+	st       *tableState
+	data     io.Reader
+	again    func() (io.Reader, error)
+	spoolErr error
+	sp       *spooler      // the spooler data is in, to go back to free once the entry is staged
+	release  chan struct{} // for an entry not spooled here
+	err      error
+}
+
+// errStopped ends a read ahead the staging loop no longer wants.
+var errStopped = errors.New("staging stopped")
+
+// stopReader reads an entry until stop is closed.
+type stopReader struct {
+	r    io.Reader
+	stop <-chan struct{}
+}
+
+func (s stopReader) Read(p []byte) (int, error) {
+	select {
+	case <-s.stop:
+		return 0, errStopped
+	default:
+	}
+	return s.r.Read(p)
+}
+
+// readAhead reads the package's entries in order, in its own goroutine, and hands them to the
+// staging loop through out: an entry with a checksum is spooled and verified into a free spooler
+// while the server takes the previous one (the client's reading, decompressing and hashing no
+// longer waits for the server's COPY, nor the COPY for them). Memory stays that of the spoolers:
+// at most one entry is read ahead. Entries of tables the target lacks are passed over, as the
+// loop did. An entry the loop must read itself is handed over unread, and the reader is not
+// touched again until the loop releases it. readAhead returns after sending the reader's error
+// (io.EOF at the end) or a spooling error, or as soon as stop is closed; the loop reads no
+// reader state it changes before out has delivered the entry.
+func (r *run) readAhead(byIndex map[int]*tableState, out chan<- ahead, free chan *spooler, stop <-chan struct{}) {
+	send := func(a ahead) bool {
+		select {
+		case out <- a:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	for {
+		e, err := r.reader.Next()
+		if err != nil {
+			send(ahead{err: err})
+			return
+		}
+		st := byIndex[e.Layout.Index]
+		if st == nil {
+			continue // a table the target lacks: already reported
+		}
+		if e.Large || e.SHA256 == "" {
+			a := ahead{e: e, st: st, release: make(chan struct{})}
+			if !send(a) {
+				return
+			}
+			select {
+			case <-a.release:
+			case <-stop:
+				return
+			}
+			continue
+		}
+		var sp *spooler
+		select {
+		case sp = <-free:
+		case <-stop:
+			return
+		}
+		data, again, err := sp.spool(e, stopReader{r: e, stop: stop})
+		if !send(ahead{e: e, st: st, data: data, again: again, spoolErr: err, sp: sp}) || err != nil {
+			return
+		}
+	}
+}
+
 var copyWhere = regexp.MustCompile(`COPY (_edmsdr_s\d+), line (\d+)(?:, column ([^:]+))?`)
 
 // stage streams every data entry into its staging table, then reads and verifies the manifest.
@@ -128,109 +239,47 @@ func (r *run) stage(ctx context.Context) error {
 	for _, st := range r.tables {
 		byIndex[st.layout.Index] = st
 	}
+	if r.spools == nil {
+		for range spoolers {
+			r.spools = append(r.spools, &spooler{})
+		}
+	}
+	free := make(chan *spooler, len(r.spools))
+	for _, sp := range r.spools {
+		free <- sp
+	}
+	out := make(chan ahead)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.readAhead(byIndex, out, free, stop)
+	}()
+	// However staging ends, the reader is left alone before the restore goes on (or closes it).
+	defer wg.Wait()
+	defer close(stop)
 	for {
-		e, err := r.reader.Next()
-		if errors.Is(err, io.EOF) {
+		a := <-out
+		if errors.Is(a.err, io.EOF) {
 			break
 		}
-		if err != nil {
-			if fl := finding.FindingsOf(err); fl != nil {
+		if a.err != nil {
+			if fl := finding.FindingsOf(a.err); fl != nil {
 				r.findings = append(r.findings, fl...)
 				return r.refuse()
 			}
-			return fmt.Errorf("restore: read package: %w", err)
+			return fmt.Errorf("restore: read package: %w", a.err)
 		}
-		st := byIndex[e.Layout.Index]
-		if st == nil {
-			continue // a table the target lacks: already reported
+		err := r.stageEntry(ctx, a, free)
+		if a.release != nil {
+			close(a.release)
 		}
-		if st.direct && (e.Ref || e.SHA256 == "") {
-			// Reference rows are never inserted; an entry without a checksum cannot be read again.
-			if err := r.demoteDirect(ctx, st, "a reference entry or an entry without a checksum"); err != nil {
-				return err
-			}
-		}
-		if e.Ref && !st.stagingRefs {
-			st.stagingRefs = true
-			if _, err := r.exec(ctx, st.display, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN _edmsdr_ref SET DEFAULT true", st.stg)); err != nil {
-				return err
-			}
-		}
-		if e.Large {
-			if err := r.stageLarge(ctx, st, e); err != nil {
-				return err
-			}
-			if s := r.sent[st.qname]; s != nil {
-				// Its rows were sent with the value NULL: no landing proof (landing.go).
-				s.off = "a large value was written into a row after its entry"
-			}
-			continue
-		}
-		data, again, err := r.spool(e)
 		if err != nil {
-			if fl := finding.FindingsOf(err); fl != nil {
-				r.findings = append(r.findings, fl...)
-				return r.refuse()
-			}
-			return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
-		}
-		// Hashed on the first read only: a demoted entry read again is the same bytes.
-		if data, err = r.hashSent(ctx, st, e, data); err != nil {
 			return err
 		}
-		if st.direct {
-			ok, err := r.copyDirect(ctx, st, e, data)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if err := r.hook(ctx, HookStagedEntry); err != nil {
-					return err
-				}
-				continue
-			}
-			// Demoted: the entry is staged again, so that what the server says of it is said
-			// of the staging table, as without the direct load.
-			if data, err = again(); err != nil {
-				return fmt.Errorf("restore %s: read entry %s again: %w", st.display, e.Name, err)
-			}
-		}
-		sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, pgquote.Idents(st.cols))
-		tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
-		if err != nil {
-			if fl := finding.FindingsOf(err); fl != nil {
-				r.findings = append(r.findings, fl...)
-				return r.refuse()
-			}
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) {
-				f, ok := pgerr.Finding(err, st.display)
-				// The server stopping the COPY for its own reasons (cancelled, timed out, shut
-				// down, out of disk) says nothing about the package; a row too big for it does.
-				if !ok && !strings.HasPrefix(pe.Code, "54") {
-					return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
-				}
-				if m := copyWhere.FindStringSubmatch(pe.Where); m != nil {
-					f.Message = fmt.Sprintf("%s (entry %s, row %s)", f.Message, e.Name, m[2])
-					if m[3] != "" {
-						f.Column = m[3]
-					}
-				}
-				if f.Kind == "" {
-					f.Kind = finding.Corrupt
-				}
-				r.findings.Add(f)
-				return r.refuse()
-			}
-			return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
-		}
-		if e.Ref {
-			st.refs += tag.RowsAffected()
-		} else {
-			st.staged += tag.RowsAffected()
-		}
-		if err := r.hook(ctx, HookStagedEntry); err != nil {
-			return err
+		if a.sp != nil {
+			free <- a.sp
 		}
 	}
 	r.manifest = r.reader.Manifest()
@@ -258,6 +307,104 @@ func (r *run) stage(ctx context.Context) error {
 	return nil
 }
 
+// stageEntry stages one entry readAhead handed over: COPYs it into its staging table, or
+// straight into its table (direct.go), or writes a large value into its staged row.
+func (r *run) stageEntry(ctx context.Context, a ahead, free chan *spooler) error {
+	e, st := a.e, a.st
+	if st.direct && (e.Ref || e.SHA256 == "") {
+		// Reference rows are never inserted; an entry without a checksum cannot be read again.
+		if err := r.demoteDirect(ctx, st, "a reference entry or an entry without a checksum"); err != nil {
+			return err
+		}
+	}
+	if e.Ref && !st.stagingRefs {
+		st.stagingRefs = true
+		if _, err := r.exec(ctx, st.display, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN _edmsdr_ref SET DEFAULT true", st.stg)); err != nil {
+			return err
+		}
+	}
+	if e.Large {
+		// readAhead waits for this entry's release: every spooler is free.
+		sp := <-free
+		err := r.stageLarge(ctx, st, e, sp)
+		free <- sp
+		if err != nil {
+			return err
+		}
+		if s := r.sent[st.qname]; s != nil {
+			// Its rows were sent with the value NULL: no landing proof (landing.go).
+			s.off = "a large value was written into a row after its entry"
+		}
+		return nil
+	}
+	data, again, err := a.data, a.again, a.spoolErr
+	if a.sp == nil {
+		// An entry without a checksum (an older package) is streamed as it is read and
+		// verified against the manifest at the end.
+		data = e
+	}
+	if err != nil {
+		if fl := finding.FindingsOf(err); fl != nil {
+			r.findings = append(r.findings, fl...)
+			return r.refuse()
+		}
+		return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
+	}
+	// Hashed on the first read only: a demoted entry read again is the same bytes.
+	if data, err = r.hashSent(ctx, st, e, data); err != nil {
+		return err
+	}
+	if st.direct {
+		ok, err := r.copyDirect(ctx, st, e, data)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return r.hook(ctx, HookStagedEntry)
+		}
+		// Demoted: the entry is staged again, so that what the server says of it is said
+		// of the staging table, as without the direct load.
+		if data, err = again(); err != nil {
+			return fmt.Errorf("restore %s: read entry %s again: %w", st.display, e.Name, err)
+		}
+	}
+	sql := fmt.Sprintf("COPY %s (%s) FROM STDIN", st.stg, pgquote.Idents(st.cols))
+	tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
+	if err != nil {
+		if fl := finding.FindingsOf(err); fl != nil {
+			r.findings = append(r.findings, fl...)
+			return r.refuse()
+		}
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			f, ok := pgerr.Finding(err, st.display)
+			// The server stopping the COPY for its own reasons (cancelled, timed out, shut
+			// down, out of disk) says nothing about the package; a row too big for it does.
+			if !ok && !strings.HasPrefix(pe.Code, "54") {
+				return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
+			}
+			if m := copyWhere.FindStringSubmatch(pe.Where); m != nil {
+				f.Message = fmt.Sprintf("%s (entry %s, row %s)", f.Message, e.Name, m[2])
+				if m[3] != "" {
+					f.Column = m[3]
+				}
+			}
+			if f.Kind == "" {
+				f.Kind = finding.Corrupt
+			}
+			r.findings.Add(f)
+			return r.refuse()
+		}
+		return fmt.Errorf("restore %s: stage entry %s: %w", st.display, e.Name, err)
+	}
+	if e.Ref {
+		st.refs += tag.RowsAffected()
+	} else {
+		st.staged += tag.RowsAffected()
+	}
+	return r.hook(ctx, HookStagedEntry)
+}
+
 // readTargetRows notes which of the target's tables hold rows, before anything is written (the
 // tables are locked: nobody else writes them until the restore ends).
 func (r *run) readTargetRows(ctx context.Context) error {
@@ -276,7 +423,7 @@ const largePiece = 16 << 20
 // the entry is spooled and verified against its checksum, written into a large object in
 // pieces, copied into the row's column (NULL until then) and the large object dropped, all
 // inside the restore's transaction. The client holds one piece, whatever the value's size.
-func (r *run) stageLarge(ctx context.Context, st *tableState, e *pack.Entry) error {
+func (r *run) stageLarge(ctx context.Context, st *tableState, e *pack.Entry, sp *spooler) error {
 	bad := func(format string, args ...any) error {
 		r.findings.Add(finding.Finding{Kind: finding.Corrupt, Table: st.display, Column: e.Column, Message: fmt.Sprintf("entry %s: ", e.Name) + fmt.Sprintf(format, args...)})
 		return r.refuse()
@@ -287,7 +434,7 @@ func (r *run) stageLarge(ctx context.Context, st *tableState, e *pack.Entry) err
 	if typ := st.t.Column(e.Column).Type; typ != "bytea" {
 		return bad("a large value (bytea) for column %s, of type %s in the target", e.Column, typ)
 	}
-	data, _, err := r.spool(e)
+	data, _, err := sp.spool(e, e)
 	if err != nil {
 		if fl := finding.FindingsOf(err); fl != nil {
 			r.findings = append(r.findings, fl...)
