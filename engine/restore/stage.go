@@ -86,9 +86,12 @@ func (s *spooler) close() {
 func (s *spooler) spool(e *pack.Entry, src io.Reader) (data io.Reader, again func() (io.Reader, error), err error) {
 	if e.Size <= spoolMemory {
 		// bytes.MinRead more than the entry: reading into a full buffer would double it, to
-		// learn that the entry ends.
-		if int64(cap(s.buf)) < e.Size+bytes.MinRead {
-			s.buf = make([]byte, 0, e.Size+bytes.MinRead)
+		// learn that the entry ends. And 1 MiB of room: entries are cut at the first row past
+		// the chunk size, so their sizes differ by a row; a buffer replaced at every slightly
+		// larger entry leaves an entry's size of garbage each time (measured: 28 MiB more peak
+		// RSS at 20k documents with two spoolers).
+		if need := e.Size + bytes.MinRead; int64(cap(s.buf)) < need {
+			s.buf = make([]byte, 0, min(need+1<<20, spoolMemory+bytes.MinRead))
 		}
 		b := bytes.NewBuffer(s.buf[:0])
 		if _, err := io.Copy(b, src); err != nil {

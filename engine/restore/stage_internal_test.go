@@ -15,6 +15,7 @@ import (
 func TestSpoolerReusesOneBufferTheSizeOfTheEntry(t *testing.T) {
 	s := &spooler{}
 	defer s.close()
+	var first int
 	for i, size := range []int{8 << 20, 1 << 20, 8<<20 + 3} {
 		want := bytes.Repeat([]byte{byte('a' + i)}, size)
 		// As an entry reads: no WriteTo, read by the buffer in pieces.
@@ -31,8 +32,13 @@ func TestSpoolerReusesOneBufferTheSizeOfTheEntry(t *testing.T) {
 				t.Fatalf("entry %d, read %d: %d bytes (%v), want the %d spooled", i, round, len(got), err, size)
 			}
 		}
-		if c := cap(s.buf); c > 8<<20+3+bytes.MinRead {
+		if c := cap(s.buf); c > 8<<20+3+bytes.MinRead+1<<20 {
 			t.Fatalf("entry %d: the spool buffer grew to %d bytes for entries of at most %d", i, c, 8<<20+3)
+		}
+		if i == 0 {
+			first = cap(s.buf)
+		} else if cap(s.buf) != first {
+			t.Fatalf("entry %d: the spool buffer was replaced (%d bytes, was %d) for an entry a few bytes larger", i, cap(s.buf), first)
 		}
 	}
 	if s.file != nil {
