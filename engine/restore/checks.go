@@ -36,7 +36,9 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 				}
 				alias := fmt.Sprintf("g%d", i)
 				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = s.%s AND %s.src = s.%s", g, alias, alias, pgquote.Ident(ctCol), alias, qc))
-				exprs[c] = alias + ".tgt"
+				// An object id without a content type names nothing: the digest hashes it as it
+				// is, so it is written as it is (the map join alone would write NULL).
+				exprs[c] = fmt.Sprintf("CASE WHEN s.%s IS NULL THEN s.%s ELSE %s.tgt END", pgquote.Ident(ctCol), qc, alias)
 				continue
 			}
 			if d := r.domains.Of(st.qname, c); d != "" {
