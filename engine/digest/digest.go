@@ -10,6 +10,7 @@ package digest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,8 +62,8 @@ type Session struct {
 
 	idents   map[string]string // qualified table -> temp table (id bigint, h uuid)
 	building map[string]bool
-	gident   string   // temp view (ct bigint, obj bigint, h uuid) or ""
-	gparts   []string // its union's branches, one per content type
+	gident   string        // temp table (ct bigint, obj bigint, h uuid) past maxGenericJoins, or ""
+	gtypes   []genericType // the content types generic foreign keys use, with their identities
 	gdone    map[int64]bool
 	temps    []string
 	seq      int
@@ -111,12 +112,8 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	}, nil
 }
 
-// Close drops the temporary view and tables (the view first: it reads the tables).
+// Close drops the temporary tables.
 func (d *Session) Close(ctx context.Context) {
-	if d.gident != "" {
-		_, _ = d.q.Exec(ctx, "DROP VIEW IF EXISTS "+d.gident)
-		d.gident, d.gparts, d.gdone = "", nil, map[int64]bool{}
-	}
 	for _, t := range d.temps {
 		_, _ = d.q.Exec(ctx, "DROP TABLE IF EXISTS "+t)
 	}
@@ -180,22 +177,45 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 		}
 		qc := a + "." + pgquote.Ident(c)
 		if g := d.gfkFor(t, c); g != nil {
-			gt, err := d.genericIdents(ctx, t, g)
+			gr, err := d.genericIdents(ctx, t, g)
 			if err != nil {
 				return nil, nil, err
 			}
-			if gt == "" {
+			if gr == nil {
 				ex = append(ex, "'?' || "+qc+"::text")
 				continue
 			}
-			alias := fmt.Sprintf("g%d", i)
-			objMatch := fmt.Sprintf("%s.obj::text = %s::text", alias, qc)
+			intObj := false
 			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
-				objMatch = fmt.Sprintf("%s.obj = %s", alias, qc)
+				intObj = true
 			}
-			joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = %s.%s AND %s",
-				gt, alias, alias, a, pgquote.Ident(g.ContentTypeColumn), objMatch))
-			ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))
+			match := func(alias, idCol string) string {
+				if intObj {
+					return fmt.Sprintf("%s.%s = %s", alias, idCol, qc)
+				}
+				return fmt.Sprintf("%s.%s::text = %s::text", alias, idCol, qc)
+			}
+			ctc := a + "." + pgquote.Ident(g.ContentTypeColumn)
+			if gr.table != "" {
+				alias := fmt.Sprintf("g%d", i)
+				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = %s AND %s", gr.table, alias, alias, ctc, match(alias, "obj")))
+				ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))
+				continue
+			}
+			// One join per content type, each to its table's identities: the planner hashes each
+			// identity table and probes it with the rows (a union of them, joined on both
+			// columns, made it hash the rows instead, spilling wide rows to disk).
+			h := "NULL::uuid"
+			if len(gr.types) > 0 {
+				whens := make([]string, 0, len(gr.types))
+				for k, gt := range gr.types {
+					alias := fmt.Sprintf("g%d_%d", i, k)
+					joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s = %d AND %s", gt.ident, alias, ctc, gt.ct, match(alias, "id")))
+					whens = append(whens, fmt.Sprintf("WHEN %d THEN %s.h", gt.ct, alias))
+				}
+				h = fmt.Sprintf("CASE %s %s END", ctc, strings.Join(whens, " "))
+			}
+			ex = append(ex, fmt.Sprintf("coalesce((%s)::text, '?' || %s::text)", h, qc))
 			continue
 		}
 		dom := d.domains.Of(t.QName(), c)
@@ -320,25 +340,39 @@ func withSelf(nk []string, selfCol string, exprs []string, selfExpr string) []st
 	return out
 }
 
-// genericIdents returns the relation of identities for generic foreign keys (content type id,
-// object id) -> identity, covering the content types used by table t; "" when there is no content
-// type table. It is a temporary view, the union of the identity tables of the content types'
-// tables (each tagged with its content type id), redefined as tables with generic foreign keys
-// bring more content types: the identities are not copied a second time (at 20k EDMS documents,
-// copying them cost 0.3 s of a backup's 2.2 s), and a hash join reads the union as it read the
-// copy.
-func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK) (string, error) {
+// maxGenericJoins is the most content types a generic foreign key is joined through one by one
+// (genericIdents); beyond, their identities are copied into one table. A variable for tests.
+var maxGenericJoins = 8
+
+// genericType is a content type's id and the identity table of the table it names.
+type genericType struct {
+	ct    int64
+	ident string
+}
+
+// genericRel is how generic foreign keys find their identities: one identity table per content
+// type (types), or, past maxGenericJoins content types, one table (ct bigint, obj bigint, h uuid)
+// holding them all.
+type genericRel struct {
+	types []genericType
+	table string
+}
+
+// genericIdents returns the identities for generic foreign keys (content type id, object id) ->
+// identity, covering the content types used by table t (and by the tables asked for before); nil
+// when there is no content type table.
+func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK) (*genericRel, error) {
 	ct := d.plan.ContentTypes
 	if ct == nil || d.s.Table(ct.Table) == nil || d.s.Table(ct.Table).SurrogateID() == "" {
-		return "", nil
+		return nil, nil
 	}
 	cts, err := contenttype.Used(ctx, d.q,
 		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
 		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn})
 	if err != nil {
-		return "", fmt.Errorf("digest %s: %w", t.Display(), err)
+		return nil, fmt.Errorf("digest %s: %w", t.Display(), err)
 	}
-	added := d.gident == ""
+	var added []genericType
 	for _, r := range cts {
 		if d.gdone[r.ID] {
 			continue
@@ -351,24 +385,40 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		}
 		it, err := d.ident(ctx, target)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
-		d.gparts = append(d.gparts, fmt.Sprintf("SELECT %d::bigint AS ct, id AS obj, h FROM %s", r.ID, it))
-		added = true
+		added = append(added, genericType{ct: r.ID, ident: it})
 	}
-	if !added {
-		return d.gident, nil
+	d.gtypes = append(d.gtypes, added...)
+	if d.gident == "" && len(d.gtypes) <= maxGenericJoins {
+		return &genericRel{types: slices.Clone(d.gtypes)}, nil
 	}
-	body := "SELECT NULL::bigint AS ct, NULL::bigint AS obj, NULL::uuid AS h WHERE false"
-	if len(d.gparts) > 0 {
-		body = strings.Join(d.gparts, " UNION ALL ")
+	if d.gident == "" {
+		name := d.prefix + "_g"
+		key := ", PRIMARY KEY (ct, obj)"
+		if d.scan {
+			key = ""
+		}
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s (ct bigint NOT NULL, obj bigint NOT NULL, h uuid NOT NULL%s)", name, key)); err != nil {
+			return nil, fmt.Errorf("digest: create generic identity table: %w", err)
+		}
+		d.temps = append(d.temps, name)
+		d.gident = name
+		added = d.gtypes
 	}
-	name := d.prefix + "_g"
-	if _, err := d.q.Exec(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW %s AS %s", name, body)); err != nil {
-		return "", fmt.Errorf("digest: generic identities: %w", err)
+	for _, gt := range added {
+		if _, err := d.q.Exec(ctx, fmt.Sprintf("INSERT INTO %s (ct, obj, h) SELECT $1, id, h FROM %s", d.gident, gt.ident), gt.ct); err != nil {
+			return nil, fmt.Errorf("digest: generic identities of content type %d: %w", gt.ct, err)
+		}
 	}
-	d.gident = name
-	return d.gident, nil
+	analyze := d.gident
+	if d.scan {
+		analyze += " (ct, obj)"
+	}
+	if _, err := d.q.Exec(ctx, "ANALYZE "+analyze); err != nil {
+		return nil, fmt.Errorf("digest: analyze generic identities: %w", err)
+	}
+	return &genericRel{table: d.gident}, nil
 }
 
 // Table digests table qname. relation is a FROM item producing the table's columns (a subquery
