@@ -65,7 +65,8 @@ type Writer struct {
 	tables    []*TableEntry
 	byIndex   map[int]*TableEntry
 	spareMu   sync.Mutex
-	spare     []byte // a closed stream's chunk buffer, for the next one
+	spare     [][]byte       // closed streams' chunk buffers (at most two), for the next one
+	flushing  sync.WaitGroup // entries being written in the background (TableStream.Write)
 	done      bool
 	partial   string
 }
@@ -252,19 +253,34 @@ func (w *Writer) Refs(index int, qname string) *TableStream {
 	return &TableStream{w: w, entry: w.tableEntry(index, qname), refs: true, buf: w.chunkBuf()}
 }
 
-// chunkBuf returns an empty chunk buffer: the one the last closed stream gave back, else a new
-// one. Streams are written one after the other, so one buffer serves them all (a new 8 MiB
-// buffer per table cost a backup 10% of its CPU in clearing memory, most tables being small).
+// chunkBuf returns an empty chunk buffer: one a closed stream gave back, else a new one. Streams
+// are written one after the other, so two buffers serve them all (a new 8 MiB buffer per table
+// cost a backup 10% of its CPU in clearing memory, most tables being small).
 func (w *Writer) chunkBuf() []byte {
 	size := w.chunkBufSize()
 	w.spareMu.Lock()
-	b := w.spare
-	w.spare = nil
+	var b []byte
+	if n := len(w.spare); n > 0 {
+		b = w.spare[n-1]
+		w.spare = w.spare[:n-1]
+	}
 	w.spareMu.Unlock()
 	if cap(b) >= size {
 		return b[:0]
 	}
 	return make([]byte, 0, size)
+}
+
+// putChunkBuf gives a stream's chunk buffer back for the next stream, unless a long row grew it.
+func (w *Writer) putChunkBuf(b []byte) {
+	if cap(b) != w.chunkBufSize() {
+		return
+	}
+	w.spareMu.Lock()
+	if len(w.spare) < 2 {
+		w.spare = append(w.spare, b[:0])
+	}
+	w.spareMu.Unlock()
 }
 
 func (w *Writer) chunkBufSize() int { return min(w.opts.ChunkBytes, DefaultChunkBytes) + 64<<10 }
@@ -286,17 +302,46 @@ type TableStream struct {
 	refs  bool
 	buf   []byte
 	err   error
+	// The entry being written in the background (checksummed, compressed, written out) while
+	// the next one fills: its buffer and error come back on flushing. At most one at a time;
+	// nil when none.
+	flushing chan flushed
+	spare    []byte // the second chunk buffer, once the first entry went out in the background
+}
+
+// flushed is the outcome of an entry written in the background: its buffer, to fill again.
+type flushed struct {
+	buf []byte
+	err error
 }
 
 // Write buffers COPY text and emits an entry, cut at the last row end, whenever the buffer and p
-// together reach the chunk size. p itself is never copied into the buffer when it completes an
-// entry: a row of any size (one write of pgconn's CopyTo is one row) costs no memory beyond the
-// caller's own.
+// together reach the chunk size. Where the rows of p fit in the buffer (a chunk's size plus
+// 64 KiB), the entry is written in the background while the next one fills a second buffer, so
+// that the caller (a COPY being read) does not wait for the checksum and the compressor; the
+// entries are cut at the same rows either way. A longer p itself is never copied into the
+// buffer when it completes an entry: a row of any size (one write of pgconn's CopyTo is one
+// row) costs no memory beyond the caller's own.
 func (t *TableStream) Write(p []byte) (int, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
 	if len(t.buf)+len(p) >= t.w.opts.ChunkBytes {
+		if len(t.buf)+len(p) <= cap(t.buf) {
+			if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
+				next, err := t.wait()
+				if err != nil {
+					return 0, err
+				}
+				full := append(t.buf, p[:i+1]...)
+				t.buf = append(next, p[i+1:]...)
+				t.flushBackground(full)
+				return len(p), nil
+			}
+		}
+		if _, err := t.wait(); err != nil {
+			return 0, err
+		}
 		if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
 			if err := t.flush(t.buf, p[:i+1]); err != nil {
 				t.err = err
@@ -318,6 +363,43 @@ func (t *TableStream) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// flushBackground writes buf (whole rows) as the stream's next entry on a goroutine of its own;
+// wait collects it.
+func (t *TableStream) flushBackground(buf []byte) {
+	done := make(chan flushed, 1)
+	t.flushing = done
+	t.w.flushing.Add(1)
+	go func() {
+		defer t.w.flushing.Done()
+		err := t.flush(buf, nil)
+		done <- flushed{buf: buf[:0], err: err}
+	}()
+}
+
+// wait waits for the entry being written in the background, if any, and returns an empty chunk
+// buffer to fill next (the entry's own once written); an error writing it is the stream's error.
+func (t *TableStream) wait() ([]byte, error) {
+	if t.flushing != nil {
+		f := <-t.flushing
+		t.flushing = nil
+		if f.err != nil {
+			t.err = f.err
+			t.w.putChunkBuf(f.buf)
+			return nil, f.err
+		}
+		if t.spare == nil {
+			t.spare = f.buf
+		} else {
+			t.w.putChunkBuf(f.buf)
+		}
+	}
+	if b := t.spare; b != nil {
+		t.spare = nil
+		return b[:0], nil
+	}
+	return t.w.chunkBuf(), nil
+}
+
 // WriteFrom writes the COPY text in src[0:size) (whole rows, each ending in '\n') into the
 // stream, cutting entries at row boundaries as Write does. It reads src twice per entry (the
 // checksum goes ahead of the data), in pieces of 1 MiB: a row longer than a chunk (a spooled
@@ -325,6 +407,9 @@ func (t *TableStream) Write(p []byte) (int, error) {
 func (t *TableStream) WriteFrom(ctx context.Context, src io.ReaderAt, size int64) error {
 	if t.err != nil {
 		return t.err
+	}
+	if err := t.settle(); err != nil {
+		return err
 	}
 	if len(t.buf) > 0 {
 		if t.buf[len(t.buf)-1] != '\n' {
@@ -556,29 +641,62 @@ func (w *Writer) LargeValue(ctx context.Context, index int, qname string, row in
 	return nil
 }
 
+// settle waits for the entry being written in the background, if any, and keeps its buffer.
+func (t *TableStream) settle() error {
+	if t.flushing == nil {
+		return nil
+	}
+	b, err := t.wait()
+	if err != nil {
+		return err
+	}
+	t.spare = b
+	return nil
+}
+
 // Close flushes the last chunk and records the table in the manifest.
 func (t *TableStream) Close() (TableEntry, error) {
 	if t.err != nil {
+		t.release()
 		return TableEntry{}, t.err
+	}
+	if err := t.settle(); err != nil {
+		t.release()
+		return TableEntry{}, err
 	}
 	if len(t.buf) > 0 {
 		if t.buf[len(t.buf)-1] != '\n' {
+			t.release()
 			return TableEntry{}, fmt.Errorf("table %s: COPY stream ends inside a row", t.entry.Table)
 		}
 		if err := t.flush(t.buf, nil); err != nil {
+			t.release()
 			return TableEntry{}, err
 		}
 	}
-	if cap(t.buf) == t.w.chunkBufSize() {
-		// Kept for the next stream, unless a long row grew it.
-		t.w.spareMu.Lock()
-		if t.w.spare == nil {
-			t.w.spare = t.buf[:0]
-		}
-		t.w.spareMu.Unlock()
-	}
-	t.buf = nil
+	t.release()
 	return *t.entry, nil
+}
+
+// release waits for the entry being written in the background, if any, and gives the stream's
+// chunk buffers back to the writer for the next stream (a buffer a long row grew is not kept).
+func (t *TableStream) release() {
+	if t.flushing != nil {
+		f := <-t.flushing
+		t.flushing = nil
+		if f.err != nil && t.err == nil {
+			t.err = f.err
+		}
+		t.w.putChunkBuf(f.buf)
+	}
+	if t.buf != nil {
+		t.w.putChunkBuf(t.buf)
+		t.buf = nil
+	}
+	if t.spare != nil {
+		t.w.putChunkBuf(t.spare)
+		t.spare = nil
+	}
 }
 
 // Close writes the manifest, flushes and commits the sink (for Create: fsyncs and renames
@@ -588,6 +706,7 @@ func (w *Writer) Close(m *Manifest) error {
 	if w.done {
 		return errors.New("package already closed")
 	}
+	w.flushing.Wait()
 	m.Format = w.format
 	m.HeaderSHA256 = w.headerSHA
 	m.Tables = make([]TableEntry, 0, len(w.tables))
@@ -650,6 +769,9 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	// An entry still being written in the background (a stream abandoned on an error) ends
+	// before the compressor closes under it.
+	w.flushing.Wait()
 	if w.zw != nil {
 		_ = w.zw.Close()
 	}
