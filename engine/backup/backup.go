@@ -256,6 +256,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			defer side.stop()
 		}
 	}
+	aheadBlocks := readAheadPool()
 	for i, t := range graph.Order {
 		ts := w.Table(i, t.QName())
 		if sideTables[t.QName()] {
@@ -293,7 +294,18 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			}
 			dst = hasher
 		}
-		if _, err := tx.Conn().PgConn().CopyTo(ctx, dst, sql); err != nil {
+		var ahead *readAhead
+		if spool == nil {
+			ahead = newReadAhead(ctx, dst, aheadBlocks)
+			dst = ahead
+		}
+		_, err := tx.Conn().PgConn().CopyTo(ctx, dst, sql)
+		if ahead != nil {
+			if aerr := ahead.Close(); err == nil {
+				err = aerr
+			}
+		}
+		if err != nil {
 			cancelDigest()
 			<-digestDone
 			if pgerr.TooLarge(err) {
