@@ -21,11 +21,12 @@ func hasCheck(res *restore.Result, name, table string, v finding.Verdict) bool {
 	return false
 }
 
-// Attacks on the generic foreign keys' identities (issue 11: a temporary view over the content
-// types' identity tables instead of a copy, identity tables without their own primary key in the
-// restore's validation). A generic reference hashes as the identity of the object it names: were
-// the view to resolve nothing, every reference would hash as its raw object id, and a restore
-// that kept the ids but not the objects they name would PASS.
+// Attacks on the generic foreign keys' identities (issue 11: one join per content type to its
+// table's identities instead of a copy of them all — a union view of them at first —, identity
+// tables without their own primary key in the restore's validation). A generic reference hashes
+// as the identity of the object it names: were the joins to resolve nothing, every reference
+// would hash as its raw object id, and a restore that kept the ids but not the objects they name
+// would PASS.
 
 // genericObjects prints, per audit entry, what its generic reference names (checked on both
 // servers independently of any digest).
