@@ -103,7 +103,7 @@ func (r *run) precheckStaging(ctx context.Context) error {
 				}
 			}
 			nulls = nulls[1:]
-			dup, err := r.duplicateGroups(ctx, st, sid)
+			dup, err := r.duplicateGroupsUnlessProven(ctx, st, []string{st.sid})
 			if err != nil {
 				return err
 			}
@@ -118,7 +118,7 @@ func (r *run) precheckStaging(ctx context.Context) error {
 		if len(st.nk) > 0 {
 			cols := pgquote.Idents(st.nk)
 			// GROUP BY puts NULLs together: the count is a gate at least as wide as the check.
-			dup, err := r.duplicateGroups(ctx, st, cols)
+			dup, err := r.duplicateGroupsUnlessProven(ctx, st, st.nk)
 			if err != nil {
 				return err
 			}

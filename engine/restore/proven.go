@@ -26,9 +26,21 @@ import (
 //
 // A foreign key of the target always ends validated, whichever path found the orphans: no check
 // is skipped that nothing else proves.
+//
+// Likewise the staged rows' uniqueness (precheckStaging): a table loaded straight in has its
+// primary key and unique constraints dropped for the load and built again after it, over exactly
+// the staged rows; a build fails exactly when the check would find a duplicated id or natural
+// key, where the constraint covers exactly those columns and no two NULLs pass it (NOT NULL
+// columns, or NULLS NOT DISTINCT). Such a check is left to the build; steps 3 to 5 run inside a
+// savepoint then, and any failure in them rolls back to it and runs the staged-row checks in
+// full: when they find something, the refusal is theirs, as before (diagnoseStaged).
 
-// loadSavepoint is the savepoint the load runs in when reference checks were left to it.
-const loadSavepoint = "edmsdr_load"
+// loadSavepoint is the savepoint the load runs in when reference checks were left to it;
+// stagedSavepoint the one steps 3 to 5 run in when uniqueness checks were left to the index builds.
+const (
+	loadSavepoint   = "edmsdr_load"
+	stagedSavepoint = "edmsdr_staged"
+)
 
 // provenByLoad reports whether adding fk of st back after the load proves what checkReferences
 // would find about it in the staged rows: fk is held (dropped for the load, added back
@@ -95,19 +107,21 @@ func (r *run) redoReferences(ctx context.Context, base, end int) error {
 // diagnoseLoad handles a load that failed (loadErr) after the preflight left reference checks to
 // it: the load is rolled back to its savepoint and the checks are run in full; when they find
 // something the restore is refused with the preflight's findings, as when the preflight found
-// it; otherwise loadErr stands.
+// it; otherwise, or when the diagnosis itself fails (a connection lost), loadErr stands.
 func (r *run) diagnoseLoad(ctx context.Context, loadErr error) error {
 	if ctx.Err() != nil {
 		return loadErr
 	}
 	if _, err := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+loadSavepoint); err != nil {
-		return fmt.Errorf("%w (then, rolling back the load to look for orphaned rows: %v)", loadErr, err)
+		r.log.Debug("load failed, and rolling it back to look for orphaned rows failed", "error", err)
+		return loadErr
 	}
 	findings, checks := r.findings, r.res.Checks
 	r.findings = slices.Clone(r.findings[:r.pre.end])
 	if err := r.redoReferences(ctx, r.pre.refsBase, r.pre.refsEnd); err != nil {
 		r.findings, r.res.Checks = findings, checks
-		return fmt.Errorf("%w (then, looking for orphaned rows: %v)", loadErr, err)
+		r.log.Debug("load failed, and looking for orphaned rows failed", "error", err)
+		return loadErr
 	}
 	if !r.findings.HasErrors() {
 		r.findings, r.res.Checks = findings, checks
@@ -119,5 +133,121 @@ func (r *run) diagnoseLoad(ctx context.Context, loadErr error) error {
 		st.inserted, st.updated = 0, 0
 	}
 	r.log.Debug("load refused: the reference checks left to it find orphaned rows", "load", loadErr)
+	return r.refuse()
+}
+
+// duplicateGroupsUnlessProven is duplicateGroups over cols, unless the index builds after the load
+// prove it (provenByIndex): then it counts the check as left to them and returns 0.
+func (r *run) duplicateGroupsUnlessProven(ctx context.Context, st *tableState, cols []string) (int64, error) {
+	if r.trustIndexes && r.provenByIndex(st, cols) {
+		r.leftToIndexes++
+		return 0, nil
+	}
+	return r.duplicateGroups(ctx, st, pgquote.Idents(cols))
+}
+
+// provenByIndex reports whether building st's held indexes again after the load proves that no
+// two staged rows share cols: st is loaded straight in (its rows are the staged rows, and nothing
+// else writes them), and a primary key or unique constraint over exactly cols, through which no
+// two NULLs pass, is held for the load (dropped, built again by buildIndexes).
+func (r *run) provenByIndex(st *tableState, cols []string) bool {
+	if !st.direct || len(cols) == 0 {
+		return false
+	}
+	nullable := false
+	for _, c := range cols {
+		if col := st.t.Column(c); col == nil || !col.NotNull {
+			nullable = true
+		}
+	}
+	for _, u := range st.t.Uniques {
+		if !(u.Constraint || u.Primary) || u.Predicate != "" || !sameSet(u.Columns, cols) || (nullable && !u.NullsNotDistinct) {
+			continue
+		}
+		for _, h := range r.heldIndexes {
+			if h.name == u.Name && h.display == st.display {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// redoStaging replaces the findings precheckStaging added by those of a full run, when it left
+// checks to the index builds: the findings that follow keep their place.
+func (r *run) redoStaging(ctx context.Context) error {
+	if r.leftToIndexes == 0 {
+		return nil
+	}
+	rest := slices.Clone(r.findings[r.stagedAt.end:])
+	r.findings = slices.Clone(r.findings[:r.stagedAt.base])
+	r.trustIndexes = false
+	r.leftToIndexes = 0
+	if err := r.precheckStaging(ctx); err != nil {
+		return err
+	}
+	r.findings = append(r.findings, rest...)
+	return nil
+}
+
+// mapCheckLoad runs steps 3 to 5 (maps, preflight, load); inside a savepoint when uniqueness
+// checks of the staged rows were left to the index builds, so that a failure can be diagnosed
+// by them (diagnoseStaged).
+func (r *run) mapCheckLoad(ctx context.Context) error {
+	steps := func() error {
+		if err := r.mapIDs(ctx); err != nil {
+			return err
+		}
+		if err := r.preflight(ctx); err != nil {
+			return err
+		}
+		return r.load(ctx)
+	}
+	if r.leftToIndexes == 0 {
+		return steps()
+	}
+	if _, err := r.tx.Exec(ctx, "SAVEPOINT "+stagedSavepoint); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	r.stagedAt.saved, r.stagedAt.checks = len(r.findings), len(r.res.Checks)
+	if err := steps(); err != nil {
+		return r.diagnoseStaged(ctx, err)
+	}
+	if _, err := r.tx.Exec(ctx, "RELEASE SAVEPOINT "+stagedSavepoint); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
+}
+
+// diagnoseStaged handles a failure of steps 3 to 5 (stepErr) after precheckStaging left
+// uniqueness checks to the index builds: everything since is rolled back to the savepoint and
+// the staged-row checks are run in full; when they find something the restore is refused with
+// their findings, as when precheckStaging found it; otherwise, or when the diagnosis itself
+// fails (a connection lost), stepErr stands.
+func (r *run) diagnoseStaged(ctx context.Context, stepErr error) error {
+	if ctx.Err() != nil {
+		return stepErr
+	}
+	if _, err := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+stagedSavepoint); err != nil {
+		r.log.Debug("rolling back to look for duplicated rows failed", "error", err)
+		return stepErr
+	}
+	findings, checks := r.findings, r.res.Checks
+	r.findings = slices.Clone(r.findings[:r.stagedAt.saved])
+	if err := r.redoStaging(ctx); err != nil {
+		r.findings, r.res.Checks = findings, checks
+		r.log.Debug("looking for duplicated rows failed", "error", err)
+		return stepErr
+	}
+	if !r.findings.HasErrors() {
+		r.findings, r.res.Checks = findings, checks
+		return stepErr
+	}
+	// Refused as by precheckStaging: nothing mapped, nothing loaded.
+	r.res.Checks = r.res.Checks[:r.stagedAt.checks]
+	for _, st := range r.tables {
+		st.inserted, st.updated, st.matched, st.diverged = 0, 0, 0, 0
+	}
+	r.log.Debug("refused: the staged-row checks left to the index builds find duplicated rows", "after", stepErr)
 	return r.refuse()
 }

@@ -227,7 +227,12 @@ type run struct {
 	trustLoad  bool
 	leftToLoad int
 	pre        struct{ refsBase, refsEnd, end, checks int }
-	plain      map[string]bool // plainParent's answers by table
+	// trustIndexes lets precheckStaging leave to the index builds the uniqueness checks they
+	// prove (proven.go); leftToIndexes counts those it left, stagedAt where its findings end.
+	trustIndexes  bool
+	leftToIndexes int
+	stagedAt      struct{ base, end, saved, checks int }
+	plain         map[string]bool // plainParent's answers by table
 	// heldIndexes are the indexes of tables empty before the load, dropped for it.
 	heldIndexes []heldIndex
 	version     int        // the target's server_version_num
@@ -334,13 +339,7 @@ func (r *run) do(ctx context.Context, src io.Reader) error {
 	if err != nil || done {
 		return err
 	}
-	if err := r.mapIDs(ctx); err != nil { // 3
-		return err
-	}
-	if err := r.preflight(ctx); err != nil { // 4
-		return err
-	}
-	if err := r.load(ctx); err != nil { // 5
+	if err := r.mapCheckLoad(ctx); err != nil { // 3, 4, 5
 		return err
 	}
 	if err := r.verify(ctx); err != nil { // 6
@@ -463,13 +462,20 @@ func (r *run) stagePackage(ctx context.Context) (done bool, err error) {
 	if err := r.confirmDirect(ctx); err != nil {
 		return false, err
 	}
+	// Uniqueness checks the index builds after the load prove are left to them (proven.go).
+	r.trustIndexes = !r.opts.KeepConstraints
+	r.stagedAt.base = len(r.findings)
 	if err := r.precheckStaging(ctx); err != nil {
 		return false, err
 	}
+	r.stagedAt.end = len(r.findings)
 	if r.replacing() {
 		r.checkReplace()
 	}
 	if r.findings.HasErrors() {
+		if err := r.redoStaging(ctx); err != nil {
+			return false, err
+		}
 		return false, r.refuse()
 	}
 	if done, err := r.rolledBackAlready(ctx); err != nil || done {
