@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -167,4 +168,76 @@ func rowsTextOrdered(e *env, dsn, relation string) string {
 		e.t.Fatalf("%s: %v", q, err)
 	}
 	return s
+}
+
+func TestAttackReferenceLeftToTheLoadMetByATrigger(t *testing.T) {
+	// The package's last item names kind 99, which it lacks; the preflight leaves that reference
+	// check to the load's validation of the foreign key (proven.go), and a trigger on another
+	// table the restore writes creates kind 99 during the load: the foreign key validates. The
+	// restore must still refuse (nothing committed), as the preflight did: an orphaned reference.
+	e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+`
+CREATE FUNCTION ghost_kind() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO kind (id, name) VALUES (99, 'ghost'); RETURN NULL; END $$;
+CREATE TRIGGER aloner_ghost AFTER INSERT ON aloner FOR EACH STATEMENT EXECUTE FUNCTION ghost_kind();`)
+	bad := filepath.Join(t.TempDir(), "dangling.edmsdr")
+	err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+		if table == "public.item" {
+			rows[len(rows)-1] = corrupt.SetField(rows[len(rows)-1], corrupt.Column(cols, "kind_id"), []byte("99"))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pkg = bad
+	var log bytes.Buffer
+	res, err := e.restore(restore.Options{Log: debugLog(&log)})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v), want a refusal\n%s", err, res.Committed, res.Verdict, res.Findings, log.String())
+	}
+	for _, tbl := range []string{"aloner", "kind", "plain", "item"} {
+		if n := e.text(`SELECT count(*)::text FROM ` + tbl); n != "0" {
+			t.Errorf("%s: %s rows committed", tbl, n)
+		}
+	}
+	// The trigger does not hide the orphan from the preflight: the check is not left to the load.
+	if !hasKind(res.Findings, finding.Orphaned, "item") {
+		t.Errorf("findings %v, want the orphaned reference of item\n%s", res.Findings, log.String())
+	}
+}
+
+func TestAttackReferenceLeftToTheLoadMetByAnIndex(t *testing.T) {
+	// As above, the missing kind created while the load builds an expression index of another
+	// table again (the index is dropped for the load: the catalog must be read before).
+	e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+`
+CREATE FUNCTION ghost_kind() RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+BEGIN INSERT INTO kind (id, name) SELECT 99, 'ghost' WHERE NOT EXISTS (SELECT 1 FROM kind WHERE id = 99); RETURN 'x'; END $$;
+CREATE FUNCTION folded(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM ghost_kind(); RETURN lower($1); END $$;
+CREATE INDEX aloner_folded ON aloner (folded(val));`)
+	bad := filepath.Join(t.TempDir(), "dangling.edmsdr")
+	err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+		if table == "public.item" {
+			rows[len(rows)-1] = corrupt.SetField(rows[len(rows)-1], corrupt.Column(cols, "kind_id"), []byte("99"))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pkg = bad
+	var log bytes.Buffer
+	res, err := e.restore(restore.Options{Log: debugLog(&log)})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v), want a refusal\n%s", err, res.Committed, res.Verdict, res.Findings, log.String())
+	}
+	if !hasKind(res.Findings, finding.Orphaned, "item") {
+		t.Errorf("findings %v, want the orphaned reference of item\n%s", res.Findings, log.String())
+	}
+	for _, tbl := range []string{"aloner", "kind", "plain", "item"} {
+		if n := e.text(`SELECT count(*)::text FROM ` + tbl); n != "0" {
+			t.Errorf("%s: %s rows committed", tbl, n)
+		}
+	}
 }

@@ -116,6 +116,14 @@ func (r *run) chooseDirect(ctx context.Context) error {
 		return nil
 	}
 	r.log.Debug("loading straight into the tables", "direct", r.directNames())
+	// What may write rows the restore did not send, asked while the catalog is whole: the
+	// indexes held next (an expression may run a user's function) are back only after the load.
+	// The reference checks left to the load rest on it (proven.go).
+	what, err := r.writesElsewhere(ctx)
+	if err != nil {
+		return err
+	}
+	r.elsewhere = &what
 	isDirect := func(st *tableState) bool { return st.direct }
 	if err := r.holdForeignKeys(ctx, isDirect); err != nil {
 		return err

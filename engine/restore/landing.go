@@ -274,47 +274,8 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 	if len(candidates) == 0 {
 		return out, nil
 	}
-	written := make([]string, 0, len(r.tables))
-	for _, st := range r.tables {
-		written = append(written, pgquote.Table(st.qname))
-	}
-	var what string
-	// The walk's estimates are absurd (millions of rows for a catalog of hundreds), so the server
-	// would compile it with JIT, inlined and optimised: about 1 s of compiling for milliseconds of
-	// work, at any size of data. JIT is off for this one query, then as it was.
-	jit, err := r.jitOff(ctx)
+	what, err := r.writesElsewhere(ctx)
 	if err != nil {
-		return nil, err
-	}
-	// The tables written, their partitions, and every table a foreign key action may write when
-	// they change (recursively): a trigger or rule on any of them may write anywhere. So may a
-	// function outside the catalog that writing them runs: in a column default, a CHECK, a
-	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
-	// expression or predicate, an extended statistics expression, a row security policy. The server records no
-	// dependency on a built-in function, so any recorded function is a user's or an extension's.
-	err = r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
-  SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
-    UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
-  UNION SELECT k.conrelid FROM pg_constraint k JOIN rel ON k.confrelid = rel.relid
-    WHERE k.contype = 'f' AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r'))),
-obj(classid, objid) AS (
-  SELECT 'pg_class'::regclass::oid, relid FROM rel
-  UNION SELECT x.classid, x.objid FROM obj o CROSS JOIN LATERAL (
-    SELECT d.classid, d.objid FROM pg_depend d WHERE d.refclassid = o.classid AND d.refobjid = o.objid
-      AND ((o.classid = 'pg_class'::regclass AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass, 'pg_statistic_ext'::regclass, 'pg_policy'::regclass))
-        OR (o.classid = 'pg_type'::regclass AND (d.classid = 'pg_constraint'::regclass OR (d.classid = 'pg_class'::regclass AND d.deptype = 'i'))))
-    UNION ALL SELECT d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid
-      AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
-SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
-    WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
-  (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
-    WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1),
-  (SELECT format('function %s (in %s)', d.refobjid::regprocedure, pg_describe_object(o.classid, o.objid, 0)) FROM obj o
-    JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.refclassid = 'pg_proc'::regclass LIMIT 1), '')`, written).Scan(&what)
-	if err != nil {
-		return nil, r.sqlError("", err)
-	}
-	if err := r.jitRestore(ctx, jit); err != nil {
 		return nil, err
 	}
 	if what != "" {
@@ -611,4 +572,55 @@ func (r *run) jitRestore(ctx context.Context, prev string) error {
 		return r.sqlError("", fmt.Errorf("restore JIT setting: %w", err))
 	}
 	return nil
+}
+
+// writesElsewhere says what, in the target's catalog, may write rows the restore did not send
+// when the restore writes its tables ("" when nothing may): a user trigger or rule, or a user's
+// or an extension's function run by writing them (see below). The landing proof rests on its
+// answer, and so do the reference checks left to the load (proven.go).
+func (r *run) writesElsewhere(ctx context.Context) (string, error) {
+	written := make([]string, 0, len(r.tables))
+	for _, st := range r.tables {
+		written = append(written, pgquote.Table(st.qname))
+	}
+	var what string
+	// The walk's estimates are absurd (millions of rows for a catalog of hundreds), so the server
+	// would compile it with JIT, inlined and optimised: about 1 s of compiling for milliseconds of
+	// work, at any size of data. JIT is off for this one query, then as it was.
+	jit, err := r.jitOff(ctx)
+	if err != nil {
+		return "", err
+	}
+	// The tables written, their partitions, and every table a foreign key action may write when
+	// they change (recursively): a trigger or rule on any of them may write anywhere. So may a
+	// function outside the catalog that writing them runs: in a column default, a CHECK, a
+	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
+	// expression or predicate, an extended statistics expression, a row security policy. The server records no
+	// dependency on a built-in function, so any recorded function is a user's or an extension's.
+	err = r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
+  SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
+    UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
+  UNION SELECT k.conrelid FROM pg_constraint k JOIN rel ON k.confrelid = rel.relid
+    WHERE k.contype = 'f' AND (k.confupdtype NOT IN ('a', 'r') OR k.confdeltype NOT IN ('a', 'r'))),
+obj(classid, objid) AS (
+  SELECT 'pg_class'::regclass::oid, relid FROM rel
+  UNION SELECT x.classid, x.objid FROM obj o CROSS JOIN LATERAL (
+    SELECT d.classid, d.objid FROM pg_depend d WHERE d.refclassid = o.classid AND d.refobjid = o.objid
+      AND ((o.classid = 'pg_class'::regclass AND d.classid IN ('pg_constraint'::regclass, 'pg_attrdef'::regclass, 'pg_class'::regclass, 'pg_statistic_ext'::regclass, 'pg_policy'::regclass))
+        OR (o.classid = 'pg_type'::regclass AND (d.classid = 'pg_constraint'::regclass OR (d.classid = 'pg_class'::regclass AND d.deptype = 'i'))))
+    UNION ALL SELECT d.refclassid, d.refobjid FROM pg_depend d WHERE d.classid = o.classid AND d.objid = o.objid
+      AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
+SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
+    WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
+  (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
+    WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1),
+  (SELECT format('function %s (in %s)', d.refobjid::regprocedure, pg_describe_object(o.classid, o.objid, 0)) FROM obj o
+    JOIN pg_depend d ON d.classid = o.classid AND d.objid = o.objid AND d.refclassid = 'pg_proc'::regclass LIMIT 1), '')`, written).Scan(&what)
+	if err != nil {
+		return "", r.sqlError("", err)
+	}
+	if err := r.jitRestore(ctx, jit); err != nil {
+		return "", err
+	}
+	return what, nil
 }

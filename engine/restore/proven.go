@@ -47,7 +47,9 @@ const (
 // validated), one column referencing p's surrogate id; st is loaded straight in (its staging is
 // a view over its table, which was empty: the rows validated are the staged rows), and p keeps
 // every staged id (identity map: empty before the restore, no reference rows; every staged row
-// inserted with its id, into a table whose rows nothing but that insert writes — see plainParent).
+// inserted with its id, into a table whose rows nothing but that insert writes — see plainParent —
+// and that no trigger, rule or user function of any table the restore writes may write:
+// writesElsewhere, as for the landing proof).
 func (r *run) provenByLoad(ctx context.Context, st *tableState, fk schema.ForeignKey, p *tableState) (bool, error) {
 	if !st.direct || st.refs > 0 || !p.identity || p.refs > 0 || p.targetHasRows || fk.Undeclared ||
 		len(fk.Columns) != 1 || len(fk.RefColumns) != 1 || fk.RefColumns[0] != p.sid || p.sid == "" {
@@ -61,6 +63,19 @@ func (r *run) provenByLoad(ctx context.Context, st *tableState, fk schema.Foreig
 		}
 	}
 	if !held {
+		return false, nil
+	}
+	// Nothing but the restore may write p's rows: a trigger, rule or user function run by
+	// writing any table of the restore may write p (a row the package lacks would then satisfy
+	// the foreign key, which the staged rows' check does not see), as for the landing proof.
+	if r.elsewhere == nil {
+		what, err := r.writesElsewhere(ctx)
+		if err != nil {
+			return false, err
+		}
+		r.elsewhere = &what
+	}
+	if *r.elsewhere != "" {
 		return false, nil
 	}
 	return r.plainParent(ctx, p)

@@ -233,6 +233,7 @@ type run struct {
 	leftToIndexes int
 	stagedAt      struct{ base, end, saved, checks int }
 	plain         map[string]bool // plainParent's answers by table
+	elsewhere     *string         // writesElsewhere's answer before indexes were held (direct.go)
 	// heldIndexes are the indexes of tables empty before the load, dropped for it.
 	heldIndexes []heldIndex
 	version     int        // the target's server_version_num
