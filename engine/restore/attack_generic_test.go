@@ -241,3 +241,44 @@ CREATE INDEX aloner_folded ON aloner (folded(val));`)
 		}
 	}
 }
+
+func TestAttackUniquenessLeftToTheIndexMetByATrigger(t *testing.T) {
+	// The package's seventh plain row (nothing refers to it) repeats the second one's id; the
+	// staged-row check leaves that to the build of plain's primary key after the load
+	// (proven.go), and a trigger on another table the restore writes deletes the duplicate before
+	// the build. The restore must refuse (nothing committed), as the staged-row check did: a
+	// duplicated id.
+	e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+`
+CREATE FUNCTION undup_kind() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN DELETE FROM plain a USING plain b WHERE a.id = b.id AND a.ctid > b.ctid; RETURN NULL; END $$;
+CREATE TRIGGER aloner_undup AFTER INSERT ON aloner FOR EACH STATEMENT EXECUTE FUNCTION undup_kind();`)
+	bad := filepath.Join(t.TempDir(), "duplicate.edmsdr")
+	err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+		if table == "public.plain" {
+			id := corrupt.Column(cols, "id")
+			if len(rows) != 8 || string(corrupt.Field(rows[6], id)) != "7" {
+				return nil, errors.New("plain: not the 8 rows expected")
+			}
+			rows[6] = corrupt.SetField(rows[6], id, corrupt.Field(rows[1], id))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.pkg = bad
+	var log bytes.Buffer
+	res, err := e.restore(restore.Options{Log: debugLog(&log)})
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v), want a refusal\n%s", err, res.Committed, res.Verdict, res.Findings, log.String())
+	}
+	if !hasKind(res.Findings, finding.Duplicated, "plain") {
+		t.Errorf("findings %v, want plain's duplicated id\n%s", res.Findings, log.String())
+	}
+	for _, tbl := range []string{"aloner", "kind", "plain", "item"} {
+		if n := e.text(`SELECT count(*)::text FROM ` + tbl); n != "0" {
+			t.Errorf("%s: %s rows committed", tbl, n)
+		}
+	}
+}

@@ -169,6 +169,12 @@ func (r *run) provenByIndex(st *tableState, cols []string) bool {
 	if !st.direct || len(cols) == 0 {
 		return false
 	}
+	// Nothing else writes them: no trigger, rule or user function that writing any table of the
+	// restore runs (writesElsewhere, asked before the indexes were held) may delete a duplicate
+	// before the build.
+	if r.elsewhere == nil || *r.elsewhere != "" {
+		return false
+	}
 	nullable := false
 	for _, c := range cols {
 		if col := st.t.Column(c); col == nil || !col.NotNull {
