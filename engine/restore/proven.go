@@ -120,34 +120,57 @@ func (r *run) redoReferences(ctx context.Context, base, end int) error {
 }
 
 // diagnoseLoad handles a load that failed (loadErr) after the preflight left reference checks to
-// it: the load is rolled back to its savepoint and the checks are run in full; when they find
-// something the restore is refused with the preflight's findings, as when the preflight found
-// it; otherwise, or when the diagnosis itself fails (a connection lost), loadErr stands.
+// it: see diagnose; refused, the load's counts go back to nothing loaded.
 func (r *run) diagnoseLoad(ctx context.Context, loadErr error) error {
+	return r.diagnose(ctx, loadErr, diagnosis{
+		savepoint: loadSavepoint, findings: r.pre.end, checks: r.pre.checks,
+		redo:  func(ctx context.Context) error { return r.redoReferences(ctx, r.pre.refsBase, r.pre.refsEnd) },
+		reset: func(st *tableState) { st.inserted, st.updated = 0, 0 },
+		look:  "orphaned rows", refused: "load refused: the reference checks left to it find orphaned rows",
+	})
+}
+
+// diagnosis is what diagnose needs of the checks that were left to later steps: the savepoint
+// taken before those steps, where the findings and checks ended before them, how to run the
+// checks in full, what to reset in each table when they refuse, and the debug lines' words.
+type diagnosis struct {
+	savepoint     string
+	findings      int
+	checks        int
+	redo          func(context.Context) error
+	reset         func(*tableState)
+	look, refused string
+}
+
+// diagnose handles a failure (stepErr) of steps run inside d.savepoint after checks were left to
+// them: everything since is rolled back to the savepoint and the checks are run in full; when
+// they find something the restore is refused with their findings, as when they ran first;
+// otherwise, or when the diagnosis itself fails (a connection lost), stepErr stands.
+func (r *run) diagnose(ctx context.Context, stepErr error, d diagnosis) error {
 	if ctx.Err() != nil {
-		return loadErr
+		return stepErr
 	}
-	if _, err := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+loadSavepoint); err != nil {
-		r.log.Debug("load failed, and rolling it back to look for orphaned rows failed", "error", err)
-		return loadErr
+	if _, err := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+d.savepoint); err != nil {
+		r.log.Debug("rolling back to look for "+d.look+" failed", "error", err)
+		return stepErr
 	}
 	findings, checks := r.findings, r.res.Checks
-	r.findings = slices.Clone(r.findings[:r.pre.end])
-	if err := r.redoReferences(ctx, r.pre.refsBase, r.pre.refsEnd); err != nil {
+	r.findings = slices.Clone(r.findings[:d.findings])
+	if err := d.redo(ctx); err != nil {
 		r.findings, r.res.Checks = findings, checks
-		r.log.Debug("load failed, and looking for orphaned rows failed", "error", err)
-		return loadErr
+		r.log.Debug("looking for "+d.look+" failed", "error", err)
+		return stepErr
 	}
 	if !r.findings.HasErrors() {
 		r.findings, r.res.Checks = findings, checks
-		return loadErr
+		return stepErr
 	}
-	// Refused as by the preflight: nothing was loaded.
-	r.res.Checks = r.res.Checks[:r.pre.checks]
+	// Refused as when the checks ran first: nothing from the steps after them stands.
+	r.res.Checks = r.res.Checks[:d.checks]
 	for _, st := range r.tables {
-		st.inserted, st.updated = 0, 0
+		d.reset(st)
 	}
-	r.log.Debug("load refused: the reference checks left to it find orphaned rows", "load", loadErr)
+	r.log.Debug(d.refused, "after", stepErr)
 	return r.refuse()
 }
 
@@ -241,34 +264,12 @@ func (r *run) mapCheckLoad(ctx context.Context) error {
 }
 
 // diagnoseStaged handles a failure of steps 3 to 5 (stepErr) after precheckStaging left
-// uniqueness checks to the index builds: everything since is rolled back to the savepoint and
-// the staged-row checks are run in full; when they find something the restore is refused with
-// their findings, as when precheckStaging found it; otherwise, or when the diagnosis itself
-// fails (a connection lost), stepErr stands.
+// uniqueness checks to the index builds: see diagnose; refused, nothing is mapped or loaded.
 func (r *run) diagnoseStaged(ctx context.Context, stepErr error) error {
-	if ctx.Err() != nil {
-		return stepErr
-	}
-	if _, err := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+stagedSavepoint); err != nil {
-		r.log.Debug("rolling back to look for duplicated rows failed", "error", err)
-		return stepErr
-	}
-	findings, checks := r.findings, r.res.Checks
-	r.findings = slices.Clone(r.findings[:r.stagedAt.saved])
-	if err := r.redoStaging(ctx); err != nil {
-		r.findings, r.res.Checks = findings, checks
-		r.log.Debug("looking for duplicated rows failed", "error", err)
-		return stepErr
-	}
-	if !r.findings.HasErrors() {
-		r.findings, r.res.Checks = findings, checks
-		return stepErr
-	}
-	// Refused as by precheckStaging: nothing mapped, nothing loaded.
-	r.res.Checks = r.res.Checks[:r.stagedAt.checks]
-	for _, st := range r.tables {
-		st.inserted, st.updated, st.matched, st.diverged = 0, 0, 0, 0
-	}
-	r.log.Debug("refused: the staged-row checks left to the index builds find duplicated rows", "after", stepErr)
-	return r.refuse()
+	return r.diagnose(ctx, stepErr, diagnosis{
+		savepoint: stagedSavepoint, findings: r.stagedAt.saved, checks: r.stagedAt.checks,
+		redo:  r.redoStaging,
+		reset: func(st *tableState) { st.inserted, st.updated, st.matched, st.diverged = 0, 0, 0, 0 },
+		look:  "duplicated rows", refused: "refused: the staged-row checks left to the index builds find duplicated rows",
+	})
 }
