@@ -3,6 +3,7 @@ package restore
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -23,15 +24,7 @@ func TestSpoolerReusesOneBufferTheSizeOfTheEntry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for round := range 2 {
-			if round == 1 {
-				data = mustAgain(t, again)
-			}
-			got, err := io.ReadAll(data)
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("entry %d, read %d: %d bytes (%v), want the %d spooled", i, round, len(got), err, size)
-			}
-		}
+		readTwice(t, fmt.Sprintf("entry %d", i), data, again, want)
 		if c := cap(s.buf); c > 8<<20+3+bytes.MinRead+1<<20 {
 			t.Fatalf("entry %d: the spool buffer grew to %d bytes for entries of at most %d", i, c, 8<<20+3)
 		}
@@ -50,13 +43,22 @@ func TestSpoolerReusesOneBufferTheSizeOfTheEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.file == nil {
+		t.Fatal("an entry above spoolMemory stayed in memory")
+	}
+	readTwice(t, "large entry", data, again, want)
+}
+
+// readTwice reads a spooled entry, then again from its start: want both times.
+func readTwice(t *testing.T, what string, data io.Reader, again func() (io.Reader, error), want []byte) {
+	t.Helper()
 	for round := range 2 {
 		if round == 1 {
 			data = mustAgain(t, again)
 		}
 		got, err := io.ReadAll(data)
-		if err != nil || !bytes.Equal(got, want) || s.file == nil {
-			t.Fatalf("large entry, read %d: %d bytes (%v), file %v", round, len(got), err, s.file != nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s, read %d: %d bytes (%v), want the %d spooled", what, round, len(got), err, len(want))
 		}
 	}
 }
