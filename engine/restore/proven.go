@@ -108,11 +108,16 @@ func (r *run) redoReferences(ctx context.Context, base, end int) error {
 	if r.leftToLoad == 0 {
 		return nil
 	}
+	r.trustLoad, r.leftToLoad = false, 0
+	return r.rerunFindings(ctx, base, end, r.checkReferences)
+}
+
+// rerunFindings replaces the findings from base to end by those check adds when run again (in
+// full): the findings after end keep their place.
+func (r *run) rerunFindings(ctx context.Context, base, end int, check func(context.Context) error) error {
 	rest := slices.Clone(r.findings[end:])
 	r.findings = slices.Clone(r.findings[:base])
-	r.trustLoad = false
-	r.leftToLoad = 0
-	if err := r.checkReferences(ctx); err != nil {
+	if err := check(ctx); err != nil {
 		return err
 	}
 	r.findings = append(r.findings, rest...)
@@ -223,15 +228,8 @@ func (r *run) redoStaging(ctx context.Context) error {
 	if r.leftToIndexes == 0 {
 		return nil
 	}
-	rest := slices.Clone(r.findings[r.stagedAt.end:])
-	r.findings = slices.Clone(r.findings[:r.stagedAt.base])
-	r.trustIndexes = false
-	r.leftToIndexes = 0
-	if err := r.precheckStaging(ctx); err != nil {
-		return err
-	}
-	r.findings = append(r.findings, rest...)
-	return nil
+	r.trustIndexes, r.leftToIndexes = false, 0
+	return r.rerunFindings(ctx, r.stagedAt.base, r.stagedAt.end, r.precheckStaging)
 }
 
 // mapCheckLoad runs steps 3 to 5 (maps, preflight, load); inside a savepoint when uniqueness
