@@ -72,6 +72,7 @@ func runEnv(env []string, name string, args ...string) proc {
 	err := cmd.Run()
 	p := proc{wall: time.Since(start)}
 	Expect(err).NotTo(HaveOccurred(), "%s %v:\n%s", name, args, stderr.String())
+	keepLog(name, args, stderr.Bytes())
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		p.rss = ru.Maxrss * 1024
 	}
@@ -85,6 +86,28 @@ func runEnv(env []string, name string, args ...string) proc {
 	}
 	return p
 }
+
+// keepLog writes the log of one edmsdr run to knobs.BenchLogs (when set), named by its
+// subcommand and target database and numbered in run order.
+func keepLog(name string, args []string, log []byte) {
+	GinkgoHelper()
+	if knobs.BenchLogs == "" || filepath.Base(name) != "edmsdr" || len(args) < 2 {
+		return
+	}
+	Expect(os.MkdirAll(knobs.BenchLogs, 0o755)).To(Succeed())
+	db := "db"
+	for i, a := range args {
+		if a == "--dsn" && i+1 < len(args) {
+			db = filepath.Base(strings.SplitN(args[i+1], "?", 2)[0])
+		}
+	}
+	logSeq++
+	f := filepath.Join(knobs.BenchLogs, fmt.Sprintf("%02d-%s-%s.log", logSeq, args[1], db))
+	Expect(os.WriteFile(f, log, 0o644)).To(Succeed())
+}
+
+// logSeq numbers the logs keepLog writes.
+var logSeq int
 
 // tablesInOrder returns the tables of the database in foreign-key order.
 func tablesInOrder(ctx context.Context, url string) []*schema.Table {

@@ -29,6 +29,9 @@ type Knobs struct {
 	// BenchReport is a file the bench suite writes its Markdown report to (EDMSDR_BENCH_REPORT,
 	// default none).
 	BenchReport string
+	// BenchLogs is a directory the bench suite writes each edmsdr run's -v log to (EDMSDR_BENCH_LOGS,
+	// default none): the per-table and per-step timings behind the phase split.
+	BenchLogs string
 	// CorruptionReport is the directory of the corruption suite's report, relative to the module
 	// root unless absolute (EDMSDR_CORRUPTION_REPORT, default out/corruption).
 	CorruptionReport string
@@ -64,6 +67,7 @@ func ReadKnobs() (Knobs, error) {
 		return k, fmt.Errorf("EDMSDR_BENCH_BUDGET: %q is neither 0 nor 1", b)
 	}
 	k.BenchReport = os.Getenv("EDMSDR_BENCH_REPORT")
+	k.BenchLogs = os.Getenv("EDMSDR_BENCH_LOGS")
 	k.CorruptionReport = cmp.Or(os.Getenv("EDMSDR_CORRUPTION_REPORT"), "out/corruption")
 	flips := cmp.Or(os.Getenv("EDMSDR_CORRUPTION_FLIPS"), "8")
 	if k.CorruptionFlips, err = strconv.Atoi(flips); err != nil || k.CorruptionFlips < 0 {
