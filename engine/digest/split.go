@@ -3,7 +3,6 @@ package digest
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/md5"
 	"encoding"
 	"encoding/binary"
@@ -11,13 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/edmsdr/edmsdr/engine/pack"
-	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // Hashing rows with references as they are sent (restore): a row's digest hashes each reference
@@ -44,71 +39,6 @@ func (d *Session) HashColumns(qname string) (cols, refs []string, generic bool, 
 		refs[i] = d.domains.Of(qname, c)
 	}
 	return cols, refs, generic, nil
-}
-
-// ErrTooManyIdentities is returned by Identities when the table has more rows than allowed.
-var ErrTooManyIdentities = errors.New("digest: more identities than allowed")
-
-// Identities returns the identity of every row of table qname as a reference to it is hashed,
-// by surrogate id in increasing order (COPY over pc, the connection of the session's
-// transaction). It refuses with ErrTooManyIdentities, before reading any, a table of more than
-// limit rows.
-func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname string, limit int64) ([]int64, [][16]byte, error) {
-	name, err := d.ident(ctx, qname)
-	if err != nil {
-		return nil, nil, err
-	}
-	var n int64
-	if err := d.q.QueryRow(ctx, "SELECT count(*) FROM "+name).Scan(&n); err != nil {
-		return nil, nil, fmt.Errorf("digest %s: count identities: %w", qname, err)
-	}
-	if n > limit {
-		return nil, nil, fmt.Errorf("%w: %s has %d rows, at most %d are held", ErrTooManyIdentities, qname, n, limit)
-	}
-	ids, hs := make([]int64, 0, n), make([][16]byte, 0, n)
-	w := &identityReader{fn: func(id int64, h [16]byte) error {
-		if len(ids) == int(n) {
-			return errors.New("more rows than counted")
-		}
-		ids, hs = append(ids, id), append(hs, h)
-		return nil
-	}}
-	// In the table's order, sorted here: an identity table without an index (Options.ScanJoins)
-	// would be sorted by the server, on disk beyond work_mem (4 MB: about 60k identities).
-	if _, err := pc.CopyTo(ctx, w, fmt.Sprintf("COPY (SELECT id, replace(h::text, '-', '') FROM %s) TO STDOUT", name)); err != nil {
-		if w.err != nil {
-			return nil, nil, w.err
-		}
-		return nil, nil, fmt.Errorf("digest %s: read identities: %w", pgquote.Table(qname), err)
-	}
-	if len(w.pending) > 0 {
-		return nil, nil, fmt.Errorf("digest %s: identities end inside a row", qname)
-	}
-	if w.err != nil {
-		return nil, nil, w.err
-	}
-	sort.Sort(byID{ids, hs})
-	for i := 1; i < len(ids); i++ {
-		if ids[i] == ids[i-1] {
-			// Looked up by binary search: an id twice would hash a reference as whichever
-			// identity the search lands on.
-			return nil, nil, fmt.Errorf("digest %s: identities: id %d twice", qname, ids[i])
-		}
-	}
-	return ids, hs, nil
-}
-
-// byID sorts identities by id.
-type byID struct {
-	ids []int64
-	hs  [][16]byte
-}
-
-func (b byID) Len() int           { return len(b.ids) }
-func (b byID) Less(i, j int) bool { return b.ids[i] < b.ids[j] }
-func (b byID) Swap(i, j int) {
-	b.ids[i], b.ids[j] = b.ids[j], b.ids[i]
-	b.hs[i], b.hs[j] = b.hs[j], b.hs[i]
 }
 
 // identityReader parses COPY text rows "id\thex".

@@ -285,7 +285,7 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 		return out, nil
 	}
 	// The identities read for one table serve the next ones that refer to the same tables.
-	held := map[string]*heldIdentities{}
+	held := map[string]*digest.IdentitySet{}
 	for _, st := range candidates {
 		why, err := r.landingCatalog(ctx, st)
 		if err != nil {
@@ -347,26 +347,21 @@ func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 	return r.landsAsSent(st)
 }
 
-// maxHeldIdentities bounds the identities of referenced rows held in memory to complete one
-// table's split hashes (24 bytes each): a table referring to more takes the full digest.
-const maxHeldIdentities = 1 << 20
+// maxHeldIdentityBytes bounds the memory of the identities of referenced rows held to complete
+// one table's split hashes (digest.IdentitySet: 24 bytes an identity, about 16 where the ids are
+// dense): a table referring to more takes the full digest.
+const maxHeldIdentityBytes = 24 << 20
 
 // maxSentRow is the longest row hashed as it is sent (a row cut across reads is gathered whole
 // first): a table with a longer one takes the full digest, whose memory stays bounded.
 const maxSentRow = 1 << 20
 
-// heldIdentities are the identities of a referenced table's rows, by id in increasing order.
-type heldIdentities struct {
-	ids []int64
-	hs  [][16]byte
-}
-
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the
 // identities of the restored rows its references point at: those the full digest would hash.
 // held keeps them from one table to the next: those st does not refer to are let go first, so
-// at most maxHeldIdentities are held at once, as for one table alone.
-func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState, held map[string]*heldIdentities) (pack.TableDigest, string, error) {
+// at most maxHeldIdentityBytes are held at once, as for one table alone.
+func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState, held map[string]*digest.IdentitySet) (pack.TableDigest, string, error) {
 	s := r.sent[st.qname]
 	var td pack.TableDigest
 	if s.split == nil {
@@ -390,7 +385,7 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 		var total int64
 		for d, in := range held {
 			if slices.Contains(domains, d) {
-				total += int64(len(in.ids))
+				total += in.Bytes()
 			} else {
 				delete(held, d)
 			}
@@ -399,23 +394,19 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 			if held[d] != nil {
 				continue
 			}
-			ids, hs, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentities-total)
+			in, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentityBytes-total)
 			if errors.Is(err, digest.ErrTooManyIdentities) {
 				return td, "it refers to more rows than are held in memory to hash it", nil
 			}
 			if err != nil {
 				return td, "", fmt.Errorf("restore %s: %w", st.display, err)
 			}
-			held[d] = &heldIdentities{ids: ids, hs: hs}
-			total += int64(len(ids))
+			held[d] = in
+			total += in.Bytes()
 		}
 		var err error
 		td, err = digest.FinishSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.split.Rows(), func(i int, id int64) ([16]byte, bool) {
-			in := held[domains[i]]
-			if k, ok := slices.BinarySearch(in.ids, id); ok {
-				return in.hs[k], true
-			}
-			return [16]byte{}, false
+			return held[domains[i]].Lookup(id)
 		})
 		if err != nil {
 			return td, "its rows were not hashed as they were sent: " + err.Error(), nil
