@@ -32,43 +32,96 @@ type auditPlan struct {
 // nothingTime is the timestamp of the all-NULL audit entries.
 var nothingTime = time.Date(2023, time.June, 30, 23, 59, 59, 999999000, time.UTC)
 
+// auditPlanCursor walks the audit trail's plan: the duplicates, then each document's entries,
+// then the users', then the bulk user's. It holds one document's or one user's plans at a time.
+type auditPlanCursor struct {
+	g       *generator
+	plans   []auditPlan // planned, not yet returned
+	stage   int         // 0: the duplicates, 1: documents, 2: users, 3: bulk, 4: done
+	d, u, b int         // next document, user index and bulk entry to plan
+}
+
+func (c *auditPlanCursor) next() (auditPlan, bool) {
+	g := c.g
+	for len(c.plans) == 0 {
+		switch c.stage {
+		case 0:
+			// The duplicates come first so that every profile has them at the same place.
+			c.plans = append(c.plans,
+				auditPlan{kind: auditNothing}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat},
+				auditPlan{kind: auditDocumentView}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat},
+				auditPlan{kind: auditPassword, ref: g.adminID},
+				auditPlan{kind: auditMembership, ref: g.seededGroups["editors"]},
+				auditPlan{kind: auditLogin, ref: g.adminID}, auditPlan{kind: auditLogin, ref: g.adminID},
+			)
+			c.stage++
+		case 1:
+			if c.d >= g.p.Documents {
+				c.stage++
+				continue
+			}
+			d := int32(c.d)
+			c.d++
+			c.plans = append(c.plans, auditPlan{kind: auditCreate, ref: d})
+			for v := g.docFirstV[d]; v < g.docFirstV[d+1]; v++ {
+				c.plans = append(c.plans, auditPlan{kind: auditUpload, ref: v})
+			}
+			for w := g.docFirstW[d]; w < g.docFirstW[d+1]; w++ {
+				c.plans = append(c.plans, auditPlan{kind: auditStart, ref: w})
+			}
+			for range g.f.IntN(g.p.MaxAuditPerDocument/2 + 1) {
+				c.plans = append(c.plans, auditPlan{kind: auditOther, ref: d})
+			}
+		case 2:
+			if c.u >= len(g.userIDs) {
+				c.stage++
+				continue
+			}
+			i, u := c.u, g.userIDs[c.u]
+			c.u++
+			for range g.f.IntN(3) {
+				c.plans = append(c.plans, auditPlan{kind: auditLogin, ref: u})
+			}
+			if i%10 == 0 {
+				c.plans = append(c.plans, auditPlan{kind: auditPassword, ref: u})
+			}
+		case 3:
+			if c.b >= g.p.BulkReferences-g.bulkTransitions() {
+				c.stage++
+				continue
+			}
+			c.b++
+			c.plans = append(c.plans, auditPlan{kind: auditBulk, ref: int32(g.f.IntN(g.p.Documents))})
+		default:
+			return auditPlan{}, false
+		}
+	}
+	p := c.plans[0]
+	c.plans = c.plans[1:]
+	return p, true
+}
+
 // auditEntries writes the audit trail: creation, upload and start entries, random actions on
 // documents, versions and workflows, logins (no object), user and group changes (generic FKs to
-// seeded rows), byte-identical duplicates, and the bulk user's imports.
+// seeded rows), byte-identical duplicates, and the bulk user's imports. The plan is drawn once to
+// move the faker past it, then again from a clone as the rows are written; the versions and
+// workflows the entries describe are replayed alongside, each once, in order.
 func (g *generator) auditEntries(ctx context.Context) error {
-	var plans []auditPlan
-	// The duplicates come first so that every profile has them at the same place.
-	plans = append(plans,
-		auditPlan{kind: auditNothing}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat},
-		auditPlan{kind: auditDocumentView}, auditPlan{kind: auditRepeat}, auditPlan{kind: auditRepeat},
-		auditPlan{kind: auditPassword, ref: g.adminID},
-		auditPlan{kind: auditMembership, ref: g.seededGroups["editors"]},
-		auditPlan{kind: auditLogin, ref: g.adminID}, auditPlan{kind: auditLogin, ref: g.adminID},
-	)
-	w := 0
-	for d := range g.docs {
-		plans = append(plans, auditPlan{kind: auditCreate, ref: int32(d)})
-		first := int(g.docFirstV[d])
-		for v := first; v < len(g.vers) && g.vers[v].doc == int32(d); v++ {
-			plans = append(plans, auditPlan{kind: auditUpload, ref: int32(v)})
-		}
-		for ; w < len(g.flows) && g.flows[w].doc == int32(d); w++ {
-			plans = append(plans, auditPlan{kind: auditStart, ref: int32(w)})
-		}
-		for range g.f.IntN(g.p.MaxAuditPerDocument/2 + 1) {
-			plans = append(plans, auditPlan{kind: auditOther, ref: int32(d)})
-		}
+	replay, err := g.replaying(g.f)
+	if err != nil {
+		return err
 	}
-	for i, u := range g.userIDs {
-		for range g.f.IntN(3) {
-			plans = append(plans, auditPlan{kind: auditLogin, ref: u})
-		}
-		if i%10 == 0 {
-			plans = append(plans, auditPlan{kind: auditPassword, ref: u})
-		}
+	skip := &auditPlanCursor{g: g}
+	for _, ok := skip.next(); ok; _, ok = skip.next() {
 	}
-	for range g.p.BulkReferences - g.bulkTransitions() {
-		plans = append(plans, auditPlan{kind: auditBulk, ref: int32(g.f.IntN(len(g.docs)))})
+	plans := &auditPlanCursor{g: replay}
+	vers, err := g.versionCursorFrom()
+	if err != nil {
+		return err
+	}
+	wfs, err := g.workflowCursorFrom()
+	if err != nil {
+		return err
 	}
 
 	ctDoc := g.contentType["documents.document"]
@@ -78,8 +131,11 @@ func (g *generator) auditEntries(ctx context.Context) error {
 	ctGroup := g.contentType["auth.group"]
 	var prev []any
 	cols := []string{"content_type_id", "object_id", "action", "actor_id", "timestamp", "changes", "remote_addr"}
-	return g.l.Copy(ctx, "audit_auditentry", cols, len(plans), func(i int) ([]any, error) {
-		p := plans[i]
+	return g.l.CopyStream(ctx, "audit_auditentry", cols, func() ([]any, error) {
+		p, ok := plans.next()
+		if !ok {
+			return nil, nil
+		}
 		var row []any
 		switch p.kind {
 		case auditRepeat:
@@ -90,13 +146,18 @@ func (g *generator) auditEntries(ctx context.Context) error {
 			row = []any{ctDoc, g.docStart, "view", g.adminID, EdgeZoneTimes()[1], oddMetadata,
 				netip.MustParsePrefix("192.168.0.1/24")}
 		case auditCreate:
-			d := g.docs[p.ref]
-			row = []any{ctDoc, g.docStart + p.ref, "create", d.owner, d.created, g.changes(), g.addr()}
+			row = []any{ctDoc, g.docStart + p.ref, "create", g.docOwner[p.ref], g.created(p.ref), g.changes(), g.addr()}
 		case auditUpload:
-			v := g.vers[p.ref]
+			v, i, ok := vers.next()
+			if !ok || i != p.ref {
+				return nil, fmt.Errorf("replay versions: version %d asked for, plan gave %d (ok=%t)", p.ref, i, ok)
+			}
 			row = []any{ctVer, g.verStart + p.ref, "upload", g.actor(10), v.created, g.changes(), g.addr()}
 		case auditStart:
-			wf := g.flows[p.ref]
+			wf, err := wfs.next(p.ref)
+			if err != nil {
+				return nil, err
+			}
 			row = []any{ctFlow, g.wfStart + p.ref, "start", g.actor(10), wf.started, g.changes(), g.addr()}
 		case auditOther:
 			ct, obj := g.objectOf(p.ref, true)
@@ -130,20 +191,11 @@ func (g *generator) objectOf(d int32, withWorkflows bool) (int32, int32) {
 	case 0:
 		return g.contentType["documents.document"], g.docStart + d
 	case 1:
-		first := g.docFirstV[d]
-		k := int32(1)
-		for int(first+k) < len(g.vers) && g.vers[first+k].doc == d {
-			k++
-		}
+		first, k := g.docFirstV[d], g.docFirstV[d+1]-g.docFirstV[d]
 		return g.contentType["documents.documentversion"], g.verStart + first + int32(g.f.IntN(int(k)))
 	default:
-		// Workflows of document d are contiguous and sorted by document.
-		lo, _ := slices.BinarySearchFunc(g.flows, d, func(w workflow, d int32) int { return int(w.doc - d) })
-		k := 0
-		for lo+k < len(g.flows) && g.flows[lo+k].doc == d {
-			k++
-		}
-		return g.contentType["workflows.workflow"], g.wfStart + int32(lo+g.f.IntN(k))
+		lo, k := g.docFirstW[d], g.docFirstW[d+1]-g.docFirstW[d]
+		return g.contentType["workflows.workflow"], g.wfStart + lo + int32(g.f.IntN(int(k)))
 	}
 }
 

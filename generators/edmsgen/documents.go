@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edmsdr/edmsdr/generators/gen"
 )
 
 // specialDoc describes an edge-case document; the first len(specialDocs) documents are these.
@@ -49,7 +51,8 @@ func (g *generator) documents(ctx context.Context) error {
 		return err
 	}
 	g.docStart = int32(start)
-	g.docs = make([]document, g.p.Documents)
+	g.docCreated = make([]int64, g.p.Documents)
+	g.docOwner = make([]int32, g.p.Documents)
 	zones := EdgeZoneTimes()
 	cols := []string{"id", "document_number", "title", "description", "document_type_id", "folder_id",
 		"owner_id", "metadata", "created_at", "updated_at", "current_version_id"}
@@ -111,7 +114,10 @@ func (g *generator) documents(ctx context.Context) error {
 				owner = g.systemID
 			}
 		}
-		g.docs[i] = document{created: created, owner: owner}
+		if created.Nanosecond()%1000 != 0 {
+			return nil, fmt.Errorf("document %d: created_at %v finer than the microseconds kept", i, created)
+		}
+		g.docCreated[i], g.docOwner[i] = created.UnixMicro(), owner
 		return []any{id, number, title, description, docType, folderID, owner, metadata, created, updated, nil}, nil
 	})
 }
@@ -146,32 +152,39 @@ func (g *generator) metadata() (string, error) {
 }
 
 // versions writes 1..MaxVersions versions per document: document 0's first version is empty,
-// the large-blob documents' first versions are LargeBlobSize bytes.
+// the large-blob documents' first versions are LargeBlobSize bytes. The plan (how many versions
+// each document has, when each was created) is drawn first and kept as each document's first
+// version only; the rows replay it from g.versPlan.
 func (g *generator) versions(ctx context.Context) error {
 	start, err := g.l.NextID(ctx, "documents_documentversion", "id")
 	if err != nil {
 		return err
 	}
 	g.verStart = int32(start)
-	g.docFirstV = make([]int32, len(g.docs))
-	for d := range g.docs {
-		g.docFirstV[d] = int32(len(g.vers))
-		n := 1 + g.f.IntN(g.p.MaxVersions)
-		if d == 0 && g.p.MaxVersions > 1 {
-			n = 2
+	if g.versPlan, err = gen.CloneFaker(g.f); err != nil {
+		return err
+	}
+	g.docFirstV = make([]int32, g.p.Documents+1)
+	plan := newVersionCursor(g)
+	total := int32(0)
+	for v, i, ok := plan.next(); ok; v, i, ok = plan.next() {
+		if v.number == 1 {
+			g.docFirstV[v.doc] = i
 		}
-		t := g.docs[d].created
-		for v := 1; v <= n; v++ {
-			if v > 1 {
-				t = g.after(t, 30*24*3600)
-			}
-			g.vers = append(g.vers, version{doc: int32(d), number: int32(v), created: t})
-		}
+		total = i + 1
+	}
+	g.docFirstV[g.p.Documents] = total
+	replay, err := g.versionCursorFrom()
+	if err != nil {
+		return err
 	}
 	cols := []string{"id", "document_id", "version_number", "content", "sha256", "mime_type", "size",
 		"comment", "created_by_id", "created_at"}
-	return g.l.Copy(ctx, "documents_documentversion", cols, len(g.vers), func(i int) ([]any, error) {
-		v := g.vers[i]
+	return g.l.Copy(ctx, "documents_documentversion", cols, int(total), func(i int) ([]any, error) {
+		v, vi, ok := replay.next()
+		if !ok || vi != int32(i) {
+			return nil, fmt.Errorf("replay versions: version %d asked for, plan gave %d (ok=%t)", i, vi, ok)
+		}
 		mime := pick(g, mimeTypes)
 		size := g.f.IntN(g.p.MaxContentSize)
 		if g.pct(60) {
@@ -197,7 +210,7 @@ func (g *generator) versions(ctx context.Context) error {
 		}
 		createdBy := g.actor(10)
 		if v.number == 1 && g.pct(70) {
-			createdBy = g.docs[v.doc].owner
+			createdBy = g.docOwner[v.doc]
 		}
 		return []any{g.verStart + int32(i), g.docStart + v.doc, v.number, content, sha256Hex(content), mime,
 			int64(len(content)), comment, createdBy, v.created}, nil
@@ -210,42 +223,48 @@ func (g *generator) currentVersions(ctx context.Context) error {
 		FROM (SELECT DISTINCT ON (document_id) document_id, id FROM documents_documentversion
 		      WHERE document_id BETWEEN $1 AND $2 ORDER BY document_id, version_number DESC) v
 		WHERE d.id = v.document_id AND d.id BETWEEN $1 AND $2`,
-		g.docStart, g.docStart+int32(len(g.docs))-1)
+		g.docStart, g.docStart+int32(g.p.Documents)-1)
 	if err != nil {
 		return fmt.Errorf("update documents_document.current_version_id: %w", err)
 	}
-	if tag.RowsAffected() != int64(len(g.docs)) {
+	if tag.RowsAffected() != int64(g.p.Documents) {
 		return fmt.Errorf("update documents_document.current_version_id: %d rows updated, %d expected",
-			tag.RowsAffected(), len(g.docs))
+			tag.RowsAffected(), g.p.Documents)
 	}
 	return nil
 }
 
-// documentTags tags document 0 with every special tag and the others with up to four tags.
+// documentTags tags document 0 with every special tag and the others with up to four tags. The
+// rows draw nothing once planned, so each document's tags are drawn as its rows are written.
 func (g *generator) documentTags(ctx context.Context) error {
-	type pair struct{ doc, tag int32 }
-	var pairs []pair
-	for d := range g.docs {
-		doc := g.docStart + int32(d)
-		if d == 0 {
-			for t := range specialTags {
-				pairs = append(pairs, pair{doc, g.tagIDs[t]})
+	d := int32(-1)
+	var tags []int32 // tags of document d not yet written
+	return g.l.CopyStream(ctx, "documents_document_tags", []string{"document_id", "tag_id"}, func() ([]any, error) {
+		for len(tags) == 0 {
+			if int(d)+1 >= g.p.Documents {
+				return nil, nil
 			}
-			continue
-		}
-		seen := map[int32]bool{}
-		for range g.f.IntN(5) {
-			t := pick(g, g.tagIDs)
-			if !seen[t] {
-				seen[t] = true
-				pairs = append(pairs, pair{doc, t})
+			d++
+			if d == 0 {
+				for t := range specialTags {
+					tags = append(tags, g.tagIDs[t])
+				}
+				continue
+			}
+			seen := map[int32]bool{}
+			for range g.f.IntN(5) {
+				t := pick(g, g.tagIDs)
+				if !seen[t] {
+					seen[t] = true
+					tags = append(tags, t)
+				}
 			}
 		}
-	}
-	return g.l.Copy(ctx, "documents_document_tags", []string{"document_id", "tag_id"}, len(pairs), func(i int) ([]any, error) {
-		return []any{pairs[i].doc, pairs[i].tag}, nil
+		t := tags[0]
+		tags = tags[1:]
+		return []any{g.docStart + d, t}, nil
 	})
 }
 
 // docTime returns a time after document d was created.
-func (g *generator) docTime(d int32) time.Time { return g.after(g.docs[d].created, 400*24*3600) }
+func (g *generator) docTime(d int32) time.Time { return g.after(g.created(d), 400*24*3600) }

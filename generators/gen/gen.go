@@ -23,6 +23,18 @@ func NewFaker(seed int64) *gofakeit.Faker {
 	return gofakeit.NewFaker(rand.NewPCG(uint64(seed), pcgStream), false)
 }
 
+// CloneFaker returns a faker that draws, from here on, exactly what f draws from here on, without
+// moving f. A generator replays a stretch of its draws with it instead of holding what the
+// stretch produced: memory that does not grow with the data. f must come from NewFaker.
+func CloneFaker(f *gofakeit.Faker) (*gofakeit.Faker, error) {
+	pcg, ok := f.Rand.(*rand.PCG)
+	if !ok {
+		return nil, fmt.Errorf("clone faker: source is %T, not the *rand.PCG of NewFaker", f.Rand)
+	}
+	c := *pcg
+	return gofakeit.NewFaker(&c, false), nil
+}
+
 // Stats counts the rows a generator inserted, per table.
 type Stats struct {
 	Rows map[string]int64
@@ -89,6 +101,18 @@ func (l *Loader) Copy(ctx context.Context, table string, columns []string, n int
 	}
 	if got != int64(n) {
 		return fmt.Errorf("copy into %s: %d rows written, %d expected", table, got, n)
+	}
+	l.stats.Rows[table] += got
+	return nil
+}
+
+// CopyStream streams rows into table with COPY until next returns a nil row; next returns each
+// row's values in columns order, one at a time, in order, so it may draw from a shared faker.
+// Unlike Copy it needs no count up front: the caller holds no plan of the rows.
+func (l *Loader) CopyStream(ctx context.Context, table string, columns []string, next func() ([]any, error)) error {
+	got, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(next))
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
 	}
 	l.stats.Rows[table] += got
 	return nil
