@@ -3,6 +3,7 @@ package digest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding"
 	"encoding/binary"
@@ -12,7 +13,9 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/edmsdr/edmsdr/engine/contenttype"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // Hashing rows with references as they are sent (restore): a row's digest hashes each reference
@@ -39,6 +42,63 @@ func (d *Session) HashColumns(qname string) (cols, refs []string, generic bool, 
 		refs[i] = d.domains.Of(qname, c)
 	}
 	return cols, refs, generic, nil
+}
+
+// GenericColumns returns, per column of the digest of qname (as HashColumns returns them), the
+// content type column of the generic foreign key whose object id it is ("" for any other column),
+// for a SplitHasher that completes generic references (NewGenericSplitHasher). It fails for an
+// object id column that is not an integer: the digest matches such ids as text, which a split
+// hash does not do.
+func (d *Session) GenericColumns(qname string) ([]string, error) {
+	t, err := d.table(qname)
+	if err != nil {
+		return nil, err
+	}
+	cols := d.contentColumns(t)
+	cts := make([]string, len(cols))
+	for i, c := range cols {
+		g := d.gfkFor(t, c)
+		if g == nil {
+			continue
+		}
+		if col := t.Column(c); col == nil || !schema.IsInteger(col.Type) {
+			return nil, fmt.Errorf("digest %s: generic object id %s is not an integer", t.Display(), c)
+		}
+		cts[i] = g.ContentTypeColumn
+	}
+	return cts, nil
+}
+
+// GenericTargets maps each content type that the rows of qname name in column ctColumn (a
+// generic foreign key's content type column) to the table it names, as the digest joins them
+// (genericIdents): only content types that exist and name a table with a surrogate id. A generic
+// reference through any other content type, or none, is hashed as '?' and its object id.
+func (d *Session) GenericTargets(ctx context.Context, qname, ctColumn string) (map[int64]string, error) {
+	t, err := d.table(qname)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]string{}
+	if d.plan == nil {
+		return out, nil
+	}
+	ct := d.plan.ContentTypes
+	if ct == nil || d.s.Table(ct.Table) == nil || d.s.Table(ct.Table).SurrogateID() == "" {
+		return out, nil
+	}
+	cts, err := contenttype.Used(ctx, d.q,
+		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
+		contenttype.Refs{From: d.from(t.QName()), Column: ctColumn})
+	if err != nil {
+		return nil, fmt.Errorf("digest %s: %w", t.Display(), err)
+	}
+	for _, r := range cts {
+		target := ct.TableForContentType(d.s, r.AppLabel, r.Model)
+		if tt := d.s.Table(target); tt != nil && tt.SurrogateID() != "" {
+			out[r.ID] = target
+		}
+	}
+	return out, nil
 }
 
 // identityReader parses COPY text rows "id\thex".
@@ -88,7 +148,8 @@ func (w *identityReader) Write(p []byte) (int, error) {
 type SplitHasher struct {
 	ncols   int
 	order   []int  // the fields hashed, in the digest's order
-	isRef   []bool // per hashed field: a reference
+	isRef   []bool // per hashed field: a reference (or a generic object id)
+	ctField []int  // per hashed field: the field of its content type when a generic object id, else -1
 	pre     *Hasher
 	post    *Hasher
 	capture capture
@@ -104,21 +165,45 @@ type SplitHasher struct {
 // hashed over hashed (as HashColumns returns them; refs[i] != "" marks a reference), writing
 // its spill to w. At least one hashed column must be a reference.
 func NewSplitHasher(cols, hashed, refs []string, w io.Writer) (*SplitHasher, error) {
+	return NewGenericSplitHasher(cols, hashed, refs, nil, w)
+}
+
+// NewGenericSplitHasher is NewSplitHasher for a table with generic foreign keys: cts (as
+// GenericColumns returns them; nil for none) marks each generic object id by its content type
+// column, which must be among cols. A generic object id is split at like a reference, its raw
+// value followed in the spill by its row's raw content type (FinishGenericSplit).
+func NewGenericSplitHasher(cols, hashed, refs, cts []string, w io.Writer) (*SplitHasher, error) {
 	s := &SplitHasher{ncols: len(cols), w: w}
-	any := false
-	for i, c := range hashed {
-		p := -1
+	field := func(c string) int {
 		for j, k := range cols {
 			if k == c {
-				p = j
+				return j
 			}
 		}
+		return -1
+	}
+	if cts != nil && len(cts) != len(hashed) {
+		return nil, fmt.Errorf("digest: %d generic markers for %d columns", len(cts), len(hashed))
+	}
+	any := false
+	for i, c := range hashed {
+		p := field(c)
 		if p < 0 {
 			return nil, fmt.Errorf("digest: column %s is not among the rows' columns", c)
 		}
+		ctf := -1
+		if cts != nil && cts[i] != "" {
+			if refs[i] != "" {
+				return nil, fmt.Errorf("digest: column %s is both a reference and a generic object id", c)
+			}
+			if ctf = field(cts[i]); ctf < 0 {
+				return nil, fmt.Errorf("digest: content type column %s of %s is not among the rows' columns", cts[i], c)
+			}
+		}
 		s.order = append(s.order, p)
-		s.isRef = append(s.isRef, refs[i] != "")
-		any = any || refs[i] != ""
+		s.isRef = append(s.isRef, refs[i] != "" || ctf >= 0)
+		s.ctField = append(s.ctField, ctf)
+		any = any || refs[i] != "" || ctf >= 0
 	}
 	if !any {
 		return nil, errors.New("digest: no reference among the hashed columns")
@@ -207,6 +292,18 @@ func (s *SplitHasher) flushPost() error {
 	return err
 }
 
+// putRef hands the k-th hashed field (field f) to the spill: its raw value, then, for a generic
+// object id, its row's raw content type.
+func (s *SplitHasher) putRef(k, f int) error {
+	if err := s.put(s.fields[f]); err != nil {
+		return err
+	}
+	if s.ctField[k] < 0 {
+		return nil
+	}
+	return s.put(s.fields[s.ctField[k]])
+}
+
 func (s *SplitHasher) row(line []byte) error {
 	s.fields = s.fields[:0]
 	body := line[:len(line)-1]
@@ -252,7 +349,7 @@ func (s *SplitHasher) row(line []byte) error {
 			if err := s.flushPost(); err != nil { // no text between the prefix and the reference
 				return err
 			}
-			if err := s.put(s.fields[f]); err != nil {
+			if err := s.putRef(k, f); err != nil {
 				return err
 			}
 			first = false
@@ -261,7 +358,7 @@ func (s *SplitHasher) row(line []byte) error {
 			if err := s.flushPost(); err != nil {
 				return err
 			}
-			if err := s.put(s.fields[f]); err != nil {
+			if err := s.putRef(k, f); err != nil {
 				return err
 			}
 		default:
@@ -283,8 +380,18 @@ func (s *SplitHasher) row(line []byte) error {
 // there is none: the digest then hashes '?' and the id, as Table does). It returns the table's
 // digest.
 func FinishSplit(spill io.Reader, refs []string, rows int64, lookup func(i int, id int64) ([16]byte, bool)) (pack.TableDigest, error) {
+	return FinishGenericSplit(spill, refs, nil, rows, lookup, nil)
+}
+
+// FinishGenericSplit is FinishSplit for a spill of NewGenericSplitHasher (refs and cts as given
+// to it): i counts the columns split at, references and generic object ids alike, in order; for
+// a generic object id, glookup(i, ct, id) gives the identity of the row with surrogate id id of
+// the table content type ct names (false when there is none). As Table does, it hashes a NULL
+// object id as nothing, and an object id whose content type is NULL, names no table, or whose
+// table has no such row, as '?' and the id.
+func FinishGenericSplit(spill io.Reader, refs, cts []string, rows int64, lookup func(i int, id int64) ([16]byte, bool), glookup func(i int, ct, id int64) ([16]byte, bool)) (pack.TableDigest, error) {
 	br := bufio.NewReaderSize(spill, 1<<20)
-	var buf []byte
+	var buf, ctBuf []byte
 	next := func() ([]byte, error) {
 		n, err := binary.ReadUvarint(br)
 		if err != nil {
@@ -300,12 +407,17 @@ func FinishSplit(spill io.Reader, refs []string, rows int64, lookup func(i int, 
 		_, err = io.ReadFull(br, buf)
 		return buf, err
 	}
-	var nrefs int
-	for _, r := range refs {
-		if r != "" {
-			nrefs++
+	if cts != nil && len(cts) != len(refs) {
+		return pack.TableDigest{}, fmt.Errorf("digest: %d generic markers for %d columns", len(cts), len(refs))
+	}
+	var generic []bool // per column split at
+	for k, r := range refs {
+		g := cts != nil && cts[k] != ""
+		if r != "" || g {
+			generic = append(generic, g)
 		}
 	}
+	isNull := func(raw []byte) bool { return len(raw) == 2 && raw[0] == '\\' && raw[1] == 'N' }
 	var s1, s2 acc
 	var sum [md5.Size]byte
 	var text [36]byte
@@ -318,7 +430,7 @@ func FinishSplit(spill io.Reader, refs []string, rows int64, lookup func(i int, 
 		if err := md.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
 			return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: %w", row, err)
 		}
-		for i := 0; i < nrefs; i++ {
+		for i, g := range generic {
 			seg, err := next()
 			if err != nil {
 				return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: %w", row, err)
@@ -328,14 +440,34 @@ func FinishSplit(spill io.Reader, refs []string, rows int64, lookup func(i int, 
 			if err != nil {
 				return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: %w", row, err)
 			}
-			if len(raw) == 2 && raw[0] == '\\' && raw[1] == 'N' {
+			var ctRaw []byte
+			if g {
+				// raw is buf's: keep it while the content type is read.
+				ctBuf = append(ctBuf[:0], raw...)
+				raw = ctBuf
+				if ctRaw, err = next(); err != nil {
+					return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: %w", row, err)
+				}
+			}
+			if isNull(raw) {
 				continue // NULL: nothing between the separators
 			}
 			id, err := strconv.ParseInt(string(raw), 10, 64)
 			if err != nil {
 				return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: reference %q is no id", row, raw)
 			}
-			h, ok := lookup(i, id)
+			var h [16]byte
+			ok := false
+			switch {
+			case !g:
+				h, ok = lookup(i, id)
+			case !isNull(ctRaw):
+				ct, err := strconv.ParseInt(string(ctRaw), 10, 64)
+				if err != nil {
+					return pack.TableDigest{}, fmt.Errorf("digest: spill row %d: content type %q is no id", row, ctRaw)
+				}
+				h, ok = glookup(i, ct, id)
+			}
 			if !ok {
 				md.Write([]byte{'?'})
 				md.Write(raw)

@@ -36,6 +36,24 @@ import (
 // path only from the load on). Such a table was empty before the restore, but even a catalog
 // read of it (pg_get_serial_sequence, a digest) waits until the restore commits or rolls back.
 
+// predictedPlan is the key plan the package will most likely bring, nil when none can be built:
+// the target's own (or the keys file's). The manifest's, read after the data, has the last word
+// (confirmDirect; the landing proof compares the two). Without the keys file's references: Build
+// adds them to the schema it is given, which checkManifest does later.
+func (r *run) predictedPlan() *keys.Plan {
+	var kf *keys.File
+	if r.opts.Keys != nil {
+		c := *r.opts.Keys
+		c.References = nil
+		kf = &c
+	}
+	p, err := keys.Build(r.target, kf)
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
 // chooseDirect marks the tables that load straight into their final table and holds their
 // foreign keys and indexes for the load. Run after the tables are locked and their emptiness
 // read, before staging.
@@ -46,19 +64,7 @@ func (r *run) chooseDirect(ctx context.Context) error {
 		r.reader.Header().Format >= pack.FormatLargeValues {
 		return nil
 	}
-	// The plan the package will most likely bring: the target's own (or the keys file's). The
-	// manifest's, read after the data, has the last word (confirmDirect). Without the keys file's
-	// references: Build adds them to the schema it is given, which checkManifest does later.
-	var kf *keys.File
-	if r.opts.Keys != nil {
-		c := *r.opts.Keys
-		c.References = nil
-		kf = &c
-	}
-	predicted, err := keys.Build(r.target, kf)
-	if err != nil {
-		predicted = nil
-	}
+	predicted := r.predictedPlan()
 	candidate := func(st *tableState) bool {
 		if st.sid == "" || st.targetHasRows {
 			return false

@@ -29,8 +29,9 @@ import (
 //   - was empty before the restore (seen under the restore's lock, in its transaction), in merge
 //     mode, and received exactly the rows sent (count(*) afterwards = rows sent = the package's),
 //     inserted from staging with every column as sent (no id or reference rewritten, no column
-//     held back and set later, none left to a default), nothing matched, diverged or updated, no
-//     generic foreign key,
+//     held back and set later, none left to a default), nothing matched, diverged or updated, a
+//     generic foreign key only in a table loaded straight in (its object ids COPYed as sent; each
+//     hashed as the identity of the restored row of the table its content type names),
 //   - has, in the target, every column of the package's type and type modifier, among built-in
 //     types whose text output of their text input is that text under the settings the restore
 //     pins (digest.SessionSettings; floats only from a source of PostgreSQL 12 or newer, which
@@ -55,6 +56,9 @@ type sentHash struct {
 	split  *digest.SplitHasher
 	hashed []string // the digest's columns, in order
 	refs   []string // per hashed column, the table it references ("" for a plain value)
+	// cts, per hashed column, names the content type column of a generic object id ("" for
+	// any other column): split at like a reference (digest.NewGenericSplitHasher).
+	cts []string
 	// start and written are the table's region of the spill.
 	start, written int64
 	begun          bool
@@ -155,14 +159,15 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	if has, err := r.hadRows(ctx, st.qname); err != nil || has {
 		return &sentHash{off: "the table had rows before the restore", hadRows: has}, err
 	}
-	// The key plan comes with the manifest, at the end: here only the target's catalog says what
-	// is a reference. validate checks the columns again under the package's plan.
+	// The key plan comes with the manifest, at the end: here the target's catalog says what is a
+	// reference, and the plan the package most likely brings which columns are generic object
+	// ids (predictedPlan). validate checks both again under the package's plan.
 	if r.sentSession == nil {
 		cols := map[string][]string{}
 		for _, t := range r.tables {
 			cols[t.qname] = t.cols
 		}
-		ds, err := digest.NewSession(r.tx, r.target, nil, digest.Options{Columns: cols})
+		ds, err := digest.NewSession(r.tx, r.target, r.predictedPlan(), digest.Options{Columns: cols})
 		if err != nil {
 			return &sentHash{off: "its columns' domains: " + err.Error()}, nil
 		}
@@ -172,7 +177,11 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	if err != nil {
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
-	s := &sentHash{hashed: hashed, refs: refs}
+	cts, err := r.sentSession.GenericColumns(st.qname)
+	if err != nil {
+		return &sentHash{off: err.Error()}, nil
+	}
+	s := &sentHash{hashed: hashed, refs: refs, cts: cts}
 	for _, d := range refs {
 		// A reference to a table with rows goes through its map: the rows will not land as sent.
 		if d == "" || d == st.qname {
@@ -182,7 +191,8 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 			return &sentHash{off: "it refers to a table that had rows before the restore"}, err
 		}
 	}
-	if !slices.ContainsFunc(refs, func(d string) bool { return d != "" }) {
+	split := func(d string) bool { return d != "" }
+	if !slices.ContainsFunc(refs, split) && !slices.ContainsFunc(cts, split) {
 		if s.h, err = digest.NewRowHasher(st.cols, hashed); err != nil {
 			return nil, fmt.Errorf("restore %s: %w", st.display, err)
 		}
@@ -196,7 +206,7 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 		_ = os.Remove(f.Name()) // unlinked at once: the file vanishes with the restore, however it ends
 		r.spill.f, r.spill.w = f, bufio.NewWriterSize(f, 1<<20)
 	}
-	if s.split, err = digest.NewSplitHasher(st.cols, hashed, refs, spillWriter{sp: &r.spill, s: s}); err != nil {
+	if s.split, err = digest.NewGenericSplitHasher(st.cols, hashed, refs, cts, spillWriter{sp: &r.spill, s: s}); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
 	return s, nil
@@ -312,8 +322,11 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 			continue
 		}
 		how := "hashed as they were sent"
-		if r.sent[st.qname].split != nil {
+		if s := r.sent[st.qname]; s.split != nil {
 			how = "hashed as they were sent, each reference as the identity of the restored row it points at"
+			if slices.ContainsFunc(s.cts, func(c string) bool { return c != "" }) {
+				how += " (a generic one: of the table its content type names)"
+			}
 		}
 		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
 			"landing proof: the %d rows, %s, give the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
@@ -332,9 +345,12 @@ func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 	case s.off != "":
 		return "its rows were not hashed as they were sent: " + s.off
 	}
-	hashed, refs, generic, err := ds.HashColumns(st.qname)
-	if err != nil || generic || !slices.Equal(hashed, s.hashed) || !slices.Equal(refs, s.refs) {
-		return "its digest follows generic foreign keys or references the target's catalog does not declare"
+	hashed, refs, _, err := ds.HashColumns(st.qname)
+	if err != nil || !slices.Equal(hashed, s.hashed) || !slices.Equal(refs, s.refs) {
+		return "its digest follows references the target's catalog does not declare"
+	}
+	if cts, err := ds.GenericColumns(st.qname); err != nil || !slices.Equal(cts, s.cts) {
+		return "its digest follows generic foreign keys other than those its rows were hashed for as they were sent"
 	}
 	if want, ok := r.manifest.Digest.Tables[st.qname]; !ok || want.Rows != st.staged {
 		return "the package's digest does not count the rows staged"
@@ -376,45 +392,84 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 		if err := r.spill.w.Flush(); err != nil {
 			return td, "", fmt.Errorf("restore %s: hash rows sent: %w", st.display, err)
 		}
-		var domains []string
-		for _, d := range s.refs {
-			if d != "" {
-				domains = append(domains, d)
-			}
-		}
-		var total int64
-		for d, in := range held {
-			if slices.Contains(domains, d) {
-				total += in.Bytes()
-			} else {
-				delete(held, d)
-			}
-		}
-		for _, d := range domains {
-			if held[d] != nil {
-				continue
-			}
-			in, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentityBytes-total)
-			if errors.Is(err, digest.ErrTooManyIdentities) {
-				return td, "it refers to more rows than are held in memory to hash it", nil
-			}
-			if err != nil {
-				return td, "", fmt.Errorf("restore %s: %w", st.display, err)
-			}
-			held[d] = in
-			total += in.Bytes()
-		}
+		var why string
 		var err error
-		td, err = digest.FinishSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.split.Rows(), func(i int, id int64) ([16]byte, bool) {
-			return held[domains[i]].Lookup(id)
-		})
-		if err != nil {
-			return td, "its rows were not hashed as they were sent: " + err.Error(), nil
+		if td, why, err = r.completeSplit(ctx, ds, st, held); err != nil || why != "" {
+			return td, why, err
 		}
 	}
 	want := r.manifest.Digest.Tables[st.qname]
 	if !td.Equal(want) || td.Rows != st.staged {
 		return td, fmt.Sprintf("the %d rows sent hash to %s, the package's digest is %d rows %s", td.Rows, td.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16]), nil
+	}
+	return td, "", nil
+}
+
+// completeSplit completes st's split hashes (see sentDigest): each reference with the identity
+// of the restored row it points at, each generic object id with that of the restored row of the
+// table its row's content type names (as the package's plan resolves it in the restored content
+// types: digest.GenericTargets). It returns the digest and "", or why it cannot be completed.
+func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableState, held map[string]*digest.IdentitySet) (pack.TableDigest, string, error) {
+	s := r.sent[st.qname]
+	// Per column split at, in order: the table it references, or the tables its content types
+	// name.
+	var domains []string
+	var targets []map[int64]string
+	needed := map[string]bool{}
+	for k := range s.hashed {
+		switch {
+		case s.refs[k] != "":
+			domains, targets = append(domains, s.refs[k]), append(targets, nil)
+			needed[s.refs[k]] = true
+		case s.cts[k] != "":
+			m, err := ds.GenericTargets(ctx, st.qname, s.cts[k])
+			if err != nil {
+				return pack.TableDigest{}, "", r.sqlError(st.display, err)
+			}
+			for _, d := range m {
+				needed[d] = true
+			}
+			domains, targets = append(domains, ""), append(targets, m)
+		}
+	}
+	var total int64
+	for d, in := range held {
+		if needed[d] {
+			total += in.Bytes()
+		} else {
+			delete(held, d)
+		}
+	}
+	order := make([]string, 0, len(needed))
+	for d := range needed {
+		order = append(order, d)
+	}
+	slices.Sort(order)
+	for _, d := range order {
+		if held[d] != nil {
+			continue
+		}
+		in, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentityBytes-total)
+		if errors.Is(err, digest.ErrTooManyIdentities) {
+			return pack.TableDigest{}, "it refers to more rows than are held in memory to hash it", nil
+		}
+		if err != nil {
+			return pack.TableDigest{}, "", fmt.Errorf("restore %s: %w", st.display, err)
+		}
+		held[d] = in
+		total += in.Bytes()
+	}
+	td, err := digest.FinishGenericSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.cts, s.split.Rows(),
+		func(i int, id int64) ([16]byte, bool) { return held[domains[i]].Lookup(id) },
+		func(i int, ct, id int64) ([16]byte, bool) {
+			d, ok := targets[i][ct]
+			if !ok {
+				return [16]byte{}, false
+			}
+			return held[d].Lookup(id)
+		})
+	if err != nil {
+		return td, "its rows were not hashed as they were sent: " + err.Error(), nil
 	}
 	return td, "", nil
 }
@@ -427,17 +482,33 @@ func (r *run) landsAsSent(st *tableState) string {
 		return "rows were matched, found or updated"
 	case len(st.deferredCols) > 0:
 		return "references held back and set after the insert"
-	case len(st.gfks) > 0:
-		return "generic foreign keys"
+	case len(st.gfks) > 0 && !st.direct:
+		return "generic foreign keys rewritten through their map on insert"
 	case st.inserted != st.staged:
 		return fmt.Sprintf("%d rows inserted, %d staged", st.inserted, st.staged)
 	}
 	// Every column goes in as sent: the insert's projection takes each one from staging as it is.
+	// Except a generic object id of a table loaded straight in: the package's rows were COPYed
+	// into the table as they were sent (confirmDirect found its content types and the tables
+	// they name keep their ids, and no object id without a content type: genericIdentity), and
+	// nothing the restore runs later writes them (insert skips the table, nothing is deferred);
+	// its projection, through the generic map, is only what the insert would have written.
 	exprs, joins := r.projection(st, true)
-	if len(joins) > 0 {
+	asSent := map[string]bool{}
+	if st.direct {
+		for _, g := range st.gfks {
+			if r.gmaps[st.qname+"."+g.ObjectIDColumn] != "" {
+				asSent[g.ObjectIDColumn] = true
+			}
+		}
+	}
+	if len(joins) > len(asSent) {
 		return "ids or references are rewritten through a map"
 	}
 	for _, c := range st.cols {
+		if asSent[c] {
+			continue
+		}
 		if exprs[c] != "s."+pgquote.Ident(c) {
 			return fmt.Sprintf("column %s is rewritten on insert", c)
 		}
