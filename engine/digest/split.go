@@ -171,7 +171,8 @@ func NewSplitHasher(cols, hashed, refs []string, w io.Writer) (*SplitHasher, err
 // NewGenericSplitHasher is NewSplitHasher for a table with generic foreign keys: cts (as
 // GenericColumns returns them; nil for none) marks each generic object id by its content type
 // column, which must be among cols. A generic object id is split at like a reference, its raw
-// value followed in the spill by its row's raw content type (FinishGenericSplit).
+// value followed in the spill by its row's raw content type (FinishGenericSplit); it is hashed as
+// a generic reference even where a foreign key also declares it a reference, as Table does.
 func NewGenericSplitHasher(cols, hashed, refs, cts []string, w io.Writer) (*SplitHasher, error) {
 	s := &SplitHasher{ncols: len(cols), w: w}
 	field := func(c string) int {
@@ -193,9 +194,6 @@ func NewGenericSplitHasher(cols, hashed, refs, cts []string, w io.Writer) (*Spli
 		}
 		ctf := -1
 		if cts != nil && cts[i] != "" {
-			if refs[i] != "" {
-				return nil, fmt.Errorf("digest: column %s is both a reference and a generic object id", c)
-			}
 			if ctf = field(cts[i]); ctf < 0 {
 				return nil, fmt.Errorf("digest: content type column %s of %s is not among the rows' columns", cts[i], c)
 			}

@@ -47,6 +47,9 @@ INSERT INTO app_auditentry (action, content_type_id, object_id, actor_id, z) VAL
 INSERT INTO app_auditentry (action, content_type_id, object_id, actor_id)
   SELECT 'bulk ' || i, 1 + i % 2, 1 + i % 45, 1 + i % 6 FROM generate_series(1, 300) i;
 INSERT INTO app_tag (a_obj, label, z_type) VALUES (1, 'a', 1), (2, 'b', 2), (NULL, 'c', 1), (5, 'd', NULL), (NULL, NULL, NULL), (9999999999, 'e', 2), (3, 'f', 3);
+-- A generic object id that a foreign key also declares a reference: hashed as a generic one.
+CREATE TABLE app_pin (id serial PRIMARY KEY, obj_id int REFERENCES app_doc, kind_id int REFERENCES django_content_type);
+INSERT INTO app_pin (obj_id, kind_id) VALUES (1, 1), (2, 2), (5, NULL), (1, 3), (NULL, 1), (4, 1);
 -- NOT VALID: a content type that does not exist, as a damaged source may hold.
 ALTER TABLE app_auditentry ADD FOREIGN KEY (content_type_id) REFERENCES django_content_type NOT VALID;`
 
@@ -54,7 +57,8 @@ ALTER TABLE app_auditentry ADD FOREIGN KEY (content_type_id) REFERENCES django_c
 // text up to their first split column, then completed with the identities of the rows their
 // content types name, give the digest SQL computes: for a NULL content type or object id, a
 // content type naming a model without a table or none that exists, an object id matching no
-// row, a row naming its own table; the object id before or after its content type; with the
+// row, a row naming its own table; the object id before or after its content type, or also a
+// reference by a foreign key; with the
 // content types joined one by one and past maxGenericJoins through one table.
 func TestSplitDigestEqualsSQLForGenericKeys(t *testing.T) {
 	tc := localpgtest.Shared(t)
@@ -76,18 +80,19 @@ func TestSplitDigestEqualsSQLForGenericKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plan, err := keys.Build(sch, &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "app_tag", ContentType: "z_type", ObjectID: "a_obj"}}})
+			plan, err := keys.Build(sch, &keys.File{GenericForeignKeys: []keys.GenericFKSpec{
+				{Table: "app_tag", ContentType: "z_type", ObjectID: "a_obj"}, {Table: "app_pin", ContentType: "kind_id", ObjectID: "obj_id"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(plan.GenericFKs) != 2 {
-				t.Fatalf("generic foreign keys %+v, want the audit trail's and the tags'", plan.GenericFKs)
+			if len(plan.GenericFKs) != 3 {
+				t.Fatalf("generic foreign keys %+v, want the audit trail's, the tags' and the pins'", plan.GenericFKs)
 			}
 			sqlSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sql"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := sqlSession.All(ctx, []string{"public.app_auditentry", "public.app_tag"})
+			want, err := sqlSession.All(ctx, []string{"public.app_auditentry", "public.app_tag", "public.app_pin"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +100,7 @@ func TestSplitDigestEqualsSQLForGenericKeys(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, qname := range []string{"public.app_auditentry", "public.app_tag"} {
+			for _, qname := range []string{"public.app_auditentry", "public.app_tag", "public.app_pin"} {
 				td, err := splitDigest(t, tx, d, qname)
 				if err != nil {
 					t.Fatalf("%s: %v", qname, err)
@@ -152,11 +157,6 @@ func splitDigest(t *testing.T, tx pgx.Tx, d *Session, qname string) (pack.TableD
 	var targets []map[int64]string
 	for k := range hashed {
 		switch {
-		case refs[k] != "":
-			if err := hold(refs[k]); err != nil {
-				return pack.TableDigest{}, err
-			}
-			domains, targets = append(domains, refs[k]), append(targets, nil)
 		case cts[k] != "":
 			m, err := d.GenericTargets(ctx, qname, cts[k])
 			if err != nil {
@@ -168,6 +168,11 @@ func splitDigest(t *testing.T, tx pgx.Tx, d *Session, qname string) (pack.TableD
 				}
 			}
 			domains, targets = append(domains, ""), append(targets, m)
+		case refs[k] != "":
+			if err := hold(refs[k]); err != nil {
+				return pack.TableDigest{}, err
+			}
+			domains, targets = append(domains, refs[k]), append(targets, nil)
 		}
 	}
 	return FinishGenericSplit(&spill, refs, cts, s.Rows(), func(i int, id int64) ([16]byte, bool) {

@@ -181,6 +181,11 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	if err != nil {
 		return &sentHash{off: err.Error()}, nil
 	}
+	for _, c := range cts {
+		if c != "" && !st.colSet[c] {
+			return &sentHash{off: "the package lacks the content type column " + c + " of a generic foreign key"}, nil
+		}
+	}
 	s := &sentHash{hashed: hashed, refs: refs, cts: cts}
 	for _, d := range refs {
 		// A reference to a table with rows goes through its map: the rows will not land as sent.
@@ -418,18 +423,18 @@ func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableSt
 	needed := map[string]bool{}
 	for k := range s.hashed {
 		switch {
-		case s.refs[k] != "":
-			domains, targets = append(domains, s.refs[k]), append(targets, nil)
-			needed[s.refs[k]] = true
-		case s.cts[k] != "":
+		case s.cts[k] != "": // generic even where a foreign key also declares it a reference
 			m, err := ds.GenericTargets(ctx, st.qname, s.cts[k])
 			if err != nil {
-				return pack.TableDigest{}, "", r.sqlError(st.display, err)
+				return pack.TableDigest{}, "", fmt.Errorf("restore %s: %w", st.display, err)
 			}
 			for _, d := range m {
 				needed[d] = true
 			}
 			domains, targets = append(domains, ""), append(targets, m)
+		case s.refs[k] != "":
+			domains, targets = append(domains, s.refs[k]), append(targets, nil)
+			needed[s.refs[k]] = true
 		}
 	}
 	var total int64

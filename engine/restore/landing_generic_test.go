@@ -136,3 +136,20 @@ func TestLandingProofRefusesRewiredGenericReferences(t *testing.T) {
 		})
 	}
 }
+
+func TestLandingProofGenericKeyWhoseContentTypeThePackageLacks(t *testing.T) {
+	// The target's audit trail has Django's generic foreign key, the source's no content type
+	// column: staging foresees a generic object id whose content type no row sent carries. The
+	// table takes the full digest (the target fills the column), and the restore passes.
+	src := strings.Replace(auditDDL, "content_type_id int REFERENCES django_content_type (id) DEFERRABLE INITIALLY DEFERRED,", "", 1) + `
+INSERT INTO django_content_type (app_label, model) VALUES ('docs', 'doc');
+INSERT INTO audit_auditentry (object_id, action) VALUES (1, 'create'), (NULL, 'login');`
+	e := newLandingEnv(t, src, auditDDL)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
+	}
+	if ev := digestEvidence(t, res, "audit_auditentry"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("audit_auditentry: digest evidence %q, want the full digest", ev)
+	}
+}
