@@ -2,13 +2,13 @@ package restore
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/edmsdr/edmsdr/engine/digest"
@@ -25,7 +25,9 @@ import (
 //     — each reference hashed as the identity of the restored row it points at (the identities
 //     the full digest would hash: each row is hashed up to its first reference while it is sent,
 //     md5's state and the rest kept in a spill file, and completed during validation), to the
-//     package's digest of the table,
+//     package's digest of the table — but for rows too long to gather (maxSentRow): those are
+//     left out, their ids kept, and digested from the restored table by id (longRowsDigest),
+//     where the id is its single-column primary key; their digest is added to the rest's,
 //   - was empty before the restore (seen under the restore's lock, in its transaction), in merge
 //     mode, and received exactly the rows sent (count(*) afterwards = rows sent = the package's),
 //     inserted from staging with every column as sent (no id or reference rewritten, no column
@@ -59,40 +61,49 @@ type sentHash struct {
 	// cts, per hashed column, names the content type column of a generic object id ("" for
 	// any other column): split at like a reference (digest.NewGenericSplitHasher).
 	cts []string
+	// long passes the rows on to h or split, but for those too long to gather (see maxSentRow):
+	// their ids are kept, the rows themselves digested from the restored table (longRowsDigest).
+	long *digest.LongRows
 	// start and written are the table's region of the spill.
 	start, written int64
 	begun          bool
-	partial        int64 // bytes of the row being read so far
-	hadRows        bool  // the table had rows before the restore
+	hadRows        bool // the table had rows before the restore
 	// off says why the table's rows are not hashed ("" while they are).
 	off string
 }
 
 // Write passes rows to the hasher; a row it cannot parse only ends the hashing (the COPY
-// reports what is wrong with it).
+// reports what is wrong with it), and so does a row too long to gather whose id cannot be kept.
 func (s *sentHash) Write(p []byte) (int, error) {
 	if s.off != "" {
 		return len(p), nil
 	}
-	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
-		s.partial = int64(len(p) - i - 1)
-	} else {
-		s.partial += int64(len(p))
-	}
-	if s.partial > maxSentRow {
-		s.off = fmt.Sprintf("a row longer than %d MiB", maxSentRow>>20)
-		return len(p), nil
-	}
-	var err error
-	if s.split != nil {
-		_, err = s.split.Write(p)
-	} else {
-		_, err = s.h.Write(p)
-	}
-	if err != nil {
-		s.off = "a row the hasher could not read: " + err.Error()
+	if _, err := s.long.Write(p); err != nil {
+		var le *digest.LongRowError
+		if errors.As(err, &le) {
+			s.off = le.Why
+		} else {
+			s.off = "a row the hasher could not read: " + err.Error()
+		}
 	}
 	return len(p), nil
+}
+
+// limitRows puts the LongRows in front of s's hasher, reading each long row's id at the
+// position of st's surrogate id among the columns sent (none: a long row ends the hashing).
+func (s *sentHash) limitRows(st *tableState) {
+	if s.off != "" {
+		return
+	}
+	idField := -1
+	if st.sid != "" {
+		idField = slices.Index(st.cols, st.sid)
+	}
+	var w digest.RowDropper = s.h
+	if s.split != nil {
+		w = s.split
+	}
+	s.long = digest.NewLongRows(w, maxSentRow, idField, maxLongRows)
 }
 
 // sentSpill is the unlinked temporary file where split hashes keep what their rows still need.
@@ -128,6 +139,7 @@ func (r *run) hashSent(ctx context.Context, st *tableState, e *pack.Entry, data 
 		if s, err = r.startSentHash(ctx, st); err != nil {
 			return nil, err
 		}
+		s.limitRows(st)
 		r.sent[st.qname] = s
 	}
 	if e.Ref {
@@ -333,6 +345,9 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 				how += " (a generic one: of the table its content type names)"
 			}
 		}
+		if n := len(r.sent[st.qname].long.IDs()); n > 0 {
+			how += fmt.Sprintf(", but for %d rows longer than %d MiB, digested from the table by id", n, maxSentRow>>20)
+		}
 		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
 			"landing proof: the %d rows, %s, give the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
 			td.Rows, how, td.Hex(st.qname)[:16], n)}
@@ -374,8 +389,13 @@ func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 const maxHeldIdentityBytes = 24 << 20
 
 // maxSentRow is the longest row hashed as it is sent (a row cut across reads is gathered whole
-// first): a table with a longer one takes the full digest, whose memory stays bounded.
+// first): a longer one is left out of the hash, its id kept, and digested from the restored
+// table by id (longRowsDigest), whose memory stays bounded.
 const maxSentRow = 1 << 20
+
+// maxLongRows bounds the ids of rows longer than maxSentRow kept for one table: a table with
+// more takes the full digest.
+const maxLongRows = 4096
 
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the
@@ -403,6 +423,11 @@ func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState
 			return td, why, err
 		}
 	}
+	long, why, err := r.longRowsDigest(ctx, ds, st)
+	if err != nil || why != "" {
+		return td, why, err
+	}
+	td = td.Add(long)
 	want := r.manifest.Digest.Tables[st.qname]
 	if !td.Equal(want) || td.Rows != st.staged {
 		return td, fmt.Sprintf("the %d rows sent hash to %s, the package's digest is %d rows %s", td.Rows, td.Hex(st.qname)[:16], want.Rows, want.Hex(st.qname)[:16]), nil
@@ -475,6 +500,51 @@ func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableSt
 		})
 	if err != nil {
 		return td, "its rows were not hashed as they were sent: " + err.Error(), nil
+	}
+	return td, "", nil
+}
+
+// longRowsDigest is the digest of st's rows left out of its sent hash for their length (see
+// maxSentRow), and "" when it has it, else why not. It is taken from the restored table by id,
+// with the full digest's own code and per-row hash (ds.TableCopy over a relation restricted to
+// those ids), and holds only where one id is one row: st's id is the table's single-column
+// primary key in the target (its index built by now) and no id was kept twice. The rows found
+// are added to the rows sent, so a long row that landed otherwise, or an id read wrong (it finds
+// another row, or none), leaves the sum unequal to the package's digest.
+func (r *run) longRowsDigest(ctx context.Context, ds *digest.Session, st *tableState) (pack.TableDigest, string, error) {
+	s := r.sent[st.qname]
+	if err := s.long.Close(); err != nil {
+		return pack.TableDigest{}, "its rows were not hashed as they were sent: " + err.Error(), nil
+	}
+	ids := slices.Clone(s.long.IDs())
+	if len(ids) == 0 {
+		return pack.TableDigest{}, "", nil
+	}
+	slices.Sort(ids)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			return pack.TableDigest{}, fmt.Sprintf("two rows longer than %d MiB have id %d", maxSentRow>>20, ids[i]), nil
+		}
+	}
+	var pk bool
+	if err := r.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+WHERE k.conrelid = $1::regclass AND k.contype = 'p' AND cardinality(k.conkey) = 1 AND a.attname = $2)`, pgquote.Table(st.qname), st.sid).Scan(&pk); err != nil {
+		return pack.TableDigest{}, "", r.sqlError(st.display, err)
+	}
+	if !pk {
+		return pack.TableDigest{}, fmt.Sprintf("%d rows longer than %d MiB would be found by %s, not the table's single-column primary key in the target", len(ids), maxSentRow>>20, st.sid), nil
+	}
+	list := make([]string, len(ids))
+	for i, id := range ids {
+		list[i] = strconv.FormatInt(id, 10)
+	}
+	rel := fmt.Sprintf("(SELECT t.* FROM %s t WHERE t.%s = ANY ('{%s}'::bigint[]))", pgquote.Table(st.qname), pgquote.Ident(st.sid), strings.Join(list, ","))
+	td, err := ds.TableCopy(ctx, r.tx.Conn().PgConn(), st.qname, rel)
+	if err != nil {
+		return td, "", r.sqlError(st.display, err)
+	}
+	if td.Rows != int64(len(ids)) {
+		return td, fmt.Sprintf("%d rows longer than %d MiB were sent, the table holds %d of their ids", len(ids), maxSentRow>>20, td.Rows), nil
 	}
 	return td, "", nil
 }

@@ -1,7 +1,10 @@
 package restore_test
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -295,15 +298,105 @@ func TestLandingProofNotTakenThroughAMap(t *testing.T) {
 	}
 }
 
-func TestLandingProofNotTakenForAVeryLongRow(t *testing.T) {
-	// A row longer than the hasher gathers (1 MiB) leaves the table to the full digest.
-	ddl := `CREATE TABLE blob (id serial PRIMARY KEY, body text NOT NULL);`
-	e := newLandingEnv(t, ddl+`INSERT INTO blob (body) VALUES ('short'), (repeat('x', 2 << 20)), ('after');`, ddl)
+// longDDL has tables holding rows longer than the sent hash gathers (1 MiB), among short ones:
+// one referring to another (its rows split-hashed), one of plain values, one whose id comes
+// after its long value.
+const longDDL = `
+CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE blob (id serial PRIMARY KEY, kind_id int NOT NULL REFERENCES kind (id), body text NOT NULL, data bytea);
+CREATE TABLE page (id bigserial PRIMARY KEY, body text);
+CREATE TABLE tail (body text NOT NULL, n int, id serial PRIMARY KEY);`
+
+// longRows: escapes (backslash, newline, tab) all through the long values, bytea printed as
+// hex, short rows before, between and after the long ones.
+const longRows = `
+INSERT INTO kind (name) VALUES ('a'), ('b');
+INSERT INTO blob (kind_id, body, data) VALUES (1, 'short', NULL), (2, repeat(E'back\\slash\nnew\tline ', 150000), NULL),
+  (1, 'between', '\x00ff'), (2, 'x', decode(repeat('5c0a09', 500000), 'hex')), (1, repeat('y', 3 << 20), NULL), (2, 'after', '\x');
+INSERT INTO page (body) VALUES ('one'), (repeat(E'\\', 1 << 20)), (NULL), (repeat('p', (1 << 20) + 100000)), ('last');
+INSERT INTO tail (body, n) VALUES ('s', 1), (repeat(E'\t\\', 700000), 2), ('t', 3), (repeat('z', 2 << 20), 4);`
+
+func TestLandingProofLeavesOutLongRows(t *testing.T) {
+	// Rows longer than 1 MiB are left out of the sent hash and digested from the restored table
+	// by id: the tables keep the landing proof.
+	e := newLandingEnv(t, longDDL+longRows, longDDL)
+	res, err := e.restore(restore.Options{})
+	if err != nil || !res.Committed || res.Verdict != finding.Pass {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
+	}
+	for tbl, long := range map[string]string{"blob": "3 rows", "page": "2 rows", "tail": "2 rows"} {
+		ev := digestEvidence(t, res, tbl)
+		if !strings.HasPrefix(ev, "landing proof: ") || !strings.Contains(ev, "but for "+long+" longer than 1 MiB, digested from the table by id") {
+			t.Errorf("%s: digest evidence %q, want the landing proof leaving out %s", tbl, ev, long)
+		}
+	}
+	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
+		t.Errorf("target digest %s, source %s", got, want)
+	}
+	if res.RestoredDigest != res.PackageDigest {
+		t.Errorf("restored digest %s, package %s", res.RestoredDigest, res.PackageDigest)
+	}
+}
+
+func TestLandingProofNotTakenForALongRowWithoutAnID(t *testing.T) {
+	// A keyless table has no id to find its long row by: the full digest.
+	ddl := `CREATE TABLE loose (body text NOT NULL);`
+	e := newLandingEnv(t, ddl+`INSERT INTO loose (body) VALUES ('short'), (repeat('x', 2 << 20)), ('after');`, ddl)
 	res, err := e.restore(restore.Options{})
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "blob"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("blob: digest evidence %q, want the full digest", ev)
+	if ev := digestEvidence(t, res, "loose"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("loose: digest evidence %q, want the full digest", ev)
+	}
+}
+
+func TestLandingProofRefusesResealedLongRows(t *testing.T) {
+	// A short or a long row of a table with long rows changed and the package resealed: the sum
+	// of the rows sent and the long rows digested from the table is not the package's digest.
+	for _, c := range []struct {
+		name  string
+		table string
+		row   int
+		col   string
+		value []byte
+		rows  int
+	}{
+		{"short row", "public.blob", 2, "body", []byte("changed"), 6},
+		{"long row", "public.blob", 1, "body", []byte(strings.Repeat("changed", 200000)), 6},
+		{"long row of plain values", "public.page", 3, "body", []byte(strings.Repeat("q", (1<<20)+100000)), 5},
+		{"long row, id last", "public.tail", 3, "body", []byte(strings.Repeat("z", 2<<20-1)), 4},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newLandingEnv(t, longDDL+longRows, longDDL)
+			changed := filepath.Join(t.TempDir(), "changed.edmsdr")
+			err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+				if table == c.table {
+					rows[c.row] = corrupt.SetField(rows[c.row], corrupt.Column(cols, c.col), c.value)
+				}
+				return rows, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.pkg = changed
+			var log bytes.Buffer
+			res, err := e.restore(restore.Options{Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			var refused *finding.Refused
+			if !errors.As(err, &refused) || res.Committed {
+				t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
+			}
+			display := strings.TrimPrefix(c.table, "public.")
+			// The landing proof was tried, long rows and all, and its sum did not hold.
+			if want := fmt.Sprintf(`table=%s reason="the %d rows sent hash to `, display, c.rows); !strings.Contains(log.String(), want) {
+				t.Errorf("no %s in the debug log:\n%s", want, log.String())
+			}
+			if !hasKind(res.Findings, finding.DigestMismatch, display) {
+				t.Errorf("findings %v, want a digest mismatch on %s", res.Findings, display)
+			}
+			if ev := digestEvidence(t, res, display); !strings.HasPrefix(ev, "full digest: ") {
+				t.Errorf("%s: digest evidence %q, want the full digest", display, ev)
+			}
+		})
 	}
 }
