@@ -20,7 +20,7 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 	for i, c := range st.cols {
 		qc := pgquote.Ident(c)
 		switch {
-		case c == st.sid && st.identity:
+		case c == st.sid && (st.identity || st.keptAll):
 			exprs[c] = "s." + qc
 		case c == st.sid:
 			exprs[c] = "m.tgt"
@@ -42,7 +42,7 @@ func (r *run) projection(st *tableState, nullDeferred bool) (map[string]string, 
 				continue
 			}
 			if d := r.domains.Of(st.qname, c); d != "" {
-				if p := r.byName[d]; p != nil && p.identity {
+				if p := r.byName[d]; p != nil && (p.identity || p.keptAll) {
 					// Every staged id of p maps to itself; one p lacks is refused by
 					// checkReferences before anything is inserted.
 					exprs[c] = "s." + qc
@@ -114,10 +114,12 @@ func (r *run) checkReferences(ctx context.Context) error {
 		if st.mapT != "" && !st.identity {
 			from := fmt.Sprintf("%s s WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM %s m WHERE m.src = s.%s)",
 				st.stg, pgquote.Ident(st.sid), st.mapT, pgquote.Ident(st.sid))
-			if _, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,
-				"rows whose ancestors are missing or circular could not be mapped"); err != nil {
+			n, err := r.rowsFinding(ctx, st, finding.Orphaned, r.selfColumn(st), "", from,
+				"rows whose ancestors are missing or circular could not be mapped")
+			if err != nil {
 				return err
 			}
+			st.keptAll = st.treeKept && n == 0
 		}
 		for _, g := range st.gfks {
 			gm := r.gmaps[st.qname+"."+g.ObjectIDColumn]

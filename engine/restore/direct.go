@@ -16,8 +16,9 @@ import (
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
-// The direct load (issue 11): a table that was empty before the restore, whose id map is the
-// identity and whose references all point at identity-mapped tables, receives exactly its staged
+// The direct load (issue 11): a table that was empty before the restore, whose id map keeps
+// every id (keepsIDs: the identity, or a tree's map built over the rows loaded, which refuses the
+// restore for any row it cannot map) and whose references all point at such tables, receives exactly its staged
 // rows: the INSERT … SELECT from staging would copy them unchanged, so its entries are COPYed
 // straight into the table instead (its foreign keys and indexes held for the load as for every
 // table empty before the restore), and its staging name becomes a view over the table, so that
@@ -83,11 +84,8 @@ func (r *run) chooseDirect(ctx context.Context) error {
 				return false
 			}
 		}
-		for _, c := range predicted.NaturalKey(st.qname) {
-			if r.domains.Of(st.qname, c) == st.qname {
-				return false // a tree in the key: its map is built level by level
-			}
-		}
+		// A tree in the key keeps its ids too (buildTreeKept): its map is built over the rows
+		// loaded straight in, and the rows it cannot map refuse the restore.
 		return true
 	}
 	var chosen bool
@@ -222,17 +220,16 @@ func (r *run) demoteDirect(ctx context.Context, st *tableState, why string) erro
 }
 
 // confirmDirect demotes every direct table that the package's manifest shows not to fit: its id
-// map is not the identity (reference rows, a tree in the key), one of its references points at a
-// table whose map is not the identity, or its generic foreign keys would not keep their values
-// (genericIdentity).
+// map does not keep every id (reference rows), one of its references points at a table whose map
+// does not, or its generic foreign keys would not keep their values (genericIdentity).
 func (r *run) confirmDirect(ctx context.Context) error {
 	for _, st := range r.tables {
 		if !st.direct {
 			continue
 		}
 		why := ""
-		if !r.identityMap(st) {
-			why = "its id map is not the identity"
+		if !r.keepsIDs(st) {
+			why = "its id map does not keep every id"
 		} else {
 			var err error
 			if why, err = r.genericIdentity(ctx, st); err != nil {
@@ -244,8 +241,8 @@ func (r *run) confirmDirect(ctx context.Context) error {
 			if why != "" || d == "" || d == st.qname {
 				continue
 			}
-			if p := r.byName[d]; p == nil || !r.identityMap(p) {
-				why = fmt.Sprintf("column %s references %s, whose id map is not the identity", c, d)
+			if p := r.byName[d]; p == nil || !r.keepsIDs(p) {
+				why = fmt.Sprintf("column %s references %s, whose id map does not keep every id", c, d)
 			}
 		}
 		if why == "" {

@@ -20,8 +20,8 @@ import (
 
 // docDDL adds, beside ddl, two keyless tables with surrogate ids: documents and their versions.
 // Restored into an empty target their id maps are the identity and nothing they reference is
-// rewritten, so their rows go straight into them (and so do kind's; node has a tree in its key,
-// note references node).
+// rewritten, so their rows go straight into them (and so do kind's; node's, a tree whose map
+// keeps every id there, and note's, which references node).
 const docDDL = `
 CREATE TABLE doc (id serial PRIMARY KEY, title text NOT NULL, n int NOT NULL DEFAULT 0);
 CREATE TABLE ver (id serial PRIMARY KEY, doc_id int NOT NULL REFERENCES doc (id), kind_id int REFERENCES kind (id), body text);`
@@ -42,7 +42,7 @@ func TestDirectLoadIntoEmptyTables(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
 	}
-	for name, want := range map[string]bool{"kind": true, "doc": true, "ver": true, "node": false, "note": false} {
+	for name, want := range map[string]bool{"kind": true, "doc": true, "ver": true, "node": true, "note": true} {
 		tr := table(t, res, name)
 		if tr.Direct != want {
 			t.Errorf("%s: direct %t, want %t", name, tr.Direct, want)
@@ -58,8 +58,8 @@ func TestDirectLoadIntoEmptyTables(t *testing.T) {
 		t.Errorf("restored digest %s, package %s", res.RestoredDigest, res.PackageDigest)
 	}
 	// The phase line says which tables took the direct path.
-	if !strings.Contains(log.String(), `msg="phase done" phase=insert`) || !strings.Contains(log.String(), "direct=doc,kind,ver") {
-		t.Errorf("no insert phase line naming doc, kind and ver as direct:\n%s", log.String())
+	if !strings.Contains(log.String(), `msg="phase done" phase=insert`) || !strings.Contains(log.String(), "direct=doc,kind,node,note,ver") {
+		t.Errorf("no insert phase line naming doc, kind, node, note and ver as direct:\n%s", log.String())
 	}
 	// The id map file names their ids as every other table's.
 	if !strings.Contains(ids.String(), "doc\t3\t3\tinserted\n") || !strings.Contains(ids.String(), "ver\t4\t4\tinserted\n") {
@@ -140,7 +140,7 @@ func TestDirectLoadFindingsEqualTheStagingPaths(t *testing.T) {
 			if got, want := render(direct), render(staged); got != want {
 				t.Errorf("findings with the direct load:\n%s\nthrough staging:\n%s", got, want)
 			}
-			if !strings.Contains(log.String(), "direct="+`"doc,kind,ver"`) && !strings.Contains(log.String(), "direct=doc,kind,ver") {
+			if chosen := chosenDirect(log.String()); !chosen["doc"] || !chosen["kind"] || !chosen["ver"] {
 				t.Errorf("%s was not loaded directly:\n%s", c.table, log.String())
 			}
 			// The dangling reference is left to the load's validation of the foreign key (proven.go),
@@ -236,10 +236,26 @@ func TestDirectLoadOfATableInSeveralEntries(t *testing.T) {
 	})
 }
 
-func TestDirectLoadGivenUpWhenThePackagesPlanNeedsAMap(t *testing.T) {
+// chosenDirect lists the tables a restore's debug log says it chose to load straight in.
+func chosenDirect(log string) map[string]bool {
+	out := map[string]bool{}
+	for _, l := range strings.Split(log, "\n") {
+		if !strings.Contains(l, `msg="loading straight into the tables"`) {
+			continue
+		}
+		_, names, _ := strings.Cut(l, " direct=")
+		for _, n := range strings.Split(strings.Trim(names, `"`), ",") {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+func TestDirectLoadOfATreeOnlyThePackagesPlanHas(t *testing.T) {
 	// The target's own plan gives doc no natural key; the package's (a keys file at backup) makes
-	// doc a tree keyed by (parent_id, title): its map is built level by level, and ver, which
-	// references doc, cannot take its rows as they are either.
+	// doc a tree keyed by (parent_id, title). Into an empty table its map keeps every id all the
+	// same (built over the rows loaded straight in), so doc stays loaded straight in, and so does
+	// ver, which references doc.
 	tree := strings.Replace(docDDL, "n int NOT NULL DEFAULT 0);", "n int NOT NULL DEFAULT 0, parent_id int REFERENCES doc (id));", 1)
 	e := newEnv(t, sourceRows+tree+docRows+`UPDATE doc SET parent_id = 1 WHERE id > 1;`, ddl+tree, "")
 	e.backupChunked(0, &keys.File{Tables: map[string]keys.TableSpec{"doc": {NaturalKey: &[]string{"parent_id", "title"}}}})
@@ -248,10 +264,13 @@ func TestDirectLoadGivenUpWhenThePackagesPlanNeedsAMap(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
 	}
-	if !strings.Contains(log.String(), "direct=doc,kind,ver") {
+	if chosen := chosenDirect(log.String()); !chosen["doc"] || !chosen["kind"] || !chosen["ver"] {
 		t.Errorf("doc and ver were not chosen for the direct load:\n%s", log.String())
 	}
-	for name, want := range map[string]bool{"kind": true, "doc": false, "ver": false} {
+	if strings.Contains(log.String(), "direct load given up") {
+		t.Errorf("the direct load was given up:\n%s", log.String())
+	}
+	for name, want := range map[string]bool{"kind": true, "doc": true, "ver": true} {
 		if tr := table(t, res, name); tr.Direct != want || tr.Inserted != tr.Staged {
 			t.Errorf("%s: direct %t (want %t), staged %d, inserted %d", name, tr.Direct, want, tr.Staged, tr.Inserted)
 		}
@@ -317,6 +336,70 @@ func TestDirectLoadOfGenericForeignKeys(t *testing.T) {
 			}
 			if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 				t.Errorf("target digest %s, source %s", got, want)
+			}
+		})
+	}
+}
+
+// TestDirectLoadOfATreeFindingsEqualTheStagingPaths: a tree restored into an empty table keeps
+// its ids, so it and the tables referring to it go straight in (ddl: node, and note); whatever
+// is wrong with the tree is found as through staging. A cycle or a row that is its own parent
+// passes the foreign key added back after the load (every row they name exists): only the map,
+// which cannot reach them from a root, refuses them.
+func TestDirectLoadOfATreeFindingsEqualTheStagingPaths(t *testing.T) {
+	// copyOf appends to node's rows a copy of the row with id from, under id to.
+	copyOf := func(from, to string) corrupt.EditFunc {
+		return func(table string, _ []string, rows [][]byte) ([][]byte, error) {
+			if table != "public.node" {
+				return rows, nil
+			}
+			for _, r := range rows {
+				if id, rest, ok := bytes.Cut(r, []byte("\t")); ok && string(id) == from {
+					return append(rows, append([]byte(to+"\t"), rest...)), nil
+				}
+			}
+			return nil, fmt.Errorf("node has no row %s", from)
+		}
+	}
+	noFK := `ALTER TABLE node DROP CONSTRAINT node_parent_id_fkey;`
+	notValid := `ALTER TABLE node ADD CONSTRAINT node_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES node (id) NOT VALID;`
+	cases := []struct {
+		name string
+		src  string
+		edit corrupt.EditFunc
+		kind finding.Kind
+	}{
+		{name: "a cycle", kind: finding.Orphaned, src: `UPDATE node SET parent_id = 5 WHERE id = 3;`},
+		{name: "a row that is its own parent", kind: finding.Orphaned, src: `UPDATE node SET parent_id = id WHERE id = 5;`},
+		{name: "a parent missing", kind: finding.Orphaned, src: noFK + `UPDATE node SET parent_id = 99 WHERE id = 4;` + notValid},
+		{name: "two roots with one name", kind: finding.Duplicated, edit: copyOf("1", "6")},
+		{name: "two children of one parent with one name", kind: finding.Duplicated, edit: copyOf("3", "6")},
+		{name: "a duplicated id", kind: finding.Duplicated, edit: copyOf("3", "3")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, sourceRows+c.src, ddl, "")
+			if c.edit != nil {
+				edited := filepath.Join(t.TempDir(), "edited.edmsdr")
+				if err := corrupt.Rewrite(e.pkg, edited, c.edit); err != nil {
+					t.Fatal(err)
+				}
+				e.pkg = edited
+			}
+			staged := refusal(t, e, restore.Options{StageAll: true}, c.kind, "node")
+			var log bytes.Buffer
+			direct := refusal(t, e, restore.Options{Log: debugLog(&log)}, c.kind, "node")
+			if got, want := render(direct), render(staged); got != want {
+				t.Errorf("findings with the direct load:\n%s\nthrough staging:\n%s", got, want)
+			}
+			if chosen := chosenDirect(log.String()); !chosen["node"] || !chosen["note"] {
+				t.Errorf("node and note were not loaded straight in:\n%s", log.String())
+			}
+			if strings.Contains(log.String(), "direct load given up") {
+				t.Errorf("the direct load was given up:\n%s", log.String())
+			}
+			if got := e.text(`SELECT count(*)::text FROM pg_constraint WHERE contype IN ('p', 'f', 'u') AND conrelid IN ('node'::regclass, 'note'::regclass)`); got != "6" {
+				t.Errorf("%s constraints on node and note after the refusal, want 6", got)
 			}
 		})
 	}

@@ -129,7 +129,15 @@ func (r *run) nextIDBase(ctx context.Context, st *tableState) (int64, error) {
 // its natural key (rows whose ancestors are missing or circular stay unmapped there). Ids are
 // present and unique: precheckStaging refused the restore otherwise.
 func (r *run) identityMap(st *tableState) bool {
-	return !r.replacing() && st.sid != "" && !st.targetHasRows && st.refs == 0 && !st.stagingRefs && r.selfColumn(st) == ""
+	return r.keepsIDs(st) && r.selfColumn(st) == ""
+}
+
+// keepsIDs reports whether st's map maps every staged id it maps to itself: a merge into a table
+// empty before the restore, without reference rows; a tree too (buildTreeKept), whose rows with
+// missing or circular ancestors stay unmapped and refuse the restore (checkReferences, never
+// left to the load) before anything is inserted.
+func (r *run) keepsIDs(st *tableState) bool {
+	return !r.replacing() && st.sid != "" && !st.targetHasRows && st.refs == 0 && !st.stagingRefs
 }
 
 // buildIdentityMap makes st's id map a view over its staging table, each id mapped to itself:
@@ -157,6 +165,9 @@ func (r *run) buildMap(ctx context.Context, st *tableState) error {
 	}
 	if r.replacing() {
 		return r.buildKeptMap(ctx, st)
+	}
+	if r.selfColumn(st) != "" && !st.targetHasRows {
+		return r.buildTreeKept(ctx, st)
 	}
 	base, err := r.nextIDBase(ctx, st)
 	if err != nil {
@@ -234,6 +245,37 @@ WHERE NOT s._edmsdr_ref AND %s AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.%s = s
 			return r.sqlError(st.display, err)
 		}
 		st.matched -= st.refsMatched
+	}
+	return nil
+}
+
+// buildTreeKept maps a tree restored into a table empty before the restore: nothing to match,
+// every source id kept (none can collide), so its map is every row reachable from a root through
+// the tree's parent column, each mapped to itself. That is the map the level-by-level build makes
+// there (its lvl aside: a row's depth, read only by that build's frontier and by the match against
+// target rows, neither of which runs here), in one recursive statement instead of a few per
+// level (at 20k folders, 34 levels deep and more: 6.4 s → see docs/performance.md). Rows whose
+// ancestors are missing or circular are never reached and stay unmapped: checkReferences refuses
+// them, as before. Reference rows are never given ids. UNION, not UNION ALL: with duplicated ids
+// (refused by precheckStaging, or by the primary key's build when left to it) a walk could
+// otherwise go round for ever; each id is reached once.
+//
+// No collision check against the table's rows: they are none, or, loaded straight in
+// (direct.go), the staged rows themselves.
+func (r *run) buildTreeKept(ctx context.Context, st *tableState) error {
+	sid, self := pgquote.Ident(st.sid), pgquote.Ident(r.selfColumn(st))
+	sql := fmt.Sprintf(`INSERT INTO %s (src, tgt, matched, lvl)
+WITH RECURSIVE reached (id) AS (
+  SELECT s.%s::bigint FROM %s s WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL AND s.%s IS NULL
+  UNION
+  SELECT s.%s::bigint FROM reached p JOIN %s s ON s.%s = p.id WHERE NOT s._edmsdr_ref AND s.%s IS NOT NULL
+) SELECT id, id, false, 0 FROM reached`, st.mapT, sid, st.stg, sid, self, sid, st.stg, self, sid)
+	if _, err := r.exec(ctx, st.display, sql); err != nil {
+		return err
+	}
+	st.treeKept = true
+	if _, err := r.exec(ctx, st.display, "ANALYZE "+st.mapT); err != nil {
+		return err
 	}
 	return nil
 }

@@ -46,12 +46,13 @@ const (
 // would find about it in the staged rows: fk is held (dropped for the load, added back
 // validated), one column referencing p's surrogate id; st is loaded straight in (its staging is
 // a view over its table, which was empty: the rows validated are the staged rows), and p keeps
-// every staged id (identity map: empty before the restore, no reference rows; every staged row
+// every staged id (identity map: empty before the restore, no reference rows; or a tree's map
+// there that checkReferences found to map every staged row, keptAll; every staged row
 // inserted with its id, into a table whose rows nothing but that insert writes — see plainParent —
 // and that no trigger, rule or user function of any table the restore writes may write:
 // writesElsewhere, as for the landing proof).
 func (r *run) provenByLoad(ctx context.Context, st *tableState, fk schema.ForeignKey, p *tableState) (bool, error) {
-	if !st.direct || st.refs > 0 || !p.identity || p.refs > 0 || p.targetHasRows || fk.Undeclared ||
+	if !st.direct || st.refs > 0 || !(p.identity || p.keptAll) || p.refs > 0 || p.targetHasRows || fk.Undeclared ||
 		len(fk.Columns) != 1 || len(fk.RefColumns) != 1 || fk.RefColumns[0] != p.sid || p.sid == "" {
 		return false, nil
 	}

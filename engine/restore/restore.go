@@ -130,7 +130,7 @@ type TableResult struct {
 	// Replaced counts the rows replace mode removed from the target's table.
 	Replaced int64 `json:"replaced,omitempty"`
 	// Direct is true when the table's rows were COPYed straight into it (it was empty, its id map
-	// the identity, its references to tables whose maps are too), not staged and inserted.
+	// keeps every id, and so do the maps of the tables it references), not staged and inserted.
 	Direct  bool            `json:"direct,omitempty"`
 	Verdict finding.Verdict `json:"verdict"`
 }

@@ -39,6 +39,11 @@ type tableState struct {
 	// direct marks a table whose entries are COPYed straight into it (direct.go): stg is then a
 	// view over the table, and insertAll skips it.
 	direct bool
+	// treeKept marks the map of a tree restored into a table empty before the restore
+	// (buildTreeKept): every row it maps keeps its id. keptAll adds that it maps every staged row
+	// (checkReferences found none unmapped): the map is then the identity, though built, and the
+	// projections use the staged ids as they are, as for identity.
+	treeKept, keptAll bool
 
 	targetHasRows                                       bool // the target had rows before the restore
 	refs, refsMatched                                   int64
