@@ -21,6 +21,13 @@ import (
 // Stats counts the generated rows per table.
 type Stats = gen.Stats
 
+// rowProbe, set by tests only (export_test.go), is called between steps and every `every` rows
+// written: where a test measures what the generator holds.
+var rowProbe struct {
+	every int
+	f     func()
+}
+
 // MinDocuments is the smallest document count a profile may have: the edge-case documents need it.
 const MinDocuments = 16
 
@@ -53,6 +60,9 @@ func Generate(ctx context.Context, conn *pgx.Conn, seed int64, p Profile) (Stats
 		return Stats{}, fmt.Errorf("generate edms data: set constraints: %w", err)
 	}
 	g := &generator{f: gen.NewFaker(seed), p: p, l: gen.NewLoader(tx)}
+	if rowProbe.f != nil {
+		g.l.Probe(rowProbe.every, rowProbe.f)
+	}
 	if err := g.lookupSeeded(ctx); err != nil {
 		return Stats{}, fmt.Errorf("generate edms data: %w", err)
 	}
@@ -77,6 +87,9 @@ func Generate(ctx context.Context, conn *pgx.Conn, seed int64, p Profile) (Stats
 		{"sequences", g.syncSequences},
 	}
 	for _, s := range steps {
+		if rowProbe.f != nil {
+			rowProbe.f()
+		}
 		if err := s.run(ctx); err != nil {
 			return Stats{}, fmt.Errorf("generate edms data (seed %d, profile %s): %s: %w", seed, p.Name, s.name, err)
 		}

@@ -73,6 +73,10 @@ func (s Stats) String() string {
 type Loader struct {
 	tx    pgx.Tx
 	stats Stats
+	// probe, when set, is called every probeEvery rows (Probe).
+	probe      func()
+	probeEvery int
+	rows       int
 }
 
 // NewLoader returns a Loader writing through tx.
@@ -92,10 +96,32 @@ func (l *Loader) Stats() Stats {
 	return out
 }
 
+// Probe has f called every `every` rows that Copy and CopyStream produce, between two rows: a
+// test measures there what a generator holds while it writes. every < 1 or f nil turns it off.
+func (l *Loader) Probe(every int, f func()) {
+	l.probe, l.probeEvery = f, every
+	if every < 1 {
+		l.probe = nil
+	}
+}
+
+// probed is the row count's tick: it calls the probe every probeEvery rows.
+func (l *Loader) probed() {
+	if l.probe == nil {
+		return
+	}
+	if l.rows++; l.rows%l.probeEvery == 0 {
+		l.probe()
+	}
+}
+
 // Copy streams n rows into table with COPY; row(i) returns row i's values in columns order.
 // Rows are produced one at a time, in order, so row may draw from a shared faker.
 func (l *Loader) Copy(ctx context.Context, table string, columns []string, n int, row func(i int) ([]any, error)) error {
-	got, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, row))
+	got, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		l.probed()
+		return row(i)
+	}))
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
@@ -110,7 +136,10 @@ func (l *Loader) Copy(ctx context.Context, table string, columns []string, n int
 // row's values in columns order, one at a time, in order, so it may draw from a shared faker.
 // Unlike Copy it needs no count up front: the caller holds no plan of the rows.
 func (l *Loader) CopyStream(ctx context.Context, table string, columns []string, next func() ([]any, error)) error {
-	got, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(next))
+	got, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+		l.probed()
+		return next()
+	}))
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
