@@ -365,6 +365,9 @@ func (s *SplitHasher) row(line []byte) error {
 		}
 	}
 	post.emitByte(')')
+	if pre.unprinted || post.unprinted {
+		return errUnprinted
+	}
 	if err := s.flushPost(); err != nil {
 		return err
 	}

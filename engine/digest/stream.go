@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -168,7 +169,13 @@ type Hasher struct {
 	s1, s2  acc
 	err     error
 	large   *largeRows // rows whose large values arrive in slices (TableCopy), or nil
+	// unprinted is set when a field held an escape that COPY TO never prints (see
+	// emitUnescaped): the row is then no printed row, and its hash not the digest's.
+	unprinted bool
 }
+
+// errUnprinted is the error of a row holding an escape COPY TO never prints.
+var errUnprinted = errors.New(`digest: a COPY row holds an escape the server never prints (\101, \x41, a backslash before a tab or a newline, or at a field's end): the server reads it otherwise than the digest does`)
 
 // renderBuf is the size of the buffer between the record renderer and md5.
 const renderBuf = 64 << 10
@@ -272,6 +279,9 @@ func (h *Hasher) row(line []byte) error {
 		}
 		h.out = append(h.out, ')')
 	}
+	if h.unprinted {
+		return errUnprinted
+	}
 	h.finishRow()
 	out := line
 	if cut >= 0 {
@@ -333,6 +343,15 @@ func unescape(c byte) byte {
 		return '\v'
 	}
 	return c
+}
+
+// printedEscape reports the bytes COPY TO prints after a backslash.
+func printedEscape(c byte) bool {
+	switch c {
+	case '\\', 'b', 'f', 'n', 'r', 't', 'v':
+		return true
+	}
+	return false
 }
 
 // needsQuote reports the bytes that make record_out double-quote a value.
@@ -418,6 +437,15 @@ func (h *Hasher) emitUnescaped(f []byte, quoted bool) {
 		}
 		i = j
 		c := f[i]
+		if c == '\\' {
+			// COPY TO prints a backslash only before one of these. The server reads the
+			// others otherwise than unescape does (\101 and \x41 are 'A'; before a raw tab
+			// or newline, it makes that byte data, where a row's fields and rows are cut at
+			// every one): such a field is no value printed, and its rendering not its value's.
+			if i+1 == len(f) || !printedEscape(f[i+1]) {
+				h.unprinted = true
+			}
+		}
 		if c == '\\' && i+1 < len(f) {
 			i++
 			c = unescape(f[i])
@@ -442,6 +470,9 @@ func indexFrom(f []byte, i int, c byte) int {
 func (h *Hasher) Close() (pack.TableDigest, error) {
 	if h.err != nil {
 		return pack.TableDigest{}, h.err
+	}
+	if h.unprinted {
+		return pack.TableDigest{}, errUnprinted
 	}
 	if len(h.pending) > 0 {
 		return pack.TableDigest{}, fmt.Errorf("digest: COPY stream ends inside a row")

@@ -1,0 +1,50 @@
+package restore_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/engine/restore"
+)
+
+// The server reads escapes in COPY text that it never prints: \101 (octal) and \x41 (hex) are
+// 'A', a backslash before a raw tab or newline makes it data. The rows sent are hashed as the
+// digest reads printed rows, where \1 is '1' and x is 'x': a value rewritten into such an escape
+// hashes as the original while another value lands. The landing proof must not take it.
+func TestAttackEscapesTheServerReadsOtherwise(t *testing.T) {
+	ddl := `CREATE TABLE word (id serial PRIMARY KEY, w text NOT NULL, n text);
+CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE item (id serial PRIMARY KEY, kind_id int NOT NULL REFERENCES kind (id), label text NOT NULL);`
+	rows := `INSERT INTO word (w, n) VALUES ('101', 'x41'), ('plain', E'a\\b'), ('x7e', '');
+INSERT INTO kind (name) VALUES ('k');
+INSERT INTO item (kind_id, label) VALUES (1, '101'), (1, 'x41');`
+	for _, c := range []struct {
+		name, table, col string
+		row              int
+		value            string
+	}{
+		{"octal", "word", "w", 0, `\101`},         // 'A', hashed as "101"
+		{"hex", "word", "n", 0, `\x41`},           // 'A', hashed as "x41"
+		{"hex lowercase", "word", "w", 2, `\x7e`}, // '~', hashed as "x7e"
+		{"octal after a reference", "item", "label", 0, `\101`},
+		{"hex after a reference", "item", "label", 1, `\x41`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newLandingEnv(t, ddl+rows, ddl)
+			changed := filepath.Join(t.TempDir(), "escaped.edmsdr")
+			err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
+				if table == "public."+c.table {
+					rows[c.row] = corrupt.SetField(rows[c.row], corrupt.Column(cols, c.col), []byte(c.value))
+				}
+				return rows, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.pkg = changed
+			res, err := e.restore(restore.Options{})
+			refusedOrEqual(t, e, res, err, "word", "kind", "item")
+		})
+	}
+}
