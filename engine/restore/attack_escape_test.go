@@ -1,6 +1,7 @@
 package restore_test
 
 import (
+	"bytes"
 	"path/filepath"
 	"testing"
 
@@ -45,6 +46,38 @@ INSERT INTO item (kind_id, label) VALUES (1, '101'), (1, 'x41');`
 			e.pkg = changed
 			res, err := e.restore(restore.Options{})
 			refusedOrEqual(t, e, res, err, "word", "kind", "item")
+		})
+	}
+}
+
+// A raw carriage return, which COPY TO never prints (it escapes it as \r): where the first row
+// of a COPY ends in one before its newline, the server takes every row to end in "\r\n" and
+// drops the carriage returns, while the rows sent hash them as the escaped \r they replace.
+func TestAttackRawCarriageReturns(t *testing.T) {
+	ddl := `CREATE TABLE note (id serial PRIMARY KEY, body text NOT NULL);
+CREATE TABLE kind (id serial PRIMARY KEY, name text NOT NULL);
+CREATE TABLE item (id serial PRIMARY KEY, kind_id int NOT NULL REFERENCES kind (id), label text NOT NULL);`
+	rows := `INSERT INTO note (body) VALUES (E'line\r'), (E'other\r');
+INSERT INTO kind (name) VALUES ('k');
+INSERT INTO item (kind_id, label) VALUES (1, E'a\r'), (1, E'b\r');`
+	for _, table := range []string{"note", "item"} {
+		t.Run(table, func(t *testing.T) {
+			e := newLandingEnv(t, ddl+rows, ddl)
+			changed := filepath.Join(t.TempDir(), "cr.edmsdr")
+			err := corrupt.Rewrite(e.pkg, changed, func(tbl string, cols []string, rows [][]byte) ([][]byte, error) {
+				if tbl == "public."+table {
+					for i, r := range rows {
+						rows[i] = append(bytes.TrimSuffix(r, []byte(`\r`)), '\r')
+					}
+				}
+				return rows, nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.pkg = changed
+			res, err := e.restore(restore.Options{})
+			refusedOrEqual(t, e, res, err, "note", "kind", "item")
 		})
 	}
 }
