@@ -129,7 +129,12 @@ func (r *run) restoredRelation(st *tableState, excludeDiverged bool) string {
 		}
 		return fmt.Sprintf("(SELECT t.* FROM %s t WHERE %s)", tbl, cond)
 	default:
-		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR (t.tableoid, t.ctid) IN (SELECT toid, tid FROM %s WHERE NOT ref))", st.keep)
+		// Rows the restore wrote carry its transaction id, or, written inside a savepoint (the
+		// load, when reference checks are left to it), a subtransaction's, assigned after it:
+		// younger than the restore (a negative age). Nobody else writes the table meanwhile (it
+		// is locked before the restore writes anything), and rows older than the restore are
+		// older than 2^31 transactions only once frozen (age INT_MAX).
+		cond := fmt.Sprintf("(t.xmin = pg_current_xact_id()::xid OR age(t.xmin) < 0 OR (t.tableoid, t.ctid) IN (SELECT toid, tid FROM %s WHERE NOT ref))", st.keep)
 		if excludeDiverged {
 			cond += fmt.Sprintf(" AND (t.tableoid, t.ctid) NOT IN (SELECT k.toid, k.tid FROM %s k JOIN %s d ON d.h = k.r)", st.keep, st.div)
 		}
