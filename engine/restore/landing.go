@@ -29,6 +29,10 @@ import (
 //     package's digest of the table — but for rows too long to gather (maxSentRow): those are
 //     left out, their ids kept, and digested from the restored table by id (longRowsDigest),
 //     where the id is its single-column primary key; their digest is added to the rest's,
+//   - sent rows as COPY TO prints them, which COPY FROM reads as the hasher does: no escape but
+//     \\, \b, \f, \n, \r, \t and \v (the server reads \101 and \x41 as 'A', a backslash before
+//     a raw tab or newline as data: digest.Hasher refuses the row), no raw carriage return (a
+//     first row ending in "\r\n" makes the server drop every row's: sentHash.Write),
 //   - was empty before the restore (seen under the restore's lock, in its transaction), in merge
 //     mode, and received exactly the rows sent (count(*) afterwards = rows sent = the package's),
 //     inserted from staging with every column as sent (no id or reference rewritten, no column
