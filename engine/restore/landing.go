@@ -359,7 +359,11 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 			}
 		}
 		if n := len(r.sent[st.qname].long.IDs()); n > 0 {
-			how += fmt.Sprintf(", but for %d rows longer than %d MiB, digested from the table by id", n, maxSentRow>>20)
+			rows := "rows"
+			if n == 1 {
+				rows = "row"
+			}
+			how += fmt.Sprintf(", but for %d %s longer than %d MiB, digested from the table by id", n, rows, maxSentRow>>20)
 		}
 		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
 			"landing proof: the %d rows, %s, give the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
