@@ -2,7 +2,9 @@ package restore_test
 
 import (
 	"bytes"
+	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/edmsdr/edmsdr/corrupt"
@@ -79,5 +81,23 @@ INSERT INTO item (kind_id, label) VALUES (1, E'a\r'), (1, E'b\r');`
 			res, err := e.restore(restore.Options{})
 			refusedOrEqual(t, e, res, err, "note", "kind", "item")
 		})
+	}
+}
+
+// An event trigger runs its function on the restore's own DDL (the constraints and indexes held
+// for the load and added back, the digest's temporary tables): after the rows landed, before or
+// while they are proven. Its function may change them.
+func TestAttackEventTriggerWritingARestoredTable(t *testing.T) {
+	e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
+CREATE FUNCTION touch_event() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); END $$;
+CREATE EVENT TRIGGER edmsdr_test_touch ON ddl_command_end EXECUTE FUNCTION touch_event();`)
+	t.Cleanup(func() {
+		// Event triggers are per database, but keep the shared cluster clean all the same.
+		_, _ = e.conn.Exec(context.Background(), `DROP EVENT TRIGGER IF EXISTS edmsdr_test_touch`)
+	})
+	res, err := e.restore(restore.Options{})
+	refusedOrEqual(t, e, res, err, "aloner", "kind", "plain", "item")
+	if ev := digestEvidence(t, res, "aloner"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("aloner: digest evidence %q, want the full digest", ev)
 	}
 }

@@ -751,6 +751,9 @@ func (r *run) writesElsewhere(ctx context.Context) (string, error) {
 	// domain's CHECK (domains, arrays and composite types of their columns followed), an index
 	// expression or predicate, an extended statistics expression, a row security policy. The server records no
 	// dependency on a built-in function, so any recorded function is a user's or an extension's.
+	// So may an enabled event trigger of the database, whatever tables it names: the restore's own
+	// DDL runs it (the constraints and indexes held for the load and added back, the digest's
+	// temporary tables), after the rows landed and before they are proven.
 	err = r.tx.QueryRow(ctx, `WITH RECURSIVE rel(relid) AS (
   SELECT x.relid FROM (SELECT q.r::oid AS relid FROM unnest($1::text[]::regclass[]) q(r)
     UNION SELECT p.relid::oid FROM unnest($1::text[]::regclass[]) q(r), pg_partition_tree(q.r) p) x
@@ -766,6 +769,7 @@ obj(classid, objid) AS (
       AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
 SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
     WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
+  (SELECT format('event trigger %I', e.evtname) FROM pg_event_trigger e WHERE e.evtenabled <> 'D' LIMIT 1),
   (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
     WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1),
   (SELECT format('function %s (in %s)', d.refobjid::regprocedure, pg_describe_object(o.classid, o.objid, 0)) FROM obj o
