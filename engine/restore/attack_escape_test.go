@@ -2,12 +2,14 @@ package restore_test
 
 import (
 	"bytes"
-	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edmsdr/edmsdr/corrupt"
+	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
 )
 
@@ -84,20 +86,41 @@ INSERT INTO item (kind_id, label) VALUES (1, E'a\r'), (1, E'b\r');`
 	}
 }
 
-// An event trigger runs its function on the restore's own DDL (the constraints and indexes held
-// for the load and added back, the digest's temporary tables): after the rows landed, before or
-// while they are proven. Its function may change them.
-func TestAttackEventTriggerWritingARestoredTable(t *testing.T) {
-	e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
-CREATE FUNCTION touch_event() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); END $$;
+// An event trigger runs its function on the restore's own DDL: while the rows are loaded and
+// proven (the constraints and indexes held for the load and added back, the digest's temporary
+// tables), and after they were validated (the sequences moved, the temporary tables and views
+// dropped). Its function may change them; the restore refuses such a target, nothing written.
+func TestAttackEventTriggerAfterValidation(t *testing.T) {
+	for name, when := range map[string]string{
+		// Under the landing proof, which PASSed the changed rows.
+		"on every command": `PERFORM touch_aloner();`,
+		// After validation: the full digest PASSed them too.
+		"on the sequences moved": `IF tg_tag = 'ALTER SEQUENCE' THEN PERFORM touch_aloner(); END IF;`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
+CREATE FUNCTION touch_event() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN `+when+` END $$;
 CREATE EVENT TRIGGER edmsdr_test_touch ON ddl_command_end EXECUTE FUNCTION touch_event();`)
-	t.Cleanup(func() {
-		// Event triggers are per database, but keep the shared cluster clean all the same.
-		_, _ = e.conn.Exec(context.Background(), `DROP EVENT TRIGGER IF EXISTS edmsdr_test_touch`)
-	})
-	res, err := e.restore(restore.Options{})
-	refusedOrEqual(t, e, res, err, "aloner", "kind", "plain", "item")
-	if ev := digestEvidence(t, res, "aloner"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("aloner: digest evidence %q, want the full digest", ev)
+			res, err := e.restore(restore.Options{})
+			var refused *finding.Refused
+			if !errors.As(err, &refused) || res.Committed {
+				t.Fatalf("restore: %v (committed %t, verdict %s): want a refusal", err, res.Committed, res.Verdict)
+			}
+			if !hasKind(res.Findings, finding.Unsupported, "") || !strings.Contains(fmt.Sprint(res.Findings), "edmsdr_test_touch") {
+				t.Errorf("findings %v, want the event trigger named as unsupported", res.Findings)
+			}
+			if n := e.text(`SELECT count(*)::text FROM aloner`); n != "0" {
+				t.Errorf("refused, but %s rows committed", n)
+			}
+			// Disabled, it runs on nothing: the restore goes ahead.
+			if _, err := e.conn.Exec(e.ctx, `ALTER EVENT TRIGGER edmsdr_test_touch DISABLE`); err != nil {
+				t.Fatal(err)
+			}
+			res, err = e.restore(restore.Options{})
+			refusedOrEqual(t, e, res, err, "aloner", "kind", "plain", "item")
+			if !res.Committed {
+				t.Errorf("not committed with the event trigger disabled: %v", err)
+			}
+		})
 	}
 }
