@@ -178,12 +178,12 @@ type generator struct {
 	docCreated []int64 // each document's created_at in microseconds since the Unix epoch (created)
 	docOwner   []int32
 	verStart   int32
-	docFirstV  []int32 // index of each document's first version; the last entry is the version count
-	versPlan   *gofakeit.Faker
+	docFirstV  []int32         // index of each document's first version; the last entry is the version count
+	versPlan   *gofakeit.Faker // the faker as the versions' plan began: versionCursorFrom replays it
 	wfStart    int32
-	docFirstW  []int32 // index of each document's first workflow; the last entry is the workflow count
-	wfPlan     *gofakeit.Faker
-	wfRows     *gofakeit.Faker
+	docFirstW  []int32         // index of each document's first workflow; the last entry is the workflow count
+	wfPlan     *gofakeit.Faker // the faker as the workflows' plan began
+	wfRows     *gofakeit.Faker // the faker as the workflows' rows began: workflowCursorFrom redraws them
 	vocabulary []string
 }
 
