@@ -170,6 +170,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		if stream, err = digest.NewSession(tx, sch, plan, digest.Options{ScanJoins: true}); err != nil {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
+		stream.HoldGenericIdentities(tx.Conn().PgConn(), heldIdentityBytes)
 	} else {
 		log.Info("digest computed by a second scan", "reason", why)
 	}
@@ -354,6 +355,14 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	mark("close")
 	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start), Warnings: UndeclaredReferences(sch, plan)}, nil
 }
+
+// heldIdentityBytes bounds the identities the backup holds to resolve a table's generic foreign
+// keys in the client (digest.Session.HoldGenericIdentities; released after the table): the
+// documents, versions and workflows an audit trail points at, 16 bytes each, fit up to about
+// 700k documents; past it the content types that no longer fit are joined on the server as before. The
+// server then no longer probes one hash table per content type with every row, spilling every
+// row to disk once per join where an identity table outgrows work_mem.
+const heldIdentityBytes = 64 << 20
 
 // Server memory for the backup's own transaction, raised to at least these (kB; a server set
 // higher keeps its value): the hash joins of the COPYs against the identity tables stay in

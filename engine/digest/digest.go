@@ -67,6 +67,7 @@ type Session struct {
 	gdone    map[int64]bool
 	temps    []string
 	seq      int
+	hold     *holdState // HoldGenericIdentities, or nil
 }
 
 // Options tune a Session.
@@ -196,6 +197,18 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 				return fmt.Sprintf("%s.%s::text = %s::text", alias, idCol, qc)
 			}
 			ctc := a + "." + pgquote.Ident(g.ContentTypeColumn)
+			types := gr.types
+			var held *heldColumn
+			if hs := d.hold; hs != nil && hs.active && gr.table == "" && intObj {
+				if ctCol := t.Column(g.ContentTypeColumn); ctCol != nil && schema.IsInteger(ctCol.Type) {
+					held = &heldColumn{ctCol: g.ContentTypeColumn, objCol: c, sets: map[int64]*IdentitySet{}}
+					if types, err = d.holdTypes(ctx, held, types); err != nil {
+						return nil, nil, err
+					}
+					held.server = len(types) > 0
+					hs.cols[i] = held
+				}
+			}
 			if gr.table != "" {
 				alias := fmt.Sprintf("g%d", i)
 				joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.ct = %s AND %s", gr.table, alias, alias, ctc, match(alias, "obj")))
@@ -206,14 +219,19 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 			// identity table and probes it with the rows (a union of them, joined on both
 			// columns, made it hash the rows instead, spilling wide rows to disk).
 			h := "NULL::uuid"
-			if len(gr.types) > 0 {
-				whens := make([]string, 0, len(gr.types))
-				for k, gt := range gr.types {
+			if len(types) > 0 {
+				whens := make([]string, 0, len(types))
+				for k, gt := range types {
 					alias := fmt.Sprintf("g%d_%d", i, k)
 					joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s = %d AND %s", gt.ident, alias, ctc, gt.ct, match(alias, "id")))
 					whens = append(whens, fmt.Sprintf("WHEN %d THEN %s.h", gt.ct, alias))
 				}
 				h = fmt.Sprintf("CASE %s %s END", ctc, strings.Join(whens, " "))
+			}
+			if held != nil {
+				// The server renders only the content types left to it; the client the rest.
+				ex = append(ex, fmt.Sprintf("(%s)::text", h))
+				continue
 			}
 			ex = append(ex, fmt.Sprintf("coalesce((%s)::text, '?' || %s::text)", h, qc))
 			continue
@@ -259,6 +277,11 @@ func (d *Session) ident(ctx context.Context, qname string) (string, error) {
 	}
 	d.building[qname] = true
 	defer delete(d.building, qname)
+	if d.hold != nil && d.hold.active {
+		// Identities are built in SQL: the client resolves only the streamed table's own columns.
+		d.hold.active = false
+		defer func() { d.hold.active = true }()
+	}
 
 	d.seq++
 	name := fmt.Sprintf("%s_i%d", d.prefix, d.seq)

@@ -7,8 +7,6 @@ import (
 	"sort"
 
 	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/edmsdr/edmsdr/engine/pgquote"
 )
 
 // ErrTooManyIdentities is returned by Identities when a table's identities would take more memory
@@ -85,6 +83,11 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 	if err != nil {
 		return nil, err
 	}
+	return d.identitiesIn(ctx, pc, name, qname, limit)
+}
+
+// identitiesIn is Identities of the identity table name; qname names its rows in errors.
+func (d *Session) identitiesIn(ctx context.Context, pc *pgconn.PgConn, name, qname string, limit int64) (*IdentitySet, error) {
 	var n, lo, hi int64
 	if err := d.q.QueryRow(ctx, "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM "+name).Scan(&n, &lo, &hi); err != nil {
 		return nil, fmt.Errorf("digest %s: count identities: %w", qname, err)
@@ -133,7 +136,7 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 		if w.err != nil {
 			return nil, w.err
 		}
-		return nil, fmt.Errorf("digest %s: read identities: %w", pgquote.Table(qname), err)
+		return nil, fmt.Errorf("digest %s: read identities: %w", qname, err)
 	}
 	if len(w.pending) > 0 {
 		return nil, fmt.Errorf("digest %s: identities end inside a row", qname)

@@ -82,13 +82,23 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 		return "", nil, err
 	}
 	content := d.contentColumns(t)
+	pos := make(map[string]int, len(cols))
+	for i, c := range cols {
+		pos[c] = i
+	}
+	var held map[int]*heldColumn
+	if d.hold != nil && above <= 0 {
+		// Generic foreign keys resolved by the client (held.go): the rows' content type and
+		// object id must be among the columns streamed.
+		d.hold.active, d.hold.cols, d.hold.used = true, map[int]*heldColumn{}, 0
+		defer func() { d.hold.active, d.hold.cols = false, nil }()
+	}
 	ex, joins, err := d.exprs(ctx, t, "t", content, nil)
 	if err != nil {
 		return "", nil, err
 	}
-	pos := make(map[string]int, len(cols))
-	for i, c := range cols {
-		pos[c] = i
+	if d.hold != nil && d.hold.active {
+		held = d.hold.cols
 	}
 	h := &Hasher{dst: dst, ncols: len(cols)}
 	var extra []string
@@ -96,6 +106,20 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 		p, ok := pos[c]
 		if !ok {
 			return "", nil, fmt.Errorf("digest %s: column %s is not in the COPY column list", t.Display(), c)
+		}
+		if hc := held[i]; hc != nil {
+			ctPos, ok := pos[hc.ctCol]
+			if !ok {
+				return "", nil, fmt.Errorf("digest %s: column %s is not in the COPY column list", t.Display(), hc.ctCol)
+			}
+			hf := heldField{ct: ctPos, obj: p, server: -1, sets: hc.sets}
+			if hc.server {
+				hf.server = len(cols) + len(extra)
+				extra = append(extra, ex[i])
+			}
+			h.held = append(h.held, hf)
+			h.order = append(h.order, -len(h.held))
+			continue
 		}
 		if ex[i] == "t."+pgquote.Ident(c) {
 			h.order = append(h.order, p)
@@ -169,6 +193,10 @@ type Hasher struct {
 	s1, s2  acc
 	err     error
 	large   *largeRows // rows whose large values arrive in slices (TableCopy), or nil
+	// held are the generic foreign keys the Hasher resolves itself (held.go): field -k of order
+	// is held[k-1].
+	held []heldField
+	uuid [36]byte
 	// unprinted is set when a field held an escape that COPY TO never prints (see
 	// emitUnescaped): the row is then no printed row, and its hash not the digest's.
 	unprinted bool
@@ -274,6 +302,12 @@ func (h *Hasher) row(line []byte) error {
 		for k, f := range h.order {
 			if k > 0 {
 				h.out = append(h.out, ',')
+			}
+			if f < 0 {
+				if err := h.renderHeld(&h.held[-f-1]); err != nil {
+					return err
+				}
+				continue
 			}
 			h.renderField(h.fields[f])
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,9 +61,12 @@ INSERT INTO audit (content_type_id, object_id, what) VALUES (3, '7', 'gone'), (1
 INSERT INTO django_content_type (app_label, model) VALUES ('app', 'item'), ('app', 'thing');
 INSERT INTO app_item (name) SELECT 'item ' || i FROM generate_series(1, 6) i;
 INSERT INTO app_thing (code, item_id) SELECT 'T' || i, 1 + i % 6 FROM generate_series(1, 9) i;
+ALTER TABLE tracker ALTER object_id TYPE bigint;
 INSERT INTO tracker (content_type_id, object_id, what) SELECT 4, id, name FROM app_item;
 INSERT INTO tracker (content_type_id, object_id, what) SELECT 5, id, code FROM app_thing;
-INSERT INTO tracker (content_type_id, object_id, what) VALUES (4, 99999, 'dangling'), (3, 1, 'gone'), (NULL, 2, 'no type'), (5, NULL, NULL);
+INSERT INTO tracker (content_type_id, object_id, what) VALUES (4, 99999, 'dangling'), (3, 1, 'gone'), (NULL, 2, 'no type'), (5, NULL, NULL),
+  (4, -5, 'negative'), (NULL, NULL, 'neither'), (1, 1, 'a content type the audit uses'),
+  (4, -9223372036854775807, 'far'), (5, 0, 'zero');
 INSERT INTO note SELECT id, title FROM doc;
 INSERT INTO note SELECT id, title FROM doc WHERE id < 4;
 INSERT INTO note VALUES (NULL, NULL);
@@ -102,18 +106,24 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 		t.Fatal(err)
 	}
 	// Identity tables with keys, and without (ScanJoins, the backup's); generic foreign keys
-	// joined to each content type's identities, and (joins 0) to one table holding them all: the
-	// same digests.
+	// joined to each content type's identities, and (joins 0) to one table holding them all; the
+	// tracker's (integer) generic key resolved by the client (HoldGenericIdentities) with room for
+	// every content type's identities, for one of app_item's and app_thing's (6 and 9 ids: 104
+	// and 152 bytes; the other joined on the server), for none: the same digests.
 	defer func(n int) { maxGenericJoins = n }(maxGenericJoins)
 	for _, v := range []struct {
 		scan  bool
 		joins int
-	}{{false, 8}, {true, 8}, {false, 0}, {true, 0}} {
+		hold  int64 // bytes of identities held; -1: HoldGenericIdentities not called
+	}{{false, 8, -1}, {true, 8, -1}, {false, 0, -1}, {true, 0, -1}, {true, 8, 1 << 20}, {true, 8, 120}, {false, 8, 0}, {true, 0, 1 << 20}} {
 		scan := v.scan
 		maxGenericJoins = v.joins
-		streamSession, err := NewSession(tx, sch, plan, Options{Prefix: fmt.Sprintf("_t_str%v%d", scan, v.joins), ScanJoins: scan})
+		streamSession, err := NewSession(tx, sch, plan, Options{Prefix: fmt.Sprintf("_t_str%v%d_%d", scan, v.joins, v.hold+1), ScanJoins: scan})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if v.hold >= 0 {
+			streamSession.HoldGenericIdentities(tx.Conn().PgConn(), v.hold)
 		}
 		for _, tbl := range schema.BuildGraph(sch).Order {
 			var got, plain bytes.Buffer
@@ -129,7 +139,15 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 				t.Fatal(err)
 			}
 			if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
-				t.Errorf("%s (scan joins %v, generic joins %d): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), scan, v.joins, td, w, sql)
+				t.Errorf("%s (scan joins %v, generic joins %d, held %d): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), scan, v.joins, v.hold, td, w, sql)
+			}
+			if tbl.QName() == "public.tracker" {
+				// The client resolves what it was given room for, the server the rest.
+				held, onServer := len(h.held) > 0 && len(h.held[0].sets) > 0, strings.Contains(sql, "CASE") || strings.Contains(sql, "_g ")
+				wantHeld, wantServer := v.hold > 0 && v.joins > 0, v.hold < 1<<20 || v.joins == 0
+				if held != wantHeld || onServer != wantServer {
+					t.Errorf("tracker (generic joins %d, held %d): identities held %v, joined on the server %v; want %v, %v (%s)", v.joins, v.hold, held, onServer, wantHeld, wantServer, sql)
+				}
 			}
 			if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
 				t.Fatal(err)

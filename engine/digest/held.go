@@ -1,0 +1,156 @@
+package digest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Generic foreign keys resolved by the client (backup). The SQL digest joins a generic foreign
+// key's rows to one identity table per content type; the server then probes every one of those
+// hash tables with every row, and past work_mem (the document versions' identities at 1M
+// documents) it spills the whole row stream to disk once per join: the audit trail cost 30 times
+// its bytes' worth at 1M documents. A streaming digest (StreamTable) can instead read the
+// identities of the content types once, hold them in the client, and resolve each row's
+// (content type, object id) itself as the row streams past, rendering exactly what the SQL
+// expression renders:
+//
+//	coalesce((CASE ct WHEN k THEN <identity of obj in k's table> ... END)::text, '?' || obj::text)
+//
+// that is: nothing (NULL) when the object id is NULL; the identity's text when the content type
+// is one of the joined ones and its table has a row with that id; otherwise '?' and the object
+// id. Only where the client's arithmetic equals the server's: integer content type and object id
+// columns (an integer's COPY text is its ::text), the per-content-type joins (not the one table
+// past maxGenericJoins), and identities within a memory budget; every content type whose
+// identities do not fit stays joined on the server, as before.
+
+// HoldGenericIdentities lets StreamTable resolve generic foreign keys in the client, holding at
+// most limit bytes of identities (read over pc, the connection of the session's transaction)
+// during one table's stream. Content types beyond the budget are joined on the server. The same
+// digest either way.
+func (d *Session) HoldGenericIdentities(pc *pgconn.PgConn, limit int64) {
+	d.hold = &holdState{pc: pc, limit: limit}
+}
+
+// holdState is the budget of HoldGenericIdentities and, while one table's expressions are
+// rendered (streamTable), the generic foreign key columns resolved by the client.
+type holdState struct {
+	pc    *pgconn.PgConn
+	limit int64
+	// active is set while streamTable renders a table's expressions; cols then collects, by
+	// position among the table's content columns, the columns the client resolves, and used the
+	// bytes of identities they hold.
+	active bool
+	cols   map[int]*heldColumn
+	used   int64
+}
+
+// heldColumn is a generic foreign key column resolved by the client: the identities it holds by
+// content type, and whether the server still renders the content types left to it (the column's
+// expression is then their CASE, NULL for every other row).
+type heldColumn struct {
+	ctCol, objCol string
+	sets          map[int64]*IdentitySet
+	server        bool
+}
+
+// holdTypes reads the identities of the content types types whose tables' identities fit the
+// remaining budget, and returns the content types left to the server.
+func (d *Session) holdTypes(ctx context.Context, col *heldColumn, types []genericType) ([]genericType, error) {
+	var rest []genericType
+	for _, gt := range types {
+		set, err := d.identitiesIn(ctx, d.hold.pc, gt.ident, fmt.Sprintf("content type %d", gt.ct), d.hold.limit-d.hold.used)
+		if errors.Is(err, ErrTooManyIdentities) {
+			rest = append(rest, gt)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		d.hold.used += set.Bytes()
+		col.sets[gt.ct] = set
+	}
+	return rest, nil
+}
+
+// heldField is a generic foreign key field the Hasher renders itself: the positions of the row's
+// content type and object id fields, and of the server's rendering for the content types left
+// to it (-1: none).
+type heldField struct {
+	ct, obj, server int
+	sets            map[int64]*IdentitySet
+}
+
+// renderHeld renders a held generic foreign key as the SQL expression would (see above).
+func (h *Hasher) renderHeld(g *heldField) error {
+	if g.server >= 0 {
+		if f := h.fields[g.server]; !isNull(f) {
+			h.renderField(f)
+			return nil
+		}
+	}
+	obj := h.fields[g.obj]
+	if isNull(obj) {
+		return nil
+	}
+	id, ok := printedInt(obj)
+	if !ok {
+		return fmt.Errorf("digest: object id %q is not an integer's COPY text", obj)
+	}
+	if ctf := h.fields[g.ct]; !isNull(ctf) {
+		ct, ok := printedInt(ctf)
+		if !ok {
+			return fmt.Errorf("digest: content type %q is not an integer's COPY text", ctf)
+		}
+		if set := g.sets[ct]; set != nil {
+			if ident, found := set.Lookup(id); found {
+				h.emit(uuidText(h.uuid[:0], ident))
+				return nil
+			}
+		}
+	}
+	// '?' || obj::text: an integer's text needs no quoting in a record.
+	h.emitByte('?')
+	h.emit(obj)
+	return nil
+}
+
+// printedInt parses an integer column's COPY text as the server prints it: an optional '-' and decimal digits (int8out,
+// int4out and int2out print nothing else), refusing anything else rather than guessing.
+func printedInt(f []byte) (int64, bool) {
+	neg := len(f) > 0 && f[0] == '-'
+	if neg {
+		f = f[1:]
+	}
+	if len(f) == 0 || len(f) > 19 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range f {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(c-'0')
+	}
+	switch {
+	case neg && v <= 1<<63:
+		return int64(-v), true // -(1<<63) wraps to itself: math.MinInt64
+	case !neg && v < 1<<63:
+		return int64(v), true
+	}
+	return 0, false
+}
+
+// uuidText appends the text form of a uuid (uuid_out: lower-case hex, 8-4-4-4-12).
+func uuidText(b []byte, u [16]byte) []byte {
+	const digits = "0123456789abcdef"
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b = append(b, '-')
+		}
+		b = append(b, digits[c>>4], digits[c&15])
+	}
+	return b
+}
