@@ -567,3 +567,54 @@ func TestRefusalsOfThePackageAndTheKeyPlan(t *testing.T) {
 		refusal(t, e, restore.Options{}, finding.KeyPlan, "kind")
 	})
 }
+
+// TestSeededTreeMappedLevelByLevel: into a target whose tree has rows, the tree's map is built a
+// level at a time, each level reading the rows of its depth only: rows are matched by natural key
+// at every depth (root, then x under it), the rest inserted under them however deep, and rows
+// whose ancestors are circular or missing are refused, named.
+func TestSeededTreeMappedLevelByLevel(t *testing.T) {
+	deeper := `INSERT INTO node (parent_id, name, kind_id) VALUES (5, 'deep', 1), (6, 'deeper', 1), (7, 'deepest', 1);`
+	seed := targetSeed + `INSERT INTO node (parent_id, name, kind_id) VALUES (201, 'x', 101), (201, 'y', 101);`
+	t.Run("matched and inserted at every depth", func(t *testing.T) {
+		e := newEnv(t, sourceRows+deeper, ddl, seed)
+		var buf bytes.Buffer
+		res, err := e.restore(restore.Options{IDMap: &buf})
+		if err != nil || !res.Committed || res.Verdict != finding.Pass {
+			t.Fatalf("restore: %v (findings %v)", err, res.Findings)
+		}
+		if tr := table(t, res, "node"); tr.Matched != 2 || tr.Inserted != 6 {
+			t.Errorf("node: matched %d, inserted %d, want 2 and 6", tr.Matched, tr.Inserted)
+		}
+		if !strings.Contains(buf.String(), "node\t1\t201\tmatched\n") || !strings.Contains(buf.String(), "node\t3\t202\tmatched\n") {
+			t.Errorf("id map lacks root and x matched:\n%s", buf.String())
+		}
+		got := e.text(`WITH RECURSIVE p(id, path) AS (SELECT id, name FROM node WHERE parent_id IS NULL
+			UNION ALL SELECT n.id, p.path || '/' || n.name FROM p JOIN node n ON n.parent_id = p.id) SELECT string_agg(path, ',' ORDER BY path) FROM p`)
+		if want := "other,other/x,root,root/x,root/x/leaf,root/x/leaf/deep,root/x/leaf/deep/deeper,root/x/leaf/deep/deeper/deepest,root/y"; got != want {
+			t.Errorf("tree after the restore:\n%s\nwant\n%s", got, want)
+		}
+	})
+	t.Run("a cycle below matched rows", func(t *testing.T) {
+		e := newEnv(t, sourceRows+deeper+`UPDATE node SET parent_id = 8 WHERE id = 6;`, ddl, seed)
+		fl := refusal(t, e, restore.Options{}, finding.Orphaned, "node")
+		for _, f := range fl {
+			if f.Kind == finding.Orphaned && (f.Column != "parent_id" || f.Count != 3) {
+				t.Errorf("finding %+v, want 3 rows of node (deep, deeper, deepest) by parent_id", f)
+			}
+		}
+	})
+	t.Run("a parent missing", func(t *testing.T) {
+		e := newEnv(t, sourceRows+deeper+`ALTER TABLE node DROP CONSTRAINT node_parent_id_fkey; UPDATE node SET parent_id = 99 WHERE id = 7;
+			ALTER TABLE node ADD CONSTRAINT node_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES node (id) NOT VALID;`, ddl, seed)
+		fl := refusal(t, e, restore.Options{}, finding.Orphaned, "node")
+		var unmapped bool
+		for _, f := range fl {
+			if f.Kind == finding.Orphaned && f.Column == "parent_id" && f.Count == 2 && strings.Contains(f.Message, "could not be mapped") {
+				unmapped = true
+			}
+		}
+		if !unmapped {
+			t.Errorf("findings %v, want deeper and deepest unmapped", fl)
+		}
+	})
+}
