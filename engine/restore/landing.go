@@ -769,7 +769,7 @@ obj(classid, objid) AS (
       AND (d.refclassid = 'pg_type'::regclass OR (o.classid = 'pg_type'::regclass AND d.refclassid = 'pg_class'::regclass))) x)
 SELECT coalesce((SELECT format('trigger %I on %s', t.tgname, t.tgrelid::regclass) FROM pg_trigger t
     WHERE t.tgrelid IN (SELECT relid FROM rel) AND NOT t.tgisinternal AND t.tgenabled <> 'D' LIMIT 1),
-  (SELECT format('event trigger %I', e.evtname) FROM pg_event_trigger e WHERE e.evtenabled <> 'D' LIMIT 1),
+  (SELECT format('event trigger %I', e.evtname) FROM pg_event_trigger e WHERE e.evtenabled <> 'D' AND e.evtevent <> 'login' LIMIT 1),
   (SELECT format('rule %I on %s', w.rulename, w.ev_class::regclass) FROM pg_rewrite w
     WHERE w.ev_class IN (SELECT relid FROM rel) AND w.rulename <> '_RETURN' LIMIT 1),
   (SELECT format('function %s (in %s)', d.refobjid::regprocedure, pg_describe_object(o.classid, o.objid, 0)) FROM obj o
