@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/pack"
@@ -327,6 +328,7 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 	// The identities read for one table serve the next ones that refer to the same tables.
 	held := map[string]*digest.IdentitySet{}
 	for _, st := range candidates {
+		began := time.Now()
 		why, err := r.landingCatalog(ctx, st)
 		if err != nil {
 			return nil, err
@@ -365,6 +367,7 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 			}
 			how += fmt.Sprintf(", but for %d %s longer than %d MiB, digested from the table by id", n, rows, maxSentRow>>20)
 		}
+		r.log.Debug("landing proof", "table", st.display, "rows", td.Rows, "digest", td.Hex(st.qname)[:16], "elapsed", time.Since(began))
 		out[st.qname] = landingProof{ok: true, sent: td, why: fmt.Sprintf(
 			"landing proof: the %d rows, %s, give the package's digest %s, and landed as sent into a table empty before the restore (count %d; types, triggers, rules, row security and defaults checked)",
 			td.Rows, how, td.Hex(st.qname)[:16], n)}
@@ -403,7 +406,7 @@ func (r *run) landingCandidate(ds *digest.Session, st *tableState) string {
 // maxHeldIdentityBytes bounds the memory of the identities of referenced rows held to complete
 // one table's split hashes (digest.IdentitySet: 24 bytes an identity, about 16 where the ids are
 // dense): a table referring to more takes the full digest.
-const maxHeldIdentityBytes = 24 << 20
+var maxHeldIdentityBytes int64 = 24 << 20 // a variable for tests
 
 // maxSentRow is the longest row hashed as it is sent (a row cut across reads is gathered whole
 // first): a longer one is left out of the hash, its id kept, and digested from the restored
@@ -417,8 +420,8 @@ const maxLongRows = 4096
 // sentDigest is the digest of st's rows as they were sent and "" when it is the package's digest
 // of the table, else why it is not or is not known. A split hash is completed here with the
 // identities of the restored rows its references point at: those the full digest would hash.
-// held keeps them from one table to the next: those st does not refer to are let go first, so
-// at most maxHeldIdentityBytes are held at once, as for one table alone.
+// held keeps them from one table to the next, at most maxHeldIdentityBytes at once: those st does
+// not refer to are let go when they leave no room for those it does (completeSplit).
 func (r *run) sentDigest(ctx context.Context, ds *digest.Session, st *tableState, held map[string]*digest.IdentitySet) (pack.TableDigest, string, error) {
 	s := r.sent[st.qname]
 	var td pack.TableDigest
@@ -479,13 +482,12 @@ func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableSt
 			needed[s.refs[k]] = true
 		}
 	}
+	// Identities held for earlier tables stay while they fit (the documents' serve the audit
+	// trail, the documents, the versions' signatures...: each read is a COPY of the identity
+	// table); those st does not need are let go when a table it needs does not fit beside them.
 	var total int64
-	for d, in := range held {
-		if needed[d] {
-			total += in.Bytes()
-		} else {
-			delete(held, d)
-		}
+	for _, in := range held {
+		total += in.Bytes()
 	}
 	order := make([]string, 0, len(needed))
 	for d := range needed {
@@ -496,7 +498,21 @@ func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableSt
 		if held[d] != nil {
 			continue
 		}
+		began := time.Now()
 		in, err := ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentityBytes-total)
+		if errors.Is(err, digest.ErrTooManyIdentities) {
+			freed := false
+			for k, in := range held {
+				if !needed[k] {
+					total -= in.Bytes()
+					delete(held, k)
+					freed = true
+				}
+			}
+			if freed {
+				in, err = ds.Identities(ctx, r.tx.Conn().PgConn(), d, maxHeldIdentityBytes-total)
+			}
+		}
 		if errors.Is(err, digest.ErrTooManyIdentities) {
 			return pack.TableDigest{}, "it refers to more rows than are held in memory to hash it", nil
 		}
@@ -505,6 +521,7 @@ func (r *run) completeSplit(ctx context.Context, ds *digest.Session, st *tableSt
 		}
 		held[d] = in
 		total += in.Bytes()
+		r.log.Debug("identities held", "table", schema.DisplayName(d), "for", st.display, "rows", in.Len(), "dense", in.Dense(), "bytes", in.Bytes(), "held", total, "elapsed", time.Since(began))
 	}
 	td, err := digest.FinishGenericSplit(io.NewSectionReader(r.spill.f, s.start, s.written), s.refs, s.cts, s.split.Rows(),
 		func(i int, id int64) ([16]byte, bool) { return held[domains[i]].Lookup(id) },

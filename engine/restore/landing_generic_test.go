@@ -1,8 +1,11 @@
 package restore_test
 
 import (
+	"bytes"
 	"errors"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -151,5 +154,87 @@ INSERT INTO audit_auditentry (object_id, action) VALUES (1, 'create'), (NULL, 'l
 	}
 	if ev := digestEvidence(t, res, "audit_auditentry"); !strings.HasPrefix(ev, "full digest: ") {
 		t.Errorf("audit_auditentry: digest evidence %q, want the full digest", ev)
+	}
+}
+
+// identitiesRead counts, per table, the reads of its identities a restore's debug log shows, and
+// sums the bytes read for table for.
+func identitiesRead(log, forTable string) (map[string]int, int64) {
+	reads := map[string]int{}
+	var bytes int64
+	re := regexp.MustCompile(`msg="identities held" table=(\S+) for=(\S+) rows=\d+ dense=\w+ bytes=(\d+)`)
+	for _, m := range re.FindAllStringSubmatch(log, -1) {
+		reads[m[1]]++
+		if m[2] == forTable {
+			n, _ := strconv.ParseInt(m[3], 10, 64)
+			bytes += n
+		}
+	}
+	return reads, bytes
+}
+
+func TestLandingProofHoldsIdentitiesWithinItsBudget(t *testing.T) {
+	// Tables referring to the same ones in turn: the identities read for one stay for the next
+	// while they fit the budget, so each is read once. Under a budget that the tags' identities
+	// fill, read first, they are let go for the audit trail's, and every table still takes the
+	// proof; under a budget one byte short of the audit trail's, the audit trail takes the full
+	// digest. Every restore passes.
+	more := `
+CREATE TABLE aa_tag (id serial PRIMARY KEY, name text NOT NULL UNIQUE);
+CREATE TABLE ab_tagging (id serial PRIMARY KEY, tag_id int NOT NULL REFERENCES aa_tag, what text);
+CREATE TABLE docs_note (id serial PRIMARY KEY, doc_id int NOT NULL REFERENCES docs_doc, author_id int REFERENCES auth_user, body text);
+CREATE TABLE docs_pin (id serial PRIMARY KEY, version_id int NOT NULL REFERENCES docs_version, note text);`
+	rows := `
+INSERT INTO docs_note (doc_id, author_id, body) VALUES (1, 1, 'a'), (2, NULL, 'b'), (3, 2, 'c');
+INSERT INTO docs_pin (version_id, note) VALUES (1, 'x'), (4, 'y');
+INSERT INTO aa_tag (name) SELECT 't' || i FROM generate_series(1, 50) i;
+INSERT INTO ab_tagging (tag_id, what) SELECT 1 + i % 50, 'w' FROM generate_series(1, 100) i;`
+	restoreLogged := func(budget int64) (*restore.Result, string) {
+		t.Helper()
+		defer restore.SetMaxHeldIdentityBytes(budget)()
+		e := newLandingEnv(t, auditDDL+more+auditRows+rows, auditDDL+more)
+		var log bytes.Buffer
+		res, err := e.restore(restore.Options{Log: debugLog(&log)})
+		if err != nil || !res.Committed || res.Verdict != finding.Pass {
+			t.Fatalf("restore within %d bytes: %v (committed %t, verdict %s, findings %v)", budget, err, res.Committed, res.Verdict, res.Findings)
+		}
+		return res, log.String()
+	}
+	proven := func(res *restore.Result, tables ...string) {
+		t.Helper()
+		for _, tbl := range tables {
+			if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "landing proof: ") {
+				t.Errorf("%s: digest evidence %q, want the landing proof", tbl, ev)
+			}
+		}
+	}
+	all := []string{"django_content_type", "auth_user", "docs_doc", "docs_version", "audit_auditentry", "docs_note", "docs_pin", "aa_tag", "ab_tagging"}
+
+	res, log := restoreLogged(24 << 20)
+	proven(res, all...)
+	reads, need := identitiesRead(log, "audit_auditentry")
+	for tbl, n := range reads {
+		if n != 1 {
+			t.Errorf("identities of %s read %d times, want once", tbl, n)
+		}
+	}
+	if len(reads) < 4 || need == 0 {
+		t.Fatalf("identities read %v, %d bytes for the audit trail: want the four tables it refers to", reads, need)
+	}
+
+	_, tags := identitiesRead(log, "ab_tagging")
+	if tags <= need || strings.Index(log, "for=ab_tagging") > strings.Index(log, "for=audit_auditentry") {
+		t.Fatalf("the tags' identities (%d bytes) are read after the audit trail's (%d bytes), or take less:\n%s", tags, need, log)
+	}
+	res, log = restoreLogged(tags)
+	proven(res, all...)
+	if reads, _ := identitiesRead(log, ""); len(reads) != 5 {
+		t.Errorf("identities read %v within %d bytes: want five tables' once", reads, tags)
+	}
+
+	res, _ = restoreLogged(need - 1)
+	proven(res, "docs_doc", "docs_version", "docs_note", "docs_pin")
+	if ev := digestEvidence(t, res, "audit_auditentry"); !strings.HasPrefix(ev, "full digest: ") {
+		t.Errorf("audit_auditentry within %d bytes: digest evidence %q, want the full digest", need-1, ev)
 	}
 }
