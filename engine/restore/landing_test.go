@@ -302,6 +302,11 @@ func TestLandingProofOfATreeIntoAnEmptyTable(t *testing.T) {
 		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "full digest: ") {
 			t.Errorf("seeded %s: digest evidence %q, want the full digest", tbl, ev)
 		}
+		// The seeded tree is matched by natural key, level by level, and note's references go
+		// through its map: neither is loaded straight in.
+		if tr := table(t, res, tbl); tr.Direct {
+			t.Errorf("seeded %s: loaded straight in", tbl)
+		}
 	}
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 		t.Errorf("target digest %s, source %s", got, want)
