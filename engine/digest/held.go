@@ -2,8 +2,8 @@ package digest
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -56,21 +56,42 @@ type heldColumn struct {
 	server        bool
 }
 
-// holdTypes reads the identities of the content types types whose tables' identities fit the
-// remaining budget, and returns the content types left to the server.
+// holdTypes reads the identities of the content types whose tables' identities fit the
+// remaining budget, the largest first (they are the ones whose hash tables outgrow work_mem on the
+// server), and returns the content types left to the server, in their order.
 func (d *Session) holdTypes(ctx context.Context, col *heldColumn, types []genericType) ([]genericType, error) {
-	var rest []genericType
-	for _, gt := range types {
-		set, err := d.identitiesIn(ctx, d.hold.pc, gt.ident, fmt.Sprintf("content type %d", gt.ct), d.hold.limit-d.hold.used)
-		if errors.Is(err, ErrTooManyIdentities) {
-			rest = append(rest, gt)
+	counts := make([]identityCount, len(types))
+	for k, gt := range types {
+		c, err := d.countIdentities(ctx, gt.ident, fmt.Sprintf("content type %d", gt.ct))
+		if err != nil {
+			return nil, err
+		}
+		counts[k] = c
+	}
+	bySize := make([]int, len(types))
+	for k := range bySize {
+		bySize[k] = k
+	}
+	sort.SliceStable(bySize, func(a, b int) bool { return counts[bySize[a]].size() > counts[bySize[b]].size() })
+	held := make([]bool, len(types))
+	for _, k := range bySize {
+		gt := types[k]
+		if counts[k].size() > d.hold.limit-d.hold.used {
 			continue
 		}
+		set, err := d.readIdentities(ctx, d.hold.pc, gt.ident, fmt.Sprintf("content type %d", gt.ct), counts[k], d.hold.limit-d.hold.used)
 		if err != nil {
 			return nil, err
 		}
 		d.hold.used += set.Bytes()
 		col.sets[gt.ct] = set
+		held[k] = true
+	}
+	var rest []genericType
+	for k, gt := range types {
+		if !held[k] {
+			rest = append(rest, gt)
+		}
 	}
 	return rest, nil
 }

@@ -88,10 +88,33 @@ func (d *Session) Identities(ctx context.Context, pc *pgconn.PgConn, qname strin
 
 // identitiesIn is Identities of the identity table name; qname names its rows in errors.
 func (d *Session) identitiesIn(ctx context.Context, pc *pgconn.PgConn, name, qname string, limit int64) (*IdentitySet, error) {
-	var n, lo, hi int64
-	if err := d.q.QueryRow(ctx, "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM "+name).Scan(&n, &lo, &hi); err != nil {
-		return nil, fmt.Errorf("digest %s: count identities: %w", qname, err)
+	c, err := d.countIdentities(ctx, name, qname)
+	if err != nil {
+		return nil, err
 	}
+	return d.readIdentities(ctx, pc, name, qname, c, limit)
+}
+
+// identityCount is the number and range of the ids of an identity table.
+type identityCount struct{ n, lo, hi int64 }
+
+// size is the memory the identities take once read (see identityForm).
+func (c identityCount) size() int64 {
+	_, size := identityForm(c.n, c.lo, c.hi)
+	return size
+}
+
+func (d *Session) countIdentities(ctx context.Context, name, qname string) (identityCount, error) {
+	var c identityCount
+	if err := d.q.QueryRow(ctx, "SELECT count(*), coalesce(min(id), 0), coalesce(max(id), 0) FROM "+name).Scan(&c.n, &c.lo, &c.hi); err != nil {
+		return c, fmt.Errorf("digest %s: count identities: %w", qname, err)
+	}
+	return c, nil
+}
+
+// readIdentities reads the identities of table name, counted c, refusing past limit bytes.
+func (d *Session) readIdentities(ctx context.Context, pc *pgconn.PgConn, name, qname string, c identityCount, limit int64) (*IdentitySet, error) {
+	n, lo, hi := c.n, c.lo, c.hi
 	dense, size := identityForm(n, lo, hi)
 	if size > limit {
 		return nil, fmt.Errorf("%w: the identities of %s (%d rows, ids %d to %d) take %d bytes, at most %d are held", ErrTooManyIdentities, qname, n, lo, hi, size, limit)
