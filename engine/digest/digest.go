@@ -245,6 +245,19 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 		if err != nil {
 			return nil, nil, err
 		}
+		if hs := d.hold; hs != nil && hs.active {
+			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
+				set, err := d.holdIdentities(ctx, it, dom)
+				if err != nil {
+					return nil, nil, err
+				}
+				if set != nil {
+					hs.cols[i] = &heldColumn{objCol: c, sets: map[int64]*IdentitySet{0: set}}
+					ex = append(ex, "NULL")
+					continue
+				}
+			}
+		}
 		alias := fmt.Sprintf("r%d", i)
 		joins = append(joins, fmt.Sprintf("LEFT JOIN %s %s ON %s.id = %s", it, alias, alias, qc))
 		ex = append(ex, fmt.Sprintf("coalesce(%s.h::text, '?' || %s::text)", alias, qc))

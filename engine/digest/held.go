@@ -24,14 +24,38 @@ import (
 // id. Only where the client's arithmetic equals the server's: integer content type and object id
 // columns (an integer's COPY text is its ::text), the per-content-type joins (not the one table
 // past maxGenericJoins), and identities within a memory budget; every content type whose
-// identities do not fit stays joined on the server, as before.
+// identities do not fit stays joined on the server, as before. A plain reference to a table with
+// many rows (the workflows a million documents' transitions point at) is resolved the same way:
+// coalesce(<identity of the id>::text, '?' || id::text).
 
 // HoldGenericIdentities lets StreamTable resolve generic foreign keys in the client, holding at
 // most limit bytes of identities (read over pc, the connection of the session's transaction)
 // during one table's stream. Content types beyond the budget are joined on the server. The same
 // digest either way.
+//
+// Plain references are resolved by the client only where their target's identities are many
+// (plainAbove): where the server's hash table of them would come near its hash memory and spill
+// the rows to disk. Below, the server's join is cheap, and keeping it keeps the plan, and with it
+// the order of the rows in the package, as it was.
 func (d *Session) HoldGenericIdentities(pc *pgconn.PgConn, limit int64) {
-	d.hold = &holdState{pc: pc, limit: limit}
+	d.hold = &holdState{pc: pc, limit: limit, plainAbove: -1, counts: map[string]identityCount{}}
+}
+
+// hashRowBytes is about what one identity (bigint, uuid) takes in a server hash table (tuple,
+// its header, the bucket pointer).
+const hashRowBytes = 64
+
+// plainHoldAbove is the number of identities above which a plain reference is resolved by the
+// client: half of what the server's hash memory (work_mem × hash_mem_multiplier) holds.
+func (d *Session) plainHoldAbove(ctx context.Context) (int64, error) {
+	if d.hold.plainAbove < 0 {
+		var mem float64
+		if err := d.q.QueryRow(ctx, "SELECT pg_size_bytes(current_setting('work_mem')) * current_setting('hash_mem_multiplier')::float8").Scan(&mem); err != nil {
+			return 0, fmt.Errorf("digest: read the server's hash memory: %w", err)
+		}
+		d.hold.plainAbove = int64(mem / hashRowBytes / 2)
+	}
+	return d.hold.plainAbove, nil
 }
 
 // holdState is the budget of HoldGenericIdentities and, while one table's expressions are
@@ -39,6 +63,10 @@ func (d *Session) HoldGenericIdentities(pc *pgconn.PgConn, limit int64) {
 type holdState struct {
 	pc    *pgconn.PgConn
 	limit int64
+	// plainAbove: see plainHoldAbove; -1 until read.
+	plainAbove int64
+	// counts are the identity tables' counts, read once (they do not change once built).
+	counts map[string]identityCount
 	// active is set while streamTable renders a table's expressions; cols then collects, by
 	// position among the table's content columns, the columns the client resolves, and used the
 	// bytes of identities they hold.
@@ -47,9 +75,10 @@ type holdState struct {
 	used   int64
 }
 
-// heldColumn is a generic foreign key column resolved by the client: the identities it holds by
-// content type, and whether the server still renders the content types left to it (the column's
-// expression is then their CASE, NULL for every other row).
+// heldColumn is a reference resolved by the client. For a generic foreign key: the identities
+// it holds by content type, and whether the server still renders the content types left to it
+// (the column's expression is then their CASE, NULL for every other row). For a plain reference
+// (ctCol ""): its target's identities, at content type 0.
 type heldColumn struct {
 	ctCol, objCol string
 	sets          map[int64]*IdentitySet
@@ -62,7 +91,7 @@ type heldColumn struct {
 func (d *Session) holdTypes(ctx context.Context, col *heldColumn, types []genericType) ([]genericType, error) {
 	counts := make([]identityCount, len(types))
 	for k, gt := range types {
-		c, err := d.countIdentities(ctx, gt.ident, fmt.Sprintf("content type %d", gt.ct))
+		c, err := d.holdCount(ctx, gt.ident, fmt.Sprintf("content type %d", gt.ct))
 		if err != nil {
 			return nil, err
 		}
@@ -96,9 +125,41 @@ func (d *Session) holdTypes(ctx context.Context, col *heldColumn, types []generi
 	return rest, nil
 }
 
-// heldField is a generic foreign key field the Hasher renders itself: the positions of the row's
-// content type and object id fields, and of the server's rendering for the content types left
-// to it (-1: none).
+// holdIdentities reads the identities of identity table name (of table qname), the target of a
+// plain reference, when they are many enough (plainHoldAbove) and fit the remaining budget; nil
+// when not.
+func (d *Session) holdIdentities(ctx context.Context, name, qname string) (*IdentitySet, error) {
+	above, err := d.plainHoldAbove(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := d.holdCount(ctx, name, qname)
+	if err != nil || c.n <= above || c.size() > d.hold.limit-d.hold.used {
+		return nil, err
+	}
+	set, err := d.readIdentities(ctx, d.hold.pc, name, qname, c, d.hold.limit-d.hold.used)
+	if err != nil {
+		return nil, err
+	}
+	d.hold.used += set.Bytes()
+	return set, nil
+}
+
+// holdCount is countIdentities, once per identity table.
+func (d *Session) holdCount(ctx context.Context, name, qname string) (identityCount, error) {
+	if c, ok := d.hold.counts[name]; ok {
+		return c, nil
+	}
+	c, err := d.countIdentities(ctx, name, qname)
+	if err == nil {
+		d.hold.counts[name] = c
+	}
+	return c, err
+}
+
+// heldField is a reference the Hasher renders itself: the positions of the row's content type
+// (-1: a plain reference, its target's identities at content type 0) and object id fields, and
+// of the server's rendering for the content types left to it (-1: none).
 type heldField struct {
 	ct, obj, server int
 	sets            map[int64]*IdentitySet
@@ -120,7 +181,13 @@ func (h *Hasher) renderHeld(g *heldField) error {
 	if !ok {
 		return fmt.Errorf("digest: object id %q is not an integer's COPY text", obj)
 	}
-	if ctf := h.fields[g.ct]; !isNull(ctf) {
+	if g.ct < 0 {
+		// A plain reference: coalesce(<identity of obj>::text, '?' || obj::text).
+		if ident, found := g.sets[0].Lookup(id); found {
+			h.emit(uuidText(h.uuid[:0], ident))
+			return nil
+		}
+	} else if ctf := h.fields[g.ct]; !isNull(ctf) {
 		ct, ok := printedInt(ctf)
 		if !ok {
 			return fmt.Errorf("digest: content type %q is not an integer's COPY text", ctf)

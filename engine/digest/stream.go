@@ -108,7 +108,10 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 			return "", nil, fmt.Errorf("digest %s: column %s is not in the COPY column list", t.Display(), c)
 		}
 		if hc := held[i]; hc != nil {
-			ctPos, ok := pos[hc.ctCol]
+			ctPos, ok := -1, true
+			if hc.ctCol != "" {
+				ctPos, ok = pos[hc.ctCol]
+			}
 			if !ok {
 				return "", nil, fmt.Errorf("digest %s: column %s is not in the COPY column list", t.Display(), hc.ctCol)
 			}
