@@ -361,6 +361,18 @@ func TestDirectLoadOfATreeFindingsEqualTheStagingPaths(t *testing.T) {
 			return nil, fmt.Errorf("node has no row %s", from)
 		}
 	}
+	// add appends node rows (id, parent_id, name, kind_id) to the package, resealed.
+	add := func(added ...string) corrupt.EditFunc {
+		return func(table string, _ []string, rows [][]byte) ([][]byte, error) {
+			if table != "public.node" {
+				return rows, nil
+			}
+			for _, a := range added {
+				rows = append(rows, []byte(a))
+			}
+			return rows, nil
+		}
+	}
 	noFK := `ALTER TABLE node DROP CONSTRAINT node_parent_id_fkey;`
 	notValid := `ALTER TABLE node ADD CONSTRAINT node_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES node (id) NOT VALID;`
 	cases := []struct {
@@ -375,6 +387,12 @@ func TestDirectLoadOfATreeFindingsEqualTheStagingPaths(t *testing.T) {
 		{name: "two roots with one name", kind: finding.Duplicated, edit: copyOf("1", "6")},
 		{name: "two children of one parent with one name", kind: finding.Duplicated, edit: copyOf("3", "6")},
 		{name: "a duplicated id", kind: finding.Duplicated, edit: copyOf("3", "3")},
+		// The tree's map walks ids: a duplicated id (its check left to the primary key's build)
+		// reaches a cycle through the copy, so the map has every row and the cycle is no orphan.
+		{name: "a duplicated id bridging into a cycle", kind: finding.Duplicated, edit: add("3\t6\tz\t1", "6\t3\tw\t1")},
+		{name: "a duplicated id whose parent is missing", kind: finding.Duplicated, edit: add("3\t99\tz\t1")},
+		{name: "a duplicated root id under a cycle", kind: finding.Duplicated, edit: add("1\t7\tz\t1", "7\t1\tw\t1")},
+		{name: "a cycle of four beside the tree", kind: finding.Orphaned, edit: add("6\t9\tc6\t1", "7\t6\tc7\t1", "8\t7\tc8\t1", "9\t8\tc9\t1")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
