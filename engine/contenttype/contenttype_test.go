@@ -24,6 +24,10 @@ CREATE TABLE "Content Types" ("ct id" int PRIMARY KEY, "App" varchar(100), "Mode
 INSERT INTO "Content Types" VALUES (1, 'docs', 'document'), (2, 'auth', 'user'), (3, 'auth', 'group'), (4, 'wf', 'state');
 CREATE TABLE audit (id int PRIMARY KEY, "type of" int, object_id int, hidden boolean);
 INSERT INTO audit VALUES (1, 1, 10, false), (2, 1, 11, false), (3, 2, 5, false), (4, 3, NULL, false), (5, 4, 7, true);
+CREATE TABLE "Indexed audit" (id int PRIMARY KEY, "type of" int, object_id int, hidden boolean);
+INSERT INTO "Indexed audit" SELECT * FROM audit WHERE "type of" <> 2;
+INSERT INTO "Indexed audit" VALUES (6, NULL, 3, false), (7, 4, 8, false), (8, NULL, NULL, true);
+CREATE INDEX ON "Indexed audit" ("type of", object_id);
 `); err != nil {
 		t.Fatal(err)
 	}
@@ -44,6 +48,10 @@ INSERT INTO audit VALUES (1, 1, 10, false), (2, 1, 11, false), (3, 2, 5, false),
 		{"every row", Refs{From: "audit", Column: "type of"}, []string{"1 docs document", "2 auth user", "3 auth group", "4 wf state"}},
 		{"rows the condition keeps", Refs{From: "audit", Column: "type of", Where: "NOT s.hidden AND s.object_id IS NOT NULL"}, []string{"1 docs document", "2 auth user"}},
 		{"no rows", Refs{From: "audit", Column: "type of", Where: "false"}, nil},
+		// A loose index scan (NULLs left out), and where there is no index to probe, the scan.
+		{"probing an index", Refs{From: `"Indexed audit"`, Column: "type of", Table: true}, []string{"1 docs document", "3 auth group", "4 wf state"}},
+		{"probing an index, under a condition", Refs{From: `"Indexed audit"`, Column: "type of", Table: true, Where: "NOT s.hidden AND s.object_id IS NOT NULL"}, []string{"1 docs document", "4 wf state"}},
+		{"a table without an index", Refs{From: "audit", Column: "type of", Table: true}, []string{"1 docs document", "2 auth user", "3 auth group", "4 wf state"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := Used(ctx, conn, table, c.refs)

@@ -404,7 +404,7 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 	}
 	cts, err := contenttype.Used(ctx, d.q,
 		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
-		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn})
+		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn, Table: d.scan})
 	if err != nil {
 		return nil, fmt.Errorf("digest %s: %w", t.Display(), err)
 	}
