@@ -159,6 +159,7 @@ type SplitHasher struct {
 	fields  [][]byte
 	rows    int64
 	err     error
+	checks  []FieldCheck // see CheckFields
 }
 
 // NewSplitHasher returns a SplitHasher of COPY text rows whose columns are cols, in that order,
@@ -316,6 +317,11 @@ func (s *SplitHasher) row(line []byte) error {
 	}
 	if len(s.fields) != s.ncols {
 		return fmt.Errorf("digest: COPY row has %d fields, want %d", len(s.fields), s.ncols)
+	}
+	if s.checks != nil {
+		if err := checkFields(s.checks, s.fields); err != nil {
+			return err
+		}
 	}
 	pre, post := s.pre, s.post
 	pre.md.Reset()

@@ -203,6 +203,8 @@ type Hasher struct {
 	// unprinted is set when a field held an escape that COPY TO never prints (see
 	// emitUnescaped): the row is then no printed row, and its hash not the digest's.
 	unprinted bool
+	// checks, per field, check its text before the row is hashed (CheckFields).
+	checks []FieldCheck
 }
 
 // errUnprinted is the error of a row holding an escape COPY TO never prints.
@@ -288,6 +290,11 @@ func (h *Hasher) row(line []byte) error {
 	h.fields = append(h.fields, line[start:len(line)-1])
 	if len(h.fields) != h.nfields {
 		return fmt.Errorf("digest: COPY row has %d fields, want %d", len(h.fields), h.nfields)
+	}
+	if h.checks != nil {
+		if err := checkFields(h.checks, h.fields); err != nil {
+			return err
+		}
 	}
 	if h.md == nil {
 		h.md = md5.New()

@@ -63,6 +63,7 @@ type sentHash struct {
 	h      *digest.Hasher
 	split  *digest.SplitHasher
 	hashed []string // the digest's columns, in order
+	cols   []string // the columns sent, in order
 	refs   []string // per hashed column, the table it references ("" for a plain value)
 	// cts, per hashed column, names the content type column of a generic object id ("" for
 	// any other column): split at like a reference (digest.NewGenericSplitHasher).
@@ -94,9 +95,13 @@ func (s *sentHash) Write(p []byte) (int, error) {
 	}
 	if _, err := s.long.Write(p); err != nil {
 		var le *digest.LongRowError
-		if errors.As(err, &le) {
+		var ce *digest.ChangedFieldError
+		switch {
+		case errors.As(err, &le):
 			s.off = le.Why
-		} else {
+		case errors.As(err, &ce) && ce.Field < len(s.cols):
+			s.off = "column " + s.cols[ce.Field] + ": " + ce.Why
+		default:
 			s.off = "a row the hasher could not read: " + err.Error()
 		}
 	}
@@ -212,7 +217,7 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 			return &sentHash{off: "the package lacks the content type column " + c + " of a generic foreign key"}, nil
 		}
 	}
-	s := &sentHash{hashed: hashed, refs: refs, cts: cts}
+	s := &sentHash{hashed: hashed, cols: st.cols, refs: refs, cts: cts}
 	for _, d := range refs {
 		// A reference to a table with rows goes through its map: the rows will not land as sent.
 		if d == "" || d == st.qname {
@@ -222,11 +227,16 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 			return &sentHash{off: "it refers to a table that had rows before the restore"}, err
 		}
 	}
+	checks, why, err := r.fieldChecks(ctx, st, hashed, refs, cts)
+	if err != nil || why != "" {
+		return &sentHash{off: why}, err
+	}
 	split := func(d string) bool { return d != "" }
 	if !slices.ContainsFunc(refs, split) && !slices.ContainsFunc(cts, split) {
 		if s.h, err = digest.NewRowHasher(st.cols, hashed); err != nil {
 			return nil, fmt.Errorf("restore %s: %w", st.display, err)
 		}
+		s.h.CheckFields(checks)
 		return s, nil
 	}
 	if r.spill.f == nil {
@@ -240,7 +250,72 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 	if s.split, err = digest.NewGenericSplitHasher(st.cols, hashed, refs, cts, spillWriter{sp: &r.spill, s: s}); err != nil {
 		return nil, fmt.Errorf("restore %s: %w", st.display, err)
 	}
+	s.split.CheckFields(checks)
 	return s, nil
+}
+
+// fieldChecks returns, per column sent of st, the check its text needs before a digest of the
+// rows as sent stands for the rows that land (digest.TypeCheck, from the target's column types:
+// the package's word for them is no proof), or why none can establish it: "" and nil checks when
+// no column needs one. Only the plain values hashed are checked: references and generic object
+// ids are integers, hashed as the identities of the rows they point at.
+func (r *run) fieldChecks(ctx context.Context, st *tableState, hashed, refs, cts []string) ([]digest.FieldCheck, string, error) {
+	rows, err := r.tx.Query(ctx, `SELECT a.attname, coalesce(e.typname, t.typname), e.oid IS NOT NULL, a.atttypmod,
+  coalesce(en.nspname, tn.nspname), current_setting('server_encoding') = 'UTF8'
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace
+  LEFT JOIN pg_type e ON e.oid = t.typelem AND e.typarray = t.oid LEFT JOIN pg_namespace en ON en.oid = e.typnamespace
+WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped`, pgquote.Table(st.qname))
+	if err != nil {
+		return nil, "", r.sqlError(st.display, err)
+	}
+	type colType struct {
+		name, ns   string
+		elem, utf8 bool
+		typmod     int32
+	}
+	types := map[string]colType{}
+	for rows.Next() {
+		var col string
+		var ct colType
+		if err := rows.Scan(&col, &ct.name, &ct.elem, &ct.typmod, &ct.ns, &ct.utf8); err != nil {
+			rows.Close()
+			return nil, "", r.sqlError(st.display, err)
+		}
+		types[col] = ct
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, "", r.sqlError(st.display, err)
+	}
+	var checks []digest.FieldCheck
+	for k, c := range hashed {
+		if refs[k] != "" || cts[k] != "" {
+			continue
+		}
+		ct, ok := types[c]
+		if !ok {
+			return nil, fmt.Sprintf("column %s is missing in the target", c), nil
+		}
+		if ct.ns != "pg_catalog" {
+			continue // no landing proof for it (landingCatalog)
+		}
+		check, why := digest.TypeCheck(ct.name, ct.typmod, ct.elem, ct.utf8)
+		if why != "" {
+			return nil, fmt.Sprintf("column %s is %s in the target", c, why), nil
+		}
+		if check == nil {
+			continue
+		}
+		p := slices.Index(st.cols, c)
+		if p < 0 {
+			return nil, fmt.Sprintf("column %s is not among the columns sent", c), nil
+		}
+		if checks == nil {
+			checks = make([]digest.FieldCheck, len(st.cols))
+		}
+		checks[p] = check
+	}
+	return checks, "", nil
 }
 
 // hadRows says whether table qname had rows before the restore wrote to it (asked while the
