@@ -16,7 +16,8 @@ import (
 // same text. A type with a modifier may not: varchar(3) cuts 'ab   ' to 'ab ', character(3) pads
 // 'ab' to 'ab ', numeric(10,2) rounds 1.005 to 1.01, timestamp(0) rounds the seconds. Nor may
 // some types without one: a float with more digits than it holds, a time with more than six
-// fractional digits (rounded to microseconds), a jsonb object with a key twice (the last kept).
+// fractional digits (rounded to microseconds), a timestamp with a zone (dropped), a date with a
+// time (dropped), a jsonb object with a key twice (the last kept).
 // The package says which type printed its rows, but a resealed package may say anything: a
 // FieldCheck looks at the text itself. TypeCheck decides, from the target's catalog, which check a
 // column needs, or that its type makes the shortcut unsafe whatever the text.
@@ -28,11 +29,11 @@ type FieldCheck func(f []byte) string
 // TypeCheck returns the check a column of the target needs before a digest of its text as sent
 // stands for what landed, or why no check can establish it (then check is nil). typname is the
 // column's pg_catalog type name (its element's for an array, elem true), typmod its atttypmod (-1
-// without a modifier), utf8 whether the server encoding is UTF8 (characters are then counted as
+// without a modifier), utf8Server whether the server encoding is UTF8 (characters are then counted as
 // UTF-8; else only text of single bytes below 0x80 is counted). A nil check and "" mean no check
 // is needed. The type must be a built-in that reads its own output back (restore's roundTrips);
 // those outside pg_catalog are refused there.
-func TypeCheck(typname string, typmod int32, elem, utf8 bool) (check FieldCheck, why string) {
+func TypeCheck(typname string, typmod int32, elem, utf8Server bool) (check FieldCheck, why string) {
 	if elem {
 		// An array's elements are quoted inside its text: no check reads them there.
 		switch {
@@ -48,18 +49,17 @@ func TypeCheck(typname string, typmod int32, elem, utf8 bool) (check FieldCheck,
 		if typmod < 0 {
 			return nil, "" // unbounded: no padding, no cut
 		}
-		return charsCheck(int(typmod)-4, typname == "bpchar", utf8), ""
+		return charsCheck(int(typmod)-4, typname == "bpchar", utf8Server), ""
 	}
 	switch typname {
 	case "timestamp", "timestamptz", "time":
 		// The modifier is the fractional digits kept (at most 6, which the server keeps anyway).
-		if typmod > 6 {
-			typmod = -1
+		if typmod > 6 || typmod < 0 {
+			typmod = 6
 		}
-		if typmod < 0 {
-			return fractionCheck(6), ""
-		}
-		return fractionCheck(int(typmod)), ""
+		return printedTimeCheck(typname, int(typmod)), ""
+	case "date":
+		return printedTimeCheck(typname, 0), ""
 	}
 	if typmod >= 0 {
 		return nil, "a type with a modifier, which may round or cut its values"
@@ -80,7 +80,7 @@ func TypeCheck(typname string, typmod int32, elem, utf8 bool) (check FieldCheck,
 // needsCheck reports the types whose text a FieldCheck checks even without a modifier.
 func needsCheck(typname string) bool {
 	switch typname {
-	case "float4", "float8", "timestamp", "timestamptz", "time", "interval", "jsonb":
+	case "float4", "float8", "date", "timestamp", "timestamptz", "time", "interval", "jsonb":
 		return true
 	}
 	return false
@@ -190,29 +190,91 @@ func decimalOf(s string) (neg bool, digits string, exp int, ok bool) {
 	return neg, digits, exp, true
 }
 
-// fractionCheck checks the text of a timestamp, timestamptz, time or interval: a fraction only of
-// the seconds of a clock (":05.123", as they are printed; "1.5 days" or "1.0000005 ms" may be
-// rounded), of at most max digits (the server rounds to microseconds, or to the digits of a
-// timestamp(p)), and no escape.
+// printedTimeCheck checks the text of a date, timestamp, timestamptz or time: the shape they print
+// under SessionSettings (DateStyle ISO), "2024-02-29", "2024-02-29 18:29:59.5", the same with a
+// zone "+00" (timestamptz only), "18:29:59.5", " BC" after a date, infinity and -infinity but for
+// a time. The server reads other text it takes to another value: a zone a timestamp or time
+// drops, a time a date drops, more fractional digits than it keeps (max), "J2451187.5".
+func printedTimeCheck(typname string, max int) FieldCheck {
+	hasDate, hasTime := typname != "time", typname != "date"
+	return func(f []byte) string {
+		if hasDate && (string(f) == "infinity" || string(f) == "-infinity") {
+			return ""
+		}
+		b := f
+		// digits reads n or more digits (exactly n when exact).
+		digits := func(n int, exact bool) bool {
+			k := 0
+			for k < len(b) && isDigit(b[k]) {
+				k++
+			}
+			if k < n || (exact && k != n) {
+				return false
+			}
+			b = b[k:]
+			return true
+		}
+		lit := func(c byte) bool {
+			if len(b) == 0 || b[0] != c {
+				return false
+			}
+			b = b[1:]
+			return true
+		}
+		ok := true
+		if hasDate {
+			ok = digits(4, false) && lit('-') && digits(2, true) && lit('-') && digits(2, true)
+			if ok && hasTime {
+				ok = lit(' ')
+			}
+		}
+		if ok && hasTime {
+			ok = digits(2, true) && lit(':') && digits(2, true) && lit(':') && digits(2, true)
+			if ok && len(b) > 0 && b[0] == '.' {
+				b = b[1:]
+				n := len(b)
+				ok = digits(1, false) && n-len(b) <= max
+			}
+			if ok && typname == "timestamptz" {
+				ok = (lit('+') || lit('-')) && digits(2, true)
+				for i := 0; ok && i < 2 && len(b) > 0 && b[0] == ':'; i++ {
+					ok = lit(':') && digits(2, true)
+				}
+			}
+		}
+		if ok && hasDate && len(b) > 0 {
+			ok = string(b) == " BC"
+			b = nil
+		}
+		if !ok || len(b) > 0 {
+			return fmt.Sprintf("%s text %.40q is not as the server prints it (it may read it as another value)", typname, f)
+		}
+		return ""
+	}
+}
+
+// fractionCheck checks the text of an interval: a fraction only of the seconds of a clock
+// (":05.123", as it is printed; "1.5 days" or "1.0000005 ms" may be rounded), of at most max
+// digits (the server rounds to microseconds), and no escape.
 func fractionCheck(max int) FieldCheck {
 	return func(f []byte) string {
 		for i, c := range f {
 			switch c {
 			case '\\':
-				return fmt.Sprintf("time text %.40q holds an escape", f)
+				return fmt.Sprintf("interval text %.40q holds an escape", f)
 			case '.':
 			default:
 				continue
 			}
 			if i < 3 || f[i-3] != ':' || !isDigit(f[i-2]) || !isDigit(f[i-1]) {
-				return fmt.Sprintf("time text %.40q holds a fraction other than of a clock's seconds", f)
+				return fmt.Sprintf("interval text %.40q holds a fraction other than of a clock's seconds", f)
 			}
 			n := 0
 			for i+1+n < len(f) && isDigit(f[i+1+n]) {
 				n++
 			}
 			if n > max {
-				return fmt.Sprintf("time text %.40q has %d fractional digits, rounded to %d", f, n, max)
+				return fmt.Sprintf("interval text %.40q has %d fractional digits, rounded to %d", f, n, max)
 			}
 		}
 		return ""

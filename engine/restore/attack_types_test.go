@@ -80,6 +80,8 @@ func TestAttackManifestClaimsATypeThatChangesTheText(t *testing.T) {
 		{"float4 rounds digits", "float8", "real", "16777217", "real"},
 		{"timestamptz rounds microseconds", "text", "timestamptz", "'2024-01-01 00:00:00.1234567+00'", "timestamp with time zone"},
 		{"timestamp(3) rounds", "text", "timestamp(3)", "'2024-01-01 00:00:00.1239'", "timestamp(3) without time zone"},
+		{"timestamp drops a zone", "text", "timestamp", "'2024-01-01 00:00:00+05'", "timestamp without time zone"},
+		{"date drops a time", "text", "date", "'2024-01-01 23:59:59'", "date"},
 		{"time rounds microseconds", "text", "time", "'12:00:00.0000005'", "time without time zone"},
 		{"interval converts fractions of units", "text", "interval", "'1.0000005 ms'", "interval"},
 		{"jsonb keeps the last key", "json", "jsonb", `'{"a": 1, "a": 2}'`, "jsonb"},
@@ -108,13 +110,13 @@ func TestAttackManifestClaimsATypeThatChangesTheText(t *testing.T) {
 // proof holds (only a modifier that may round, numeric(10,2)'s, takes it off whatever the text).
 func TestLandingProofForTheTypesItChecks(t *testing.T) {
 	ddl := `CREATE TABLE val (id serial PRIMARY KEY, vc varchar(3), ch char(3), f8 float8, f4 real, tz timestamptz,
-  ts3 timestamp(3), tm time, iv interval, j jsonb, tags varchar[]);
+  ts3 timestamp(3), d date, tm time, iv interval, j jsonb, tags varchar[]);
 CREATE TABLE price (id serial PRIMARY KEY, amount numeric(10,2));`
-	rows := `INSERT INTO val (vc, ch, f8, f4, tz, ts3, tm, iv, j, tags) VALUES
- ('ab ', 'ab', 0.1 + 0.2, 16777216, '2024-01-01 00:00:00.123456+00', '2024-01-01 00:00:00.1239', '12:00:00.000001',
+	rows := `INSERT INTO val (vc, ch, f8, f4, tz, ts3, d, tm, iv, j, tags) VALUES
+ ('ab ', 'ab', 0.1 + 0.2, 16777216, '2024-01-01 00:00:00.123456+05:30', '2024-01-01 00:00:00.1239', '4713-01-01 BC', '12:00:00.000001',
   '1.0000005 ms', '{"b": {"y": 1, "x": [{"k": 1, "kk": 2}]}, "a": "{\"a\": 1, \"a\": 2}", "aa": null}', '{"ab   "}'),
- ('äöü', 'äb', 5e-324, 1e-45, 'infinity', '-infinity', '24:00:00', '-178000000 years 00:00:01.5', '[{"z": 1, "a": 2}]', NULL),
- (E'\t\\', E'\t\\ ', 'NaN', '-Infinity', '0044-03-15 12:00:00+00 BC', NULL, NULL, NULL, '"s"', NULL);
+ ('äöü', 'äb', 5e-324, 1e-45, 'infinity', '-infinity', 'infinity', '24:00:00', '-178000000 years 00:00:01.5', '[{"z": 1, "a": 2}]', NULL),
+ (E'\t\\', E'\t\\ ', 'NaN', '-Infinity', '0044-03-15 12:00:00+00 BC', NULL, '10000-01-01', NULL, NULL, '"s"', NULL);
 INSERT INTO price (amount) VALUES (1.01);`
 	e := newLandingEnv(t, ddl+rows, ddl)
 	res, err := e.restore(restore.Options{})

@@ -43,7 +43,11 @@ import (
 //   - has, in the target, every column of the package's type and type modifier, among built-in
 //     types whose text output of their text input is that text under the settings the restore
 //     pins (digest.SessionSettings; floats only from a source of PostgreSQL 12 or newer, which
-//     prints them exactly; no money, no extension or user type, no domain),
+//     prints them exactly; no money, no extension or user type, no domain), and each field's text
+//     one the target column's type reads back the same, checked as it is sent (fieldChecks,
+//     digest.TypeCheck: a varchar(n) or character(n) value's characters, a float's digits, a
+//     time's fractional digits, a jsonb object's keys; any other type modifier takes the proof
+//     off): the manifest's word for the types is resealable, so it is no proof of them,
 //   - sits in a target whose digest text is the client's (digest.StreamCheck: UTF-8 server, C or
 //     UTF-8 character type), with no enabled user trigger or rule on any table the restore writes
 //     (a trigger or rule on one table may write another), no function of a user or an extension
