@@ -224,6 +224,7 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 
 		s := &series{m: map[string][]time.Duration{}}
 		var peak int64
+		peaks := map[string]int64{} // per command, for the report
 		for i := 0; i < knobs.BenchSamples; i++ {
 			dir, err := os.MkdirTemp("", "edmsdr-bench-")
 			Expect(err).NotTo(HaveOccurred())
@@ -257,6 +258,9 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 			s.addPhases("restore (seeded)", rs)
 			s.add("c", bk.wall+rs.wall)
 			peak = max(peak, bk.rss, re.rss, rs.rss)
+			peaks["backup"] = max(peaks["backup"], bk.rss)
+			peaks["restore (empty)"] = max(peaks["restore (empty)"], re.rss)
+			peaks["restore (seeded)"] = max(peaks["restore (seeded)"], rs.rss)
 
 			// (d) pg_dump -Fc --data-only + pg_restore --data-only into an empty schema, in one
 			// transaction (the schema's foreign keys are deferrable, checked at commit), as the
@@ -282,7 +286,7 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 		rb, rc := ratio(s.med("b"), s.med("a")), ratio(s.med("c"), s.med("a"))
 		rd := ratio(s.med("b"), s.med("d"))
 		rbk := ratio(s.med("edmsdr backup"), s.med("a COPY out"))
-		report := benchReport(s, rows, dbBytes, peak, rb, rc, rd, rbk, anchor)
+		report := benchReport(s, rows, dbBytes, peak, peaks, rb, rc, rd, rbk, anchor)
 		AddReportEntry("bench", report)
 		fmt.Fprintln(GinkgoWriter, report)
 		if knobs.BenchReport != "" {
@@ -312,7 +316,7 @@ var _ = Describe("Natural-key path against the id path", Serial, Label(label.Ben
 })
 
 // benchReport renders the medians, ratios, phase shares and peak memory as Markdown.
-func benchReport(s *series, rows, dbBytes, peak int64, rb, rc, rd, rbk float64, anchor bool) string {
+func benchReport(s *series, rows, dbBytes, peak int64, peaks map[string]int64, rb, rc, rd, rbk float64, anchor bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## edmsdr bench: %s documents, %d rows, %d MiB, medians of %d\n\n", knobs.BenchScale, rows, dbBytes>>20, knobs.BenchSamples)
 	b.WriteString("| step | seconds |\n| --- | --- |\n")
@@ -333,6 +337,8 @@ func benchReport(s *series, rows, dbBytes, peak int64, rb, rc, rd, rbk float64, 
 		fmt.Fprintf(&b, ", b/d %.2f (budget %.2f)", rd, budgetAnchor)
 	}
 	fmt.Fprintf(&b, ", backup/COPY out %.2f (budget %.2f), peak RSS %d MiB (budget %d)\n", rbk, budgetBackup, peak>>20, budgetRSSBytes>>20)
+	fmt.Fprintf(&b, "\npeak RSS per command: backup %d MiB, restore (empty) %d MiB, restore (seeded) %d MiB\n",
+		peaks["backup"]>>20, peaks["restore (empty)"]>>20, peaks["restore (seeded)"]>>20)
 	for _, prefix := range []string{"backup", "restore (empty)", "restore (seeded)"} {
 		var parts []string
 		total := time.Duration(0)
