@@ -179,17 +179,7 @@ func TestAttackReferenceLeftToTheLoadMetByATrigger(t *testing.T) {
 CREATE FUNCTION ghost_kind() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO kind (id, name) VALUES (99, 'ghost'); RETURN NULL; END $$;
 CREATE TRIGGER aloner_ghost AFTER INSERT ON aloner FOR EACH STATEMENT EXECUTE FUNCTION ghost_kind();`)
-	bad := filepath.Join(t.TempDir(), "dangling.edmsdr")
-	err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
-		if table == "public.item" {
-			rows[len(rows)-1] = corrupt.SetField(rows[len(rows)-1], corrupt.Column(cols, "kind_id"), []byte("99"))
-		}
-		return rows, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.pkg = bad
+	danglingKind(t, e)
 	// The trigger does not hide the orphan from the preflight: the check is not left to the load.
 	expectRefusedLeavingNothing(t, e, finding.Orphaned, "item")
 }
@@ -202,6 +192,13 @@ CREATE FUNCTION ghost_kind() RETURNS text LANGUAGE plpgsql VOLATILE AS $$
 BEGIN INSERT INTO kind (id, name) SELECT 99, 'ghost' WHERE NOT EXISTS (SELECT 1 FROM kind WHERE id = 99); RETURN 'x'; END $$;
 CREATE FUNCTION folded(text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN PERFORM ghost_kind(); RETURN lower($1); END $$;
 CREATE INDEX aloner_folded ON aloner (folded(val));`)
+	danglingKind(t, e)
+	expectRefusedLeavingNothing(t, e, finding.Orphaned, "item")
+}
+
+// danglingKind rewrites e's package so that its last item refers to kind 99, which it lacks.
+func danglingKind(t *testing.T, e *env) {
+	t.Helper()
 	bad := filepath.Join(t.TempDir(), "dangling.edmsdr")
 	err := corrupt.Rewrite(e.pkg, bad, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
 		if table == "public.item" {
@@ -213,7 +210,6 @@ CREATE INDEX aloner_folded ON aloner (folded(val));`)
 		t.Fatal(err)
 	}
 	e.pkg = bad
-	expectRefusedLeavingNothing(t, e, finding.Orphaned, "item")
 }
 
 func TestAttackUniquenessLeftToTheIndexMetByATrigger(t *testing.T) {
