@@ -2,17 +2,14 @@ package restore_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
-	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/restore"
 )
 
@@ -135,52 +132,7 @@ func TestAttackManifestTypesRewrittenToTheTargets(t *testing.T) {
 	src := `CREATE TABLE price (id serial PRIMARY KEY, amount numeric NOT NULL, code text NOT NULL);`
 	tgt := `CREATE TABLE price (id serial PRIMARY KEY, amount numeric(10,2) NOT NULL, code varchar(3) NOT NULL);`
 	e := newLandingEnv(t, src+`INSERT INTO price (amount, code) VALUES (1.005, 'ab   '), (2.5, 'x');`, tgt)
-	raw, err := os.ReadFile(e.pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := corrupt.Unpack(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edited := false
-	for i, en := range entries {
-		if en.Header.Name != pack.ManifestName {
-			continue
-		}
-		var m pack.Manifest
-		if err := json.Unmarshal(en.Data, &m); err != nil {
-			t.Fatal(err)
-		}
-		for ti := range m.Schema.Tables {
-			for ci := range m.Schema.Tables[ti].Columns {
-				c := &m.Schema.Tables[ti].Columns[ci]
-				switch c.Name {
-				case "amount":
-					c.Type, edited = "numeric(10,2)", true
-				case "code":
-					c.Type = "character varying(3)"
-				}
-			}
-		}
-		if entries[i].Data, err = json.Marshal(&m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !edited {
-		t.Fatal("no column amount in the manifest's schema")
-	}
-	if err := corrupt.Reseal(entries); err != nil {
-		t.Fatal(err)
-	}
-	out, err := corrupt.Repack(entries)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.pkg = filepath.Join(t.TempDir(), "types.edmsdr")
-	if err := os.WriteFile(e.pkg, out, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	resealTypes(t, e, map[string]string{"amount": "numeric(10,2)", "code": "character varying(3)"})
 	res, err := e.restore(restore.Options{})
 	refusedOrEqual(t, e, res, err, "price")
 }
