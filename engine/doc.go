@@ -6,6 +6,8 @@
 //   - keys: the key plan (natural key of every table, generic foreign keys, content types)
 //   - finding: findings and verdicts, the fixed vocabulary every check reports in
 //   - pgquote: identifiers, qualified names and literals quoted into SQL text (standard library only)
+//   - copytext: fields of COPY text escaped, split and unescaped as the server reads them (standard
+//     library only)
 //   - pack: the package format (tar + zstd, COPY entries, manifest, digest values); no driver
 //   - contenttype: the Django content types a table's generic foreign keys use, read from the database
 //   - digest: the logical, id-independent digest of a database's data, computed in SQL

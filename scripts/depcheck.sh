@@ -7,6 +7,7 @@
 #     Docker/moby client, gofakeit, Ginkgo/Gomega, nor the harness folders (the drill lives in
 #     cmd/edmsdr-drill, which `edmsdr drill` runs);
 #   - the package format (engine/pack) is readable without the database driver: no github.com/jackc/;
+#   - engine/pgquote and engine/copytext link the standard library only;
 #   - only generators/ imports gofakeit; only fixtures/containerpg imports testcontainers; only
 #     suites/ imports Ginkgo/Gomega; nothing imports suites/.
 # Rules on what a package links (go list -deps) cover everything it pulls in; rules on what it
@@ -30,6 +31,13 @@ check "./engine/..." "^($harness|github.com/onsi/|github.com/brianvoe/gofakeit|g
 check "./cmd/edmsdr" "^(testing|$harness|github\.com/(onsi|brianvoe/gofakeit|testcontainers|docker|moby))(/|$)" "the operator binary links no test harness (the drill is cmd/edmsdr-drill)"
 check "./engine/pack" "^github.com/jackc/" "the package format is readable without the database driver"
 check "./engine/..." "^($mod/store|github.com/aws/)" "the engine links no object-store SDK (store/ does, for the CLI)"
+# The leaves at the bottom of the engine (quoting SQL, reading COPY text) link the standard library only.
+for leaf in engine/pgquote engine/copytext; do
+	if go list -deps "./$leaf" | grep -v "^$mod/$leaf\$" | grep -Eq '^[^/]+\.[^/]*/'; then
+		echo "depcheck: $mod/$leaf depends on $(go list -deps "./$leaf" | grep -v "^$mod/$leaf\$" | grep -E '^[^/]+\.[^/]*/' | head -3 | tr '\n' ' ')— it links the standard library only"
+		bad=1
+	fi
+done
 check "./store" "^($harness|github.com/onsi/|github.com/testcontainers/)" "the storage layer imports no harness code"
 # Direct imports, one line per package: "path import import ...".
 imports=$(go list -f '{{.ImportPath}} {{join .Imports " "}}' ./...)

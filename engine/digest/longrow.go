@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/edmsdr/edmsdr/engine/copytext"
 )
 
 // Rows too long to gather, left out of a hash taken as the rows are sent (restore). A Hasher or
@@ -246,63 +248,20 @@ func escapedAt(b []byte, i int, esc bool) bool {
 }
 
 // copyInt reads a COPY text field as the integer the server reads from it, where its text,
-// unescaped, is that integer as int8out prints it; anything else is an error (NULL, and forms
-// an integer column reads but never prints: white space, '+', leading zeros, underscores,
-// other bases), so that an id read here is the id the server read.
+// unescaped (copytext.Unescape), is that integer as int8out prints it; anything else is an error
+// (NULL, text Unescape refuses, and forms an integer column reads but never prints: white space,
+// '+', leading zeros, underscores, other bases), so that an id read here is the id the server read.
 func copyInt(raw []byte) (int64, error) {
-	if len(raw) == 2 && raw[0] == '\\' && raw[1] == 'N' {
+	text, null, err := copytext.Unescape(raw)
+	switch {
+	case null:
 		return 0, fmt.Errorf("NULL")
-	}
-	text := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if c != '\\' {
-			text = append(text, c)
-			continue
-		}
-		i++
-		if i == len(raw) {
-			return 0, fmt.Errorf("%q ends in a backslash", raw)
-		}
-		c = raw[i]
-		switch {
-		case c >= '0' && c <= '7':
-			// Up to three octal digits.
-			v := int(c - '0')
-			for k := 0; k < 2 && i+1 < len(raw) && raw[i+1] >= '0' && raw[i+1] <= '7'; k++ {
-				i++
-				v = v*8 + int(raw[i]-'0')
-			}
-			text = append(text, byte(v))
-		case c == 'x' && i+1 < len(raw) && hexVal(raw[i+1]) >= 0:
-			// Up to two hex digits.
-			i++
-			v := hexVal(raw[i])
-			if i+1 < len(raw) && hexVal(raw[i+1]) >= 0 {
-				i++
-				v = v*16 + hexVal(raw[i])
-			}
-			text = append(text, byte(v))
-		default:
-			text = append(text, unescape(c))
-		}
+	case err != nil:
+		return 0, fmt.Errorf("%q: %w", raw, err)
 	}
 	id, err := strconv.ParseInt(string(text), 10, 64)
 	if err != nil || strconv.FormatInt(id, 10) != string(text) {
 		return 0, fmt.Errorf("%q is not an integer as the server prints it", text)
 	}
 	return id, nil
-}
-
-// hexVal is the value of a hex digit, -1 for another byte.
-func hexVal(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/introspect"
@@ -389,17 +390,17 @@ func (c *conv) objectRow(b []byte, obj *Object) []byte {
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, obj.Line, 10)
 	b = append(b, '\t')
-	b = AppendCopy(b, []byte(name))
+	b = copytext.Append(b, []byte(name))
 	b = append(b, '\t')
 	b = strconv.AppendInt(b, int64(tbl), 10)
 	b = append(b, '\t')
 	if obj.PK == nil {
-		b = append(b, nullField...)
+		b = append(b, copytext.Null...)
 	} else {
-		b = AppendCopy(b, obj.PK)
+		b = copytext.Append(b, obj.PK)
 	}
 	b = append(b, '\t')
-	b = AppendCopy(b, obj.Fields)
+	b = copytext.Append(b, obj.Fields)
 	return append(b, '\n')
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/schema"
@@ -231,7 +232,7 @@ func contentTypeRow(cols []string, fields [][]byte) (int64, string, string, bool
 		if i >= len(fields) {
 			break
 		}
-		v, null, err := UnescapeCopy(fields[i])
+		v, null, err := copytext.Unescape(fields[i])
 		if err != nil || null {
 			continue
 		}
@@ -278,7 +279,7 @@ func eachRow(r io.Reader, fn func(fields [][]byte) error) error {
 			}
 			break
 		}
-		fields = SplitCopyRow(buf[:len(buf)-1], fields)
+		fields = copytext.SplitRow(buf[:len(buf)-1], fields)
 		if err := fn(fields); err != nil {
 			return err
 		}

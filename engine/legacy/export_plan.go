@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/schema"
@@ -262,8 +263,8 @@ func (e *exporter) index(ctx context.Context) error {
 				}
 			}
 			for _, g := range gfks {
-				ctv, null, _ := UnescapeCopy(fields[g.ct])
-				objv, onull, _ := UnescapeCopy(fields[g.obj])
+				ctv, null, _ := copytext.Unescape(fields[g.ct])
+				objv, onull, _ := copytext.Unescape(fields[g.obj])
 				if null || onull {
 					continue
 				}
@@ -299,7 +300,7 @@ func (e *exporter) index(ctx context.Context) error {
 }
 
 func intField(raw []byte) (int64, error) {
-	v, null, err := UnescapeCopy(raw)
+	v, null, err := copytext.Unescape(raw)
 	if err != nil {
 		return 0, err
 	}
@@ -321,7 +322,7 @@ func (e *exporter) keyRecord(dst []byte, md *Model, pos map[string]int, fields [
 		if !ok {
 			return nil, fmt.Errorf("natural key column %s is not in the package", p.Column)
 		}
-		v, null, err := UnescapeCopy(fields[j])
+		v, null, err := copytext.Unescape(fields[j])
 		if err != nil {
 			return nil, err
 		}

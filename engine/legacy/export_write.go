@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 )
@@ -150,7 +151,7 @@ func (w *objectWriter) object(dst []byte, fields [][]byte) ([]byte, bool, error)
 		}
 	}
 	if withPK && md.PK != "" {
-		v, null, err := UnescapeCopy(fields[w.pos[md.PK]])
+		v, null, err := copytext.Unescape(fields[w.pos[md.PK]])
 		if err != nil || null {
 			return nil, false, fmt.Errorf("export %s: pk: NULL or damaged", t.Display())
 		}
@@ -174,7 +175,7 @@ func (w *objectWriter) object(dst []byte, fields [][]byte) ([]byte, bool, error)
 		if !ok {
 			continue
 		}
-		v, null, err := UnescapeCopy(fields[j])
+		v, null, err := copytext.Unescape(fields[j])
 		if err != nil {
 			return nil, false, fmt.Errorf("export %s: %s: %w", t.Display(), f.Column, err)
 		}
@@ -265,7 +266,7 @@ func (w *objectWriter) genericTarget(g *keys.GenericFK, fields [][]byte, obj []b
 	if !ok {
 		return 0, false
 	}
-	ctv, null, err := UnescapeCopy(fields[j])
+	ctv, null, err := copytext.Unescape(fields[j])
 	if err != nil || null {
 		return 0, false
 	}
