@@ -5,11 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
-	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 )
 
 // TestIdentitiesDenseAndSparse: identities are held by offset where ids fill most of their range
@@ -17,34 +13,14 @@ import (
 // either way every id finds its identity as the identity table holds it, and no other id finds
 // one (gaps, below the smallest, past the largest, the extremes of int64).
 func TestIdentitiesDenseAndSparse(t *testing.T) {
-	tc := localpgtest.Shared(t)
-	conn := tc.Connect(t, tc.NewDatabase(t, "idents"))
-	ctx := localpgtest.Context(t, 2*time.Minute)
-	if _, err := conn.Exec(ctx, `
+	conn, ctx := testDB(t, "idents", `
 CREATE TABLE dense (id bigint PRIMARY KEY, name text NOT NULL UNIQUE);
 INSERT INTO dense SELECT i, 'n' || i FROM generate_series(-5, 994) i WHERE i % 10 <> 3;
 CREATE TABLE sparse (id bigint PRIMARY KEY, name text NOT NULL UNIQUE);
 INSERT INTO sparse VALUES (-9223372036854775808, 'min'), (-1, 'a'), (0, 'zero'), (7, 'b'), (1000000, 'c'), (9223372036854775807, 'max');
-CREATE TABLE empty (id bigint PRIMARY KEY, name text NOT NULL UNIQUE);`); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
-	sch, err := introspect.Read(ctx, tx, introspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := keys.Build(sch, &keys.File{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewSession(tx, sch, plan, Options{Prefix: "_t_id"})
-	if err != nil {
-		t.Fatal(err)
-	}
+CREATE TABLE empty (id bigint PRIMARY KEY, name text NOT NULL UNIQUE);`, 2*time.Minute)
+	tx, sch, plan := snapshot(t, ctx, conn, &keys.File{}, false)
+	d := newSession(t, tx, sch, plan, Options{Prefix: "_t_id"})
 	for _, c := range []struct {
 		table      string
 		rows       int64

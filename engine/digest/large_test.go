@@ -11,13 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
-	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 )
 
 // TestLargeValuesInSlices: with large values read in slices (the threshold and the slice forced
@@ -26,10 +22,7 @@ import (
 // NULLs, empty values, references and values that need quoting; keyless duplicate rows; a
 // relation that restricts the rows.
 func TestLargeValuesInSlices(t *testing.T) {
-	tc := localpgtest.Shared(t)
-	conn := tc.Connect(t, tc.NewDatabase(t, "large"))
-	ctx := localpgtest.Context(t, 2*time.Minute)
-	if _, err := conn.Exec(ctx, `
+	conn, ctx := testDB(t, "large", `
 CREATE TABLE folder (id serial PRIMARY KEY, name text UNIQUE NOT NULL);
 CREATE TABLE blob (id serial PRIMARY KEY, a bytea, folder_id int REFERENCES folder, name text, z bytea);
 CREATE TABLE loose (a bytea, n int);
@@ -43,33 +36,10 @@ INSERT INTO blob (a, z) VALUES (''::bytea, ''::bytea), (decode(repeat('00', 1000
   (decode(repeat('01', 2400), 'hex'), decode(repeat('02', 2401), 'hex'));
 INSERT INTO loose SELECT decode(repeat('ab', 1500 + i % 2), 'hex'), i % 2 FROM generate_series(1, 6) i;
 INSERT INTO loose VALUES (NULL, NULL), (''::bytea, 0);
-`); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
-	if err := ApplySettings(ctx, tx, true); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := introspect.Read(ctx, tx, introspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := keys.Build(sch, &keys.File{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sql"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sliced, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sl", SliceAbove: 1000})
-	if err != nil {
-		t.Fatal(err)
-	}
+`, 2*time.Minute)
+	tx, sch, plan := snapshot(t, ctx, conn, &keys.File{}, true)
+	sqlSession := newSession(t, tx, sch, plan, Options{Prefix: "_t_sql"})
+	sliced := newSession(t, tx, sch, plan, Options{Prefix: "_t_sl", SliceAbove: 1000})
 	sliced.sliceBytes = 300
 	pc := tx.Conn().PgConn()
 	var large int
@@ -215,18 +185,12 @@ func TestSliceStreamChecked(t *testing.T) {
 // from slices, to the digest of its record text, computed here independently.
 func TestDigestOfValueOverSQLLimit(t *testing.T) {
 	const mib = 520
-	tc := localpgtest.Shared(t)
-	dsn := tc.NewDatabase(t, "over")
-	conn := tc.Connect(t, dsn)
-	ctx := localpgtest.Context(t, 10*time.Minute)
 	// Stored uncompressed (as a scanned document would be), built from two halves; unlogged: no
 	// half a GiB of WAL for a test.
-	if _, err := conn.Exec(ctx, fmt.Sprintf(`
+	conn, ctx := testDB(t, "over", fmt.Sprintf(`
 CREATE UNLOGGED TABLE big (id serial PRIMARY KEY, v bytea);
 ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL;
-INSERT INTO big (v) SELECT h || h FROM (SELECT convert_to(repeat('a', %d), 'UTF8') AS h) x;`, mib<<19)); err != nil {
-		t.Fatal(err)
-	}
+INSERT INTO big (v) SELECT h || h FROM (SELECT convert_to(repeat('a', %d), 'UTF8') AS h) x;`, mib<<19), 10*time.Minute)
 	rec := md5.New()
 	rec.Write([]byte(`("\\x`))
 	hexA := []byte(strings.Repeat("61", 1<<20))
@@ -250,26 +214,8 @@ INSERT INTO big (v) SELECT h || h FROM (SELECT convert_to(repeat('a', %d), 'UTF8
 	}
 	t.Logf("OfDatabase of a %d MiB value: %s", mib, time.Since(start).Round(time.Millisecond))
 
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
-	if err := ApplySettings(ctx, tx, true); err != nil {
-		t.Fatal(err)
-	}
-	sch, err := introspect.Read(ctx, tx, introspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := keys.Build(sch, &keys.File{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := NewSession(tx, sch, plan, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx, sch, plan := snapshot(t, ctx, conn, &keys.File{}, true)
+	ds := newSession(t, tx, sch, plan, Options{})
 	pc := tx.Conn().PgConn()
 	if _, err := ds.TableLarge(ctx, pc, "public.big", false); err == nil || !pgerr.TooLarge(err) {
 		t.Errorf("TableLarge without the client's hashing: %v; want the server's refusal", err)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
@@ -61,45 +60,21 @@ ALTER TABLE app_auditentry ADD FOREIGN KEY (content_type_id) REFERENCES django_c
 // reference by a foreign key; with the
 // content types joined one by one and past maxGenericJoins through one table.
 func TestSplitDigestEqualsSQLForGenericKeys(t *testing.T) {
-	tc := localpgtest.Shared(t)
-	conn := tc.Connect(t, tc.NewDatabase(t, "splitgen"))
-	ctx := localpgtest.Context(t, 2*time.Minute)
-	if _, err := conn.Exec(ctx, genericDDL); err != nil {
-		t.Fatal(err)
-	}
+	conn, ctx := testDB(t, "splitgen", genericDDL, 2*time.Minute)
 	defer func(n int) { maxGenericJoins = n }(maxGenericJoins)
 	for _, joins := range []int{8, 1} {
 		t.Run(fmt.Sprintf("joins %d", joins), func(t *testing.T) {
 			maxGenericJoins = joins
-			tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
-			sch, err := introspect.Read(ctx, tx, introspect.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, err := keys.Build(sch, &keys.File{GenericForeignKeys: []keys.GenericFKSpec{
-				{Table: "app_tag", ContentType: "z_type", ObjectID: "a_obj"}, {Table: "app_pin", ContentType: "kind_id", ObjectID: "obj_id"}}})
-			if err != nil {
-				t.Fatal(err)
-			}
+			tx, sch, plan := snapshot(t, ctx, conn, &keys.File{GenericForeignKeys: []keys.GenericFKSpec{
+				{Table: "app_tag", ContentType: "z_type", ObjectID: "a_obj"}, {Table: "app_pin", ContentType: "kind_id", ObjectID: "obj_id"}}}, false)
 			if len(plan.GenericFKs) != 3 {
 				t.Fatalf("generic foreign keys %+v, want the audit trail's, the tags' and the pins'", plan.GenericFKs)
 			}
-			sqlSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sql"})
+			want, err := newSession(t, tx, sch, plan, Options{Prefix: "_t_sql"}).All(ctx, []string{"public.app_auditentry", "public.app_tag", "public.app_pin"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := sqlSession.All(ctx, []string{"public.app_auditentry", "public.app_tag", "public.app_pin"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			d, err := NewSession(tx, sch, plan, Options{Prefix: "_t_split", ScanJoins: true})
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := newSession(t, tx, sch, plan, Options{Prefix: "_t_split", ScanJoins: true})
 			for _, qname := range []string{"public.app_auditentry", "public.app_tag", "public.app_pin"} {
 				td, err := splitDigest(t, tx, d, qname)
 				if err != nil {

@@ -7,13 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
 	"github.com/edmsdr/edmsdr/engine/schema"
-	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 )
 
 // TestSplitDigestEqualsSQL: rows hashed from their COPY text up to their first reference, then
@@ -21,10 +17,7 @@ import (
 // on references first, last and between hostile values, NULL and dangling references, a tree
 // and a cycle; plain tables through NewRowHasher likewise.
 func TestSplitDigestEqualsSQL(t *testing.T) {
-	tc := localpgtest.Shared(t)
-	conn := tc.Connect(t, tc.NewDatabase(t, "split"))
-	ctx := localpgtest.Context(t, 2*time.Minute)
-	if _, err := conn.Exec(ctx, `
+	conn, ctx := testDB(t, "split", `
 CREATE TABLE "Fol ders" (id serial PRIMARY KEY, parent_id int REFERENCES "Fol ders", name text NOT NULL, UNIQUE (parent_id, name));
 CREATE TABLE doc (id serial PRIMARY KEY, number text UNIQUE NOT NULL, title text, folder_id int REFERENCES "Fol ders",
   current_version_id int, meta jsonb, raw bytea, zz text);
@@ -42,34 +35,13 @@ UPDATE doc SET current_version_id = (SELECT max(id) FROM version v WHERE v.doc_i
 INSERT INTO note SELECT id, title FROM doc;
 INSERT INTO note VALUES (NULL, NULL), (99999, 'dangling');
 ALTER TABLE note ADD FOREIGN KEY (doc_id) REFERENCES doc NOT VALID;
-`); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+`, 2*time.Minute)
+	tx, sch, plan := snapshot(t, ctx, conn, &keys.File{}, false)
+	want, err := newSession(t, tx, sch, plan, Options{Prefix: "_t_sql"}).All(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // temp tables only
-	sch, err := introspect.Read(ctx, tx, introspect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := keys.Build(sch, &keys.File{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sqlSession, err := NewSession(tx, sch, plan, Options{Prefix: "_t_sql"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := sqlSession.All(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := NewSession(tx, sch, plan, Options{Prefix: "_t_split"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := newSession(t, tx, sch, plan, Options{Prefix: "_t_split"})
 	split := 0
 	for _, tbl := range schema.BuildGraph(sch).Order {
 		cols := tbl.DataColumns()
