@@ -37,17 +37,7 @@ INSERT INTO item (kind_id, label) VALUES (1, '101'), (1, 'x41');`
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLandingEnv(t, ddl+rows, ddl)
-			changed := filepath.Join(t.TempDir(), "escaped.edmsdr")
-			err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
-				if table == "public."+c.table {
-					rows[c.row] = corrupt.SetField(rows[c.row], corrupt.Column(cols, c.col), []byte(c.value))
-				}
-				return rows, nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.pkg = changed
+			e.setField("public."+c.table, c.row, c.col, []byte(c.value))
 			res, err := e.restore(restore.Options{})
 			refusedOrEqual(t, e, res, err, "word", "kind", "item")
 		})

@@ -2,7 +2,6 @@ package restore_test
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,16 +91,8 @@ func TestAttackManifestClaimsATypeThatChangesTheText(t *testing.T) {
 				strings.Replace(ddl, "%s", c.tgt, 1))
 			resealTypes(t, e, map[string]string{"v": c.claim})
 			res, err := e.restore(restore.Options{})
-			var refused *finding.Refused
-			if !errors.As(err, &refused) || res.Committed {
-				t.Fatalf("restore: %v (committed %t, verdict %s, evidence %q), want a refusal", err, res.Committed, res.Verdict, digestEvidence(t, res, "val"))
-			}
-			if !hasKind(res.Findings, finding.DigestMismatch, "val") {
-				t.Errorf("findings %v, want a digest mismatch on val", res.Findings)
-			}
-			if ev := digestEvidence(t, res, "val"); !strings.HasPrefix(ev, "full digest: ") {
-				t.Errorf("digest evidence %q, want the full digest", ev)
-			}
+			expectRefused(t, res, err, finding.DigestMismatch, "val")
+			wantEvidence(t, res, "val", "full digest")
 		})
 	}
 }
@@ -123,12 +114,8 @@ INSERT INTO price (amount) VALUES (1.01);`
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "val"); !strings.HasPrefix(ev, "landing proof: ") {
-		t.Errorf("val: digest evidence %q, want the landing proof", ev)
-	}
-	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("price: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "val", "landing proof")
+	wantEvidence(t, res, "price", "full digest")
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 		t.Errorf("target digest %s, source %s", got, want)
 	}

@@ -41,9 +41,7 @@ func TestLandingProofForGenericForeignKeys(t *testing.T) {
 		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
 	}
 	for _, tbl := range []string{"django_content_type", "auth_user", "docs_doc", "docs_version", "audit_auditentry"} {
-		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "landing proof: ") {
-			t.Errorf("%s: digest evidence %q, want the landing proof", tbl, ev)
-		}
+		wantEvidence(t, res, tbl, "landing proof")
 	}
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want || res.RestoredDigest != want || res.PackageDigest != want {
 		t.Errorf("target's SQL digest %s, restored %s, package %s; source's %s", got, res.RestoredDigest, res.PackageDigest, want)
@@ -120,16 +118,8 @@ func TestLandingProofRefusesRewiredGenericReferences(t *testing.T) {
 			e.pkg = changed
 			before := e.text(`SELECT count(*) FROM audit_auditentry`)
 			res, err := e.restore(restore.Options{})
-			var refused *finding.Refused
-			if !errors.As(err, &refused) || res.Committed {
-				t.Fatalf("restore: %v (committed %t, verdict %s, findings %v), want a refusal", err, res.Committed, res.Verdict, res.Findings)
-			}
-			if !hasKind(res.Findings, finding.DigestMismatch, "audit_auditentry") {
-				t.Errorf("findings %v, want a digest mismatch on audit_auditentry", res.Findings)
-			}
-			if ev := digestEvidence(t, res, "audit_auditentry"); !strings.HasPrefix(ev, "full digest: ") {
-				t.Errorf("audit_auditentry: digest evidence %q, want the full digest", ev)
-			}
+			expectRefused(t, res, err, finding.DigestMismatch, "audit_auditentry")
+			wantEvidence(t, res, "audit_auditentry", "full digest")
 			if ev := digestEvidence(t, res, "docs_doc"); !strings.HasPrefix(ev, "landing proof: ") {
 				t.Errorf("docs_doc: digest evidence %q, want the landing proof (its rows are intact)", ev)
 			}
@@ -152,9 +142,7 @@ INSERT INTO audit_auditentry (object_id, action) VALUES (1, 'create'), (NULL, 'l
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v)", err, res.Committed, res.Verdict, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "audit_auditentry"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("audit_auditentry: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "audit_auditentry", "full digest")
 }
 
 // identitiesRead counts, per table, the reads of its identities a restore's debug log shows, and
@@ -203,9 +191,7 @@ INSERT INTO ab_tagging (tag_id, what) SELECT 1 + i % 50, 'w' FROM generate_serie
 	proven := func(res *restore.Result, tables ...string) {
 		t.Helper()
 		for _, tbl := range tables {
-			if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "landing proof: ") {
-				t.Errorf("%s: digest evidence %q, want the landing proof", tbl, ev)
-			}
+			wantEvidence(t, res, tbl, "landing proof")
 		}
 	}
 	all := []string{"django_content_type", "auth_user", "docs_doc", "docs_version", "audit_auditentry", "docs_note", "docs_pin", "aa_tag", "ab_tagging"}

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
 	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
@@ -73,6 +71,28 @@ func digestEvidence(t *testing.T, res *restore.Result, table string) string {
 	return ""
 }
 
+// wantEvidence requires table's digest check to have been made by proof: "landing proof" (the
+// rows as sent) or "full digest".
+func wantEvidence(t *testing.T, res *restore.Result, table, proof string) {
+	t.Helper()
+	if ev := digestEvidence(t, res, table); !strings.HasPrefix(ev, proof+": ") {
+		t.Errorf("%s: digest evidence %q, want the %s", table, ev, proof)
+	}
+}
+
+// expectRefused requires the restore that returned res and err to have been refused
+// (*finding.Refused, nothing committed), with a finding of kind on table.
+func expectRefused(t *testing.T, res *restore.Result, err error, kind finding.Kind, table string) {
+	t.Helper()
+	var refused *finding.Refused
+	if !errors.As(err, &refused) || res.Committed {
+		t.Fatalf("restore: %v (committed %t, verdict %s, findings %v), want a refusal", err, res.Committed, res.Verdict, res.Findings)
+	}
+	if !hasKind(res.Findings, kind, table) {
+		t.Errorf("findings %v, want %s on %s", res.Findings, kind, table)
+	}
+}
+
 func hasKind(l finding.List, k finding.Kind, table string) bool {
 	for _, f := range l {
 		if f.Kind == k && f.Table == table {
@@ -119,9 +139,7 @@ CREATE TRIGGER item_noop AFTER INSERT ON item FOR EACH ROW EXECUTE FUNCTION noop
 	if err != nil || !res.Committed {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("plain: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "plain", "full digest")
 	// So is one on a table outside the package that a cascading foreign key may write.
 	e = newLandingEnv(t, landingDDL+landingRows, landingDDL+`
 CREATE TABLE watch (kind_name text REFERENCES kind (name) ON UPDATE CASCADE);
@@ -131,9 +149,7 @@ CREATE TRIGGER watch_noop AFTER UPDATE ON watch FOR EACH ROW EXECUTE FUNCTION no
 	if err != nil || !res.Committed {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("plain: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "plain", "full digest")
 }
 
 func TestLandingProofBeforeInsertTriggerRefused(t *testing.T) {
@@ -141,13 +157,7 @@ func TestLandingProofBeforeInsertTriggerRefused(t *testing.T) {
 CREATE FUNCTION shout() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.name := upper(NEW.name); RETURN NEW; END $$;
 CREATE TRIGGER plain_shout BEFORE INSERT ON plain FOR EACH ROW EXECUTE FUNCTION shout();`)
 	res, err := e.restore(restore.Options{})
-	var refused *finding.Refused
-	if !errors.As(err, &refused) || res.Committed {
-		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
-	}
-	if !hasKind(res.Findings, finding.DigestMismatch, "plain") {
-		t.Errorf("findings %v, want a digest mismatch on plain", res.Findings)
-	}
+	expectRefused(t, res, err, finding.DigestMismatch, "plain")
 	if ev := digestEvidence(t, res, "plain"); !strings.HasPrefix(ev, "full digest: ") || !strings.Contains(ev, "plain_shout") {
 		t.Errorf("plain: digest evidence %q, want the full digest naming the trigger", ev)
 	}
@@ -163,16 +173,8 @@ func TestLandingProofNotTakenForAnotherTypmod(t *testing.T) {
 	e := newLandingEnv(t, priceDDL+`INSERT INTO price (amount, ratio) VALUES (1.005, 0.1), (2.5, 1e-300);`,
 		strings.Replace(priceDDL, "amount numeric", "amount numeric(10,2)", 1))
 	res, err := e.restore(restore.Options{})
-	var refused *finding.Refused
-	if !errors.As(err, &refused) || res.Committed {
-		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
-	}
-	if !hasKind(res.Findings, finding.DigestMismatch, "price") {
-		t.Errorf("findings %v, want a digest mismatch on price", res.Findings)
-	}
-	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("price: digest evidence %q, want the full digest", ev)
-	}
+	expectRefused(t, res, err, finding.DigestMismatch, "price")
+	wantEvidence(t, res, "price", "full digest")
 }
 
 func TestLandingProofFloatsRoundTrip(t *testing.T) {
@@ -182,9 +184,7 @@ INSERT INTO price (amount, ratio) VALUES (0, 'NaN'), (0, '-0'), (0, 5e-324), (0,
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "landing proof: ") {
-		t.Errorf("price: digest evidence %q, want the landing proof", ev)
-	}
+	wantEvidence(t, res, "price", "landing proof")
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 		t.Errorf("target digest %s, source %s", got, want)
 	}
@@ -197,9 +197,7 @@ func TestLandingProofNotTakenForMoney(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "fee"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("fee: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "fee", "full digest")
 }
 
 func TestLandingProofNotTakenWhereTheTargetFillsAColumn(t *testing.T) {
@@ -209,34 +207,16 @@ func TestLandingProofNotTakenWhereTheTargetFillsAColumn(t *testing.T) {
 	if err != nil || !res.Committed {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "price"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("price: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "price", "full digest")
 }
 
 func TestLandingProofRefusesResealedRows(t *testing.T) {
 	// A value changed and the package resealed (it verifies): the rows sent no longer hash to the
 	// package's digest, so the full digest runs and refuses the restore.
 	e := newLandingEnv(t, landingDDL+landingRows, landingDDL)
-	changed := filepath.Join(t.TempDir(), "changed.edmsdr")
-	err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
-		if table == "public.plain" {
-			rows[0] = corrupt.SetField(rows[0], corrupt.Column(cols, "name"), []byte("changed"))
-		}
-		return rows, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.pkg = changed
+	e.setField("public.plain", 0, "name", []byte("changed"))
 	res, err := e.restore(restore.Options{})
-	var refused *finding.Refused
-	if !errors.As(err, &refused) || res.Committed {
-		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
-	}
-	if !hasKind(res.Findings, finding.DigestMismatch, "plain") {
-		t.Errorf("findings %v, want a digest mismatch on plain", res.Findings)
-	}
+	expectRefused(t, res, err, finding.DigestMismatch, "plain")
 	if ev := digestEvidence(t, res, "kind"); !strings.HasPrefix(ev, "landing proof: ") {
 		t.Errorf("kind: digest evidence %q, want the landing proof (its rows are intact)", ev)
 	}
@@ -246,28 +226,10 @@ func TestLandingProofRefusesRewiredReferences(t *testing.T) {
 	// A reference moved to another existing row and the package resealed: the identities the
 	// rows sent are completed with no longer give the package's digest.
 	e := newLandingEnv(t, landingDDL+landingRows, landingDDL)
-	changed := filepath.Join(t.TempDir(), "rewired.edmsdr")
-	err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
-		if table == "public.item" {
-			rows[0] = corrupt.SetField(rows[0], corrupt.Column(cols, "kind_id"), []byte("2"))
-		}
-		return rows, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.pkg = changed
+	e.setField("public.item", 0, "kind_id", []byte("2"))
 	res, err := e.restore(restore.Options{})
-	var refused *finding.Refused
-	if !errors.As(err, &refused) || res.Committed {
-		t.Fatalf("restore: %v (committed %t), want a refusal", err, res.Committed)
-	}
-	if !hasKind(res.Findings, finding.DigestMismatch, "item") {
-		t.Errorf("findings %v, want a digest mismatch on item", res.Findings)
-	}
-	if ev := digestEvidence(t, res, "item"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("item: digest evidence %q, want the full digest", ev)
-	}
+	expectRefused(t, res, err, finding.DigestMismatch, "item")
+	wantEvidence(t, res, "item", "full digest")
 }
 
 func TestLandingProofOfATreeIntoAnEmptyTable(t *testing.T) {
@@ -361,9 +323,7 @@ func TestLandingProofNotTakenForALongRowWithoutAnID(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 	}
-	if ev := digestEvidence(t, res, "loose"); !strings.HasPrefix(ev, "full digest: ") {
-		t.Errorf("loose: digest evidence %q, want the full digest", ev)
-	}
+	wantEvidence(t, res, "loose", "full digest")
 }
 
 func TestLandingProofRefusesResealedLongRows(t *testing.T) {
@@ -384,17 +344,7 @@ func TestLandingProofRefusesResealedLongRows(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newLandingEnv(t, longDDL+longRows, longDDL)
-			changed := filepath.Join(t.TempDir(), "changed.edmsdr")
-			err := corrupt.Rewrite(e.pkg, changed, func(table string, cols []string, rows [][]byte) ([][]byte, error) {
-				if table == c.table {
-					rows[c.row] = corrupt.SetField(rows[c.row], corrupt.Column(cols, c.col), c.value)
-				}
-				return rows, nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			e.pkg = changed
+			e.setField(c.table, c.row, c.col, c.value)
 			var log bytes.Buffer
 			res, err := e.restore(restore.Options{Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 			var refused *finding.Refused

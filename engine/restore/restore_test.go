@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/finding"
@@ -124,6 +126,43 @@ func (e *env) text(sql string, args ...any) string {
 		e.t.Fatalf("%s: %v", sql, err)
 	}
 	return s
+}
+
+// setField points e at a copy of its package, resealed (it verifies), in which the field of column
+// in row row of table (counting from 0; negative, from the end: -1 is the last row) is value
+// instead. A table, row or column the package lacks, or a field that already holds value, fails
+// the test: the edit must change the package.
+func (e *env) setField(table string, row int, column string, value []byte) {
+	e.t.Helper()
+	changed := filepath.Join(e.t.TempDir(), "changed.edmsdr")
+	edited := false
+	err := corrupt.Rewrite(e.pkg, changed, func(tbl string, cols []string, rows [][]byte) ([][]byte, error) {
+		if tbl != table {
+			return rows, nil
+		}
+		i, c := row, corrupt.Column(cols, column)
+		if i < 0 {
+			i += len(rows)
+		}
+		switch {
+		case i < 0 || i >= len(rows):
+			return nil, fmt.Errorf("%s: no row %d of %d", table, row, len(rows))
+		case c < 0:
+			return nil, fmt.Errorf("%s: no column %s in %v", table, column, cols)
+		case bytes.Equal(corrupt.Field(rows[i], c), value):
+			return nil, fmt.Errorf("%s: row %d's %s is %q already", table, row, column, value)
+		}
+		rows[i] = corrupt.SetField(rows[i], c, value)
+		edited = true
+		return rows, nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if !edited {
+		e.t.Fatalf("the package holds no table %s", table)
+	}
+	e.pkg = changed
 }
 
 func table(t *testing.T, res *restore.Result, name string) restore.TableResult {
