@@ -3,16 +3,19 @@ package legacy
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/keys"
 	"github.com/edmsdr/edmsdr/engine/pack"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // write reads the package a third time and writes the fixture.
@@ -41,8 +44,17 @@ func (e *exporter) write(ctx context.Context, out string) (*ExportResult, error)
 	w.WriteString("[")
 	e.res = ExportResult{Path: out, Skipped: e.skipped}
 	first := true
+	put := func(obj []byte) {
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		w.WriteString("\n")
+		w.Write(obj)
+	}
+	ord := newFixtureOrder(e, put)
+	defer ord.close()
 	counts := map[string]*ExportedModel{}
-	var order []string
 	_, err = e.entries(func(en *pack.Entry) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -56,23 +68,23 @@ func (e *exporter) write(ctx context.Context, out string) (*ExportResult, error)
 		if cm == nil {
 			cm = &ExportedModel{Model: md.Name, Table: md.Table.Display()}
 			counts[md.Name] = cm
-			order = append(order, md.Name)
 		}
 		ow := &objectWriter{e: e, md: md, pos: layoutIndex(en.Layout.Columns), cols: en.Layout.Columns}
+		dst, err := ord.entry(en.Layout.Table)
+		if err != nil {
+			return err
+		}
 		var obj []byte
-		return eachRow(en, func(fields [][]byte) error {
+		err = eachRow(en, func(fields [][]byte) error {
 			var withPK bool
 			var err error
 			obj, withPK, err = ow.object(obj[:0], fields)
 			if err != nil {
 				return err
 			}
-			if !first {
-				w.WriteByte(',')
+			if err := dst(obj); err != nil {
+				return err
 			}
-			first = false
-			w.WriteString("\n")
-			w.Write(obj)
 			cm.Objects++
 			e.res.Objects++
 			if withPK {
@@ -80,9 +92,22 @@ func (e *exporter) write(ctx context.Context, out string) (*ExportResult, error)
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		return ord.done(en.Layout.Table)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if err := ord.finish(); err != nil {
+		return nil, err
+	}
+	var order []string
+	for _, q := range ord.want {
+		if md := e.models[q]; md != nil && counts[md.Name] != nil && !slices.Contains(order, md.Name) {
+			order = append(order, md.Name)
+		}
 	}
 	w.WriteString("\n]\n")
 	if err := w.Flush(); err != nil {
@@ -285,4 +310,131 @@ func (w *objectWriter) genericTarget(g *keys.GenericFK, fields [][]byte, obj []b
 	}
 	tgt, ok := w.e.remap[q][id]
 	return tgt, ok
+}
+
+// fixtureOrder writes the objects of a fixture's models in the order of the package schema's
+// foreign keys (schema.BuildGraph, cycles by table name), whatever order the package's entries
+// come in: Django's loaddata builds an object whose natural key runs through a foreign key (a
+// document version's, through its document) by reading that key, so the object it points at
+// must come first. A backup streams the tables in an order of its own (the larger table of a
+// cycle first, generic foreign keys' targets before the tables pointing at them): the objects of
+// a table read before its turn wait in a temporary file (length-prefixed) until then.
+type fixtureOrder struct {
+	e         *exporter
+	put       func(obj []byte)
+	want      []string       // tables with data to write, in their order
+	remaining map[string]int // data entries not yet read, by table
+	next      int            // want[next] is the table written straight through
+	spools    map[string]*fixtureSpool
+}
+
+type fixtureSpool struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newFixtureOrder(e *exporter, put func([]byte)) *fixtureOrder {
+	o := &fixtureOrder{e: e, put: put, remaining: map[string]int{}, spools: map[string]*fixtureSpool{}}
+	for _, te := range e.manifest.Tables {
+		if e.models[te.Table] != nil && len(te.Chunks) > 0 {
+			o.remaining[te.Table] = len(te.Chunks)
+		}
+	}
+	for _, t := range schema.BuildGraph(e.s).Order {
+		if o.remaining[t.QName()] > 0 {
+			o.want = append(o.want, t.QName())
+		}
+	}
+	return o
+}
+
+// entry returns where the objects of an entry of table q go: the fixture, when it is q's turn,
+// else q's temporary file.
+func (o *fixtureOrder) entry(q string) (func(obj []byte) error, error) {
+	if o.next < len(o.want) && o.want[o.next] == q {
+		return func(obj []byte) error { o.put(obj); return nil }, nil
+	}
+	if o.remaining[q] <= 0 {
+		return nil, fmt.Errorf("export: the package has more entries of table %s than its manifest lists", schema.DisplayName(q))
+	}
+	sp := o.spools[q]
+	if sp == nil {
+		f, err := os.CreateTemp(o.e.dir, "fixture-*.objects")
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		_ = os.Remove(f.Name()) // unlinked: nothing left behind
+		sp = &fixtureSpool{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+		o.spools[q] = sp
+	}
+	return func(obj []byte) error {
+		var n [4]byte
+		binary.BigEndian.PutUint32(n[:], uint32(len(obj)))
+		if _, err := sp.w.Write(n[:]); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if _, err := sp.w.Write(obj); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// done counts an entry of table q as read, and writes the tables whose turn has come.
+func (o *fixtureOrder) done(q string) error {
+	o.remaining[q]--
+	for o.next < len(o.want) && o.remaining[o.want[o.next]] <= 0 {
+		o.next++
+		if o.next < len(o.want) {
+			if err := o.flush(o.want[o.next]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes the objects table q's temporary file holds into the fixture.
+func (o *fixtureOrder) flush(q string) error {
+	sp := o.spools[q]
+	if sp == nil {
+		return nil
+	}
+	delete(o.spools, q)
+	defer sp.f.Close()
+	if err := sp.w.Flush(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	r := bufio.NewReaderSize(sp.f, 1<<20)
+	var obj []byte
+	for {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("export: read back %s: %w", schema.DisplayName(q), err)
+		}
+		obj = slices.Grow(obj[:0], int(binary.BigEndian.Uint32(n[:])))[:binary.BigEndian.Uint32(n[:])]
+		if _, err := io.ReadFull(r, obj); err != nil {
+			return fmt.Errorf("export: read back %s: %w", schema.DisplayName(q), err)
+		}
+		o.put(obj)
+	}
+}
+
+// finish checks every table was read whole and written.
+func (o *fixtureOrder) finish() error {
+	if o.next < len(o.want) {
+		return fmt.Errorf("export: the package lacks entries of table %s its manifest lists", schema.DisplayName(o.want[o.next]))
+	}
+	return nil
+}
+
+func (o *fixtureOrder) close() {
+	for _, sp := range o.spools {
+		sp.f.Close()
+	}
 }
