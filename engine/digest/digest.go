@@ -65,6 +65,7 @@ type Session struct {
 	gident   string        // temp table (ct bigint, obj bigint, h uuid) past maxGenericJoins, or ""
 	gtypes   []genericType // the content types generic foreign keys use, with their identities
 	gdone    map[int64]bool
+	used     map[string][]contenttype.Type // usedTypes, by table and column (ScanJoins only)
 	temps    []string
 	seq      int
 	hold     *holdState // HoldGenericIdentities, or nil
@@ -109,6 +110,7 @@ func NewSession(q Querier, s *schema.Schema, plan *keys.Plan, opts Options) (*Se
 	return &Session{
 		q: q, s: s, plan: plan, domains: domains, graph: schema.BuildGraph(s), columns: opts.Columns,
 		prefix: opts.Prefix, source: opts.Source, scan: opts.ScanJoins, idents: map[string]string{}, building: map[string]bool{}, gdone: map[int64]bool{},
+		used:       map[string][]contenttype.Type{},
 		sliceAbove: opts.SliceAbove, sliceBytes: largeSlice,
 	}, nil
 }
@@ -178,7 +180,18 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 		}
 		qc := a + "." + pgquote.Ident(c)
 		if g := d.gfkFor(t, c); g != nil {
-			gr, err := d.genericIdents(ctx, t, g)
+			intObj := false
+			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
+				intObj = true
+			}
+			// lazy: the client resolves this generic foreign key (held.go), so the identity
+			// tables of the content types it finds harvested are not built.
+			lazy := false
+			if hs := d.hold; hs != nil && hs.active && intObj {
+				ctCol := t.Column(g.ContentTypeColumn)
+				lazy = ctCol != nil && schema.IsInteger(ctCol.Type)
+			}
+			gr, err := d.genericIdents(ctx, t, g, lazy)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -186,10 +199,7 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 				ex = append(ex, "'?' || "+qc+"::text")
 				continue
 			}
-			intObj := false
-			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
-				intObj = true
-			}
+			lazy = lazy && gr.table == ""
 			match := func(alias, idCol string) string {
 				if intObj {
 					return fmt.Sprintf("%s.%s = %s", alias, idCol, qc)
@@ -199,15 +209,29 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 			ctc := a + "." + pgquote.Ident(g.ContentTypeColumn)
 			types := gr.types
 			var held *heldColumn
-			if hs := d.hold; hs != nil && hs.active && gr.table == "" && intObj {
-				if ctCol := t.Column(g.ContentTypeColumn); ctCol != nil && schema.IsInteger(ctCol.Type) {
-					held = &heldColumn{ctCol: g.ContentTypeColumn, objCol: c, sets: map[int64]*IdentitySet{}}
-					if types, err = d.holdTypes(ctx, held, types); err != nil {
-						return nil, nil, err
+			if lazy {
+				held = &heldColumn{ctCol: g.ContentTypeColumn, objCol: c, sets: map[int64]*IdentitySet{}}
+				// Content types whose tables' identities were harvested from their own streams
+				// (harvest.go) are resolved from those; the rest read from the server's
+				// identity tables while they fit, joined past that.
+				var rest []genericType
+				for _, gt := range types {
+					if set := d.hold.harvested[gt.target]; set != nil {
+						held.sets[gt.ct] = set
+						continue
 					}
-					held.server = len(types) > 0
-					hs.cols[i] = held
+					rest = append(rest, gt)
 				}
+				if rest, err = d.typeIdents(ctx, rest); err != nil {
+					return nil, nil, err
+				}
+				if types, err = d.holdTypes(ctx, held, rest); err != nil {
+					return nil, nil, err
+				}
+				held.server = len(types) > 0
+				d.hold.cols[i] = held
+			} else if types, err = d.typeIdents(ctx, types); err != nil {
+				return nil, nil, err
 			}
 			if gr.table != "" {
 				alias := fmt.Sprintf("g%d", i)
@@ -240,6 +264,16 @@ func (d *Session) exprs(ctx context.Context, t *schema.Table, a string, cols []s
 		if dom == "" {
 			ex = append(ex, qc)
 			continue
+		}
+		if hs := d.hold; hs != nil && hs.active && dom != t.QName() {
+			if col := t.Column(c); col != nil && schema.IsInteger(col.Type) {
+				if set := hs.harvested[dom]; set != nil {
+					// Harvested from the target's own stream (harvest.go): no identity table.
+					hs.cols[i] = &heldColumn{objCol: c, sets: map[int64]*IdentitySet{0: set}}
+					ex = append(ex, "NULL")
+					continue
+				}
+			}
 		}
 		it, err := d.ident(ctx, dom)
 		if err != nil {
@@ -380,10 +414,12 @@ func withSelf(nk []string, selfCol string, exprs []string, selfExpr string) []st
 // (genericIdents); beyond, their identities are copied into one table. A variable for tests.
 var maxGenericJoins = 8
 
-// genericType is a content type's id and the identity table of the table it names.
+// genericType is a content type's id, the table it names and that table's identity table ("":
+// not built yet, see typeIdents).
 type genericType struct {
-	ct    int64
-	ident string
+	ct     int64
+	target string
+	ident  string
 }
 
 // genericRel is how generic foreign keys find their identities: one identity table per content
@@ -396,17 +432,16 @@ type genericRel struct {
 
 // genericIdents returns the identities for generic foreign keys (content type id, object id) ->
 // identity, covering the content types used by table t (and by the tables asked for before); nil
-// when there is no content type table.
-func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK) (*genericRel, error) {
+// when there is no content type table. With lazy, the identity tables of the content types'
+// tables are left to the caller (typeIdents) unless they must all go into one table.
+func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.GenericFK, lazy bool) (*genericRel, error) {
 	ct := d.plan.ContentTypes
 	if ct == nil || d.s.Table(ct.Table) == nil || d.s.Table(ct.Table).SurrogateID() == "" {
 		return nil, nil
 	}
-	cts, err := contenttype.Used(ctx, d.q,
-		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
-		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn, Table: d.scan})
+	cts, err := d.usedTypes(ctx, t, g)
 	if err != nil {
-		return nil, fmt.Errorf("digest %s: %w", t.Display(), err)
+		return nil, err
 	}
 	var added []genericType
 	for _, r := range cts {
@@ -419,16 +454,21 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		if tt == nil || tt.SurrogateID() == "" {
 			continue
 		}
-		it, err := d.ident(ctx, target)
-		if err != nil {
-			return nil, err
-		}
-		added = append(added, genericType{ct: r.ID, ident: it})
+		added = append(added, genericType{ct: r.ID, target: target})
 	}
 	d.gtypes = append(d.gtypes, added...)
 	if d.gident == "" && len(d.gtypes) <= maxGenericJoins {
+		if !lazy {
+			if _, err := d.typeIdents(ctx, d.gtypes); err != nil {
+				return nil, err
+			}
+		}
 		return &genericRel{types: slices.Clone(d.gtypes)}, nil
 	}
+	if _, err := d.typeIdents(ctx, d.gtypes); err != nil {
+		return nil, err
+	}
+	added = d.gtypes[len(d.gtypes)-len(added):] // with their identity tables now
 	if d.gident == "" {
 		name := d.prefix + "_g"
 		key := ", PRIMARY KEY (ct, obj)"
@@ -455,6 +495,47 @@ func (d *Session) genericIdents(ctx context.Context, t *schema.Table, g *keys.Ge
 		return nil, fmt.Errorf("digest: analyze generic identities: %w", err)
 	}
 	return &genericRel{table: d.gident}, nil
+}
+
+// typeIdents builds the identity tables of the content types' tables that lack one, and returns
+// types with them (types is updated in place, and so is the session's list).
+func (d *Session) typeIdents(ctx context.Context, types []genericType) ([]genericType, error) {
+	for k := range types {
+		if types[k].ident != "" {
+			continue
+		}
+		it, err := d.ident(ctx, types[k].target)
+		if err != nil {
+			return nil, err
+		}
+		types[k].ident = it
+		for j := range d.gtypes {
+			if d.gtypes[j].ct == types[k].ct {
+				d.gtypes[j].ident = it
+			}
+		}
+	}
+	return types, nil
+}
+
+// usedTypes are the content types the rows of t's generic foreign key g use; a backup's
+// session (ScanJoins: one snapshot, each table's own rows) asks the server once per column.
+func (d *Session) usedTypes(ctx context.Context, t *schema.Table, g *keys.GenericFK) ([]contenttype.Type, error) {
+	key := t.QName() + "\x00" + g.ContentTypeColumn
+	if cts, ok := d.used[key]; ok && d.scan {
+		return cts, nil
+	}
+	ct := d.plan.ContentTypes
+	cts, err := contenttype.Used(ctx, d.q,
+		contenttype.Table{From: d.from(ct.Table), ID: d.s.Table(ct.Table).SurrogateID(), Plan: ct},
+		contenttype.Refs{From: d.from(t.QName()), Column: g.ContentTypeColumn, Table: d.scan})
+	if err != nil {
+		return nil, fmt.Errorf("digest %s: %w", t.Display(), err)
+	}
+	if d.scan {
+		d.used[key] = cts
+	}
+	return cts, nil
 }
 
 // Table digests table qname. relation is a FROM item producing the table's columns (a subquery

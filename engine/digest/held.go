@@ -29,9 +29,10 @@ import (
 // coalesce(<identity of the id>::text, '?' || id::text).
 
 // HoldGenericIdentities lets StreamTable resolve generic foreign keys in the client, holding at
-// most limit bytes of identities (read over pc, the connection of the session's transaction)
-// during one table's stream. Content types beyond the budget are joined on the server. The same
-// digest either way.
+// most limit bytes of identities: those read over pc (the connection of the session's
+// transaction) for one table's stream, and those harvested from the streams of earlier tables
+// (HarvestIdentities) and kept for the tables to come. Content types beyond the budget are joined
+// on the server. The same digest either way.
 //
 // Plain references are resolved by the client only where their target's identities are many
 // (plainAbove): where the server's hash table of them would come near its hash memory and spill
@@ -73,7 +74,17 @@ type holdState struct {
 	active bool
 	cols   map[int]*heldColumn
 	used   int64
+	// plan, harvested and live: identities harvested from the stream (harvest.go), the sets
+	// complete and still needed by a table to come, and the bytes they hold.
+	plan      *harvestPlan
+	harvested map[string]*IdentitySet
+	live      int64
+	onHarvest func(qname string, set *IdentitySet) // tests: each set as it is complete
 }
+
+// free is what the budget has left: harvested sets kept for tables to come, and the identities
+// read for the table being streamed, count against it.
+func (hs *holdState) free() int64 { return hs.limit - hs.used - hs.live }
 
 // heldColumn is a reference resolved by the client. For a generic foreign key: the identities
 // it holds by content type, and whether the server still renders the content types left to it
@@ -105,10 +116,10 @@ func (d *Session) holdTypes(ctx context.Context, col *heldColumn, types []generi
 	held := make([]bool, len(types))
 	for _, k := range bySize {
 		gt := types[k]
-		if counts[k].size() > d.hold.limit-d.hold.used {
+		if counts[k].size() > d.hold.free() {
 			continue
 		}
-		set, err := d.readIdentities(ctx, d.hold.pc, gt.ident, fmt.Sprintf("content type %d", gt.ct), counts[k], d.hold.limit-d.hold.used)
+		set, err := d.readIdentities(ctx, d.hold.pc, gt.ident, fmt.Sprintf("content type %d", gt.ct), counts[k], d.hold.free())
 		if err != nil {
 			return nil, err
 		}
@@ -134,10 +145,10 @@ func (d *Session) holdIdentities(ctx context.Context, name, qname string) (*Iden
 		return nil, err
 	}
 	c, err := d.holdCount(ctx, name, qname)
-	if err != nil || c.n <= above || c.size() > d.hold.limit-d.hold.used {
+	if err != nil || c.n <= above || c.size() > d.hold.free() {
 		return nil, err
 	}
-	set, err := d.readIdentities(ctx, d.hold.pc, name, qname, c, d.hold.limit-d.hold.used)
+	set, err := d.readIdentities(ctx, d.hold.pc, name, qname, c, d.hold.free())
 	if err != nil {
 		return nil, err
 	}

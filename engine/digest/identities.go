@@ -52,6 +52,11 @@ func (s *IdentitySet) Bytes() int64 {
 	return int64(len(s.hs))*16 + int64(len(s.present))*8 + int64(len(s.ids))*8
 }
 
+// capBytes is the memory the set's slices hold (a harvested sparse set grows by doubling).
+func (s *IdentitySet) capBytes() int64 {
+	return int64(cap(s.hs))*16 + int64(cap(s.present))*8 + int64(cap(s.ids))*8
+}
+
 // Dense says whether the identities are held by offset from the smallest id.
 func (s *IdentitySet) Dense() bool { return s.present != nil }
 

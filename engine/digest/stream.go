@@ -87,6 +87,7 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 		pos[c] = i
 	}
 	var held map[int]*heldColumn
+	d.releaseHarvested()
 	if d.hold != nil && above <= 0 {
 		// Generic foreign keys resolved by the client (held.go): the rows' content type and
 		// object id must be among the columns streamed.
@@ -96,6 +97,9 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 	ex, joins, err := d.exprs(ctx, t, "t", content, nil)
 	if err != nil {
 		return "", nil, err
+	}
+	if above <= 0 {
+		d.usingHarvested(qname)
 	}
 	if d.hold != nil && d.hold.active {
 		held = d.hold.cols
@@ -132,6 +136,11 @@ func (d *Session) streamTable(ctx context.Context, qname string, cols []string, 
 		extra = append(extra, ex[i])
 	}
 	h.nfields = len(cols) + len(extra)
+	if above <= 0 && d.hold != nil && d.hold.active {
+		if err := d.startHarvest(ctx, t, cols, h); err != nil {
+			return "", nil, err
+		}
+	}
 	qcols := pgquote.Idents(cols)
 	var sql string
 	var large []int
@@ -205,6 +214,8 @@ type Hasher struct {
 	unprinted bool
 	// checks, per field, check its text before the row is hashed (CheckFields).
 	checks []FieldCheck
+	// harvest computes each row's identity too (harvest.go), or is nil.
+	harvest *harvester
 }
 
 // errUnprinted is the error of a row holding an escape COPY TO never prints.
@@ -327,6 +338,11 @@ func (h *Hasher) row(line []byte) error {
 		return errUnprinted
 	}
 	h.finishRow()
+	if h.harvest != nil && h.harvest.failed == "" {
+		if err := h.harvestRow(); err != nil {
+			return err
+		}
+	}
 	out := line
 	if cut >= 0 {
 		line[cut] = '\n'
@@ -523,6 +539,10 @@ func (h *Hasher) Close() (pack.TableDigest, error) {
 	}
 	if h.large != nil && h.large.open {
 		return pack.TableDigest{}, fmt.Errorf("digest: COPY stream ends inside the slices of a large value")
+	}
+	if h.harvest != nil {
+		h.harvest.finish()
+		h.harvest = nil
 	}
 	return pack.TableDigest{Rows: h.rows, Sum1: h.s1.String(), Sum2: h.s2.String()}, nil
 }

@@ -3,7 +3,9 @@ package digest
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +77,35 @@ INSERT INTO note VALUES (99999, 'dangling'), (-3, 'negative');
 INSERT INTO version (doc_id, num, note) VALUES (88888, 1, 'dangling');
 RESET session_replication_role;
 INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FROM doc WHERE title IS NOT NULL;
+-- Harvested identities: a keyless table in a cycle with a generic foreign key (both left out of
+-- its identity), ids negative and far apart (held sparse), hostile values; a table referring to
+-- it; a tree a generic foreign key names; a negative id in a keyed table.
+CREATE TABLE kl (id bigint PRIMARY KEY, label text, doc_id int REFERENCES doc, peer_id bigint, content_type_id int REFERENCES django_content_type, object_id int);
+CREATE TABLE kl2 (id bigint PRIMARY KEY, kl_id bigint REFERENCES kl, v text);
+ALTER TABLE kl ADD FOREIGN KEY (peer_id) REFERENCES kl2;
+CREATE TABLE kref (id serial PRIMARY KEY, kl_id bigint REFERENCES kl, kl2_id bigint REFERENCES kl2, note text);
+CREATE TABLE app_node (id serial PRIMARY KEY, parent_id int REFERENCES app_node, name text NOT NULL, UNIQUE (parent_id, name));
+CREATE UNIQUE INDEX ON app_node (name) WHERE parent_id IS NULL;
+INSERT INTO django_content_type (app_label, model) VALUES ('app', 'node'), ('app', 'kl');
+INSERT INTO app_node (parent_id, name) VALUES (NULL, 'r'), (1, 'a'), (2, 'b'), (1, 'c d');
+INSERT INTO kl (id, label, doc_id, content_type_id, object_id)
+  SELECT CASE WHEN i % 3 = 0 THEN -9000000000000000000 + i WHEN i % 3 = 1 THEN -i ELSE 9000000000000000000 - i END, a, i, 1 + i % 2, i
+  FROM (SELECT row_number() OVER () AS i, a FROM h) x;
+INSERT INTO kl (id, label) VALUES (0, NULL), (1, 'dup label'), (2, 'dup label');
+INSERT INTO kl2 (id, kl_id, v) SELECT id, id, label FROM kl;
+INSERT INTO kl2 (id, kl_id, v) VALUES (12345, NULL, 'no kl');
+UPDATE kl SET peer_id = id WHERE id % 2 = 0;
+INSERT INTO kref (kl_id, kl2_id, note) SELECT id, id, label FROM kl;
+INSERT INTO kref (kl_id, kl2_id, note) VALUES (NULL, NULL, 'nothing'), (1, 12345, 'x');
+INSERT INTO app_item (id, name) VALUES (-7, 'negative item'), (0, 'zero item');
+INSERT INTO app_thing (code, item_id) VALUES ('neg', -7), ('none', NULL), ('zero', 0);
+INSERT INTO tracker (content_type_id, object_id, what) SELECT 6, id, name FROM app_node;
+INSERT INTO tracker (content_type_id, object_id, what) SELECT 7, id, label FROM kl WHERE id BETWEEN -2147483648 AND 2147483647;
+INSERT INTO tracker (content_type_id, object_id, what) VALUES (4, -7, 'negative item'), (6, 99, 'no node'), (2, 1, 'a version'), (7, 3, 'no kl');
+SET session_replication_role = replica;
+INSERT INTO app_thing (code, item_id) VALUES ('dangling', 4242), ('dangling negative', -4242);
+INSERT INTO kref (kl_id, kl2_id, note) VALUES (-1234567, 7777777, 'dangling');
+RESET session_replication_role;
 `); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +124,8 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 	// A generic foreign key with a text object id (compared as text) whose content types name no
 	// table, and one with an integer object id into two tables (app_item, app_thing), declared.
 	kf := &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.audit", ContentType: "content_type_id", ObjectID: "object_id"},
-		{Table: "public.tracker", ContentType: "content_type_id", ObjectID: "object_id"}}}
+		{Table: "public.tracker", ContentType: "content_type_id", ObjectID: "object_id"},
+		{Table: "public.kl", ContentType: "content_type_id", ObjectID: "object_id"}}}
 	plan, err := keys.Build(sch, kf)
 	if err != nil {
 		t.Fatal(err)
@@ -116,22 +148,54 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 	// of app_item's and app_thing's (6 and 9 ids: 104 and 152 bytes; the other joined on the
 	// server), for none: the same digests.
 	defer func(n int) { maxGenericJoins = n }(maxGenericJoins)
+	//
+	// With harvest, identities are also harvested from the streams (harvest.go), in the order a
+	// backup streams the tables (the document versions first in their cycle): with room for all,
+	// for some (the rest built by the server), and with the one table past maxGenericJoins. Every
+	// harvested set must hold exactly what the server's identity table holds.
+	sqlIdents := map[string]*IdentitySet{}
 	for _, v := range []struct {
-		scan  bool
-		joins int
-		hold  int64 // bytes of identities held; -1: HoldGenericIdentities not called
-	}{{false, 8, -1}, {true, 8, -1}, {false, 0, -1}, {true, 0, -1}, {true, 8, 1 << 20}, {true, 8, 212}, {false, 8, 0}, {true, 0, 1 << 20}} {
+		scan    bool
+		joins   int
+		hold    int64 // bytes of identities held; -1: HoldGenericIdentities not called
+		harvest bool
+	}{{false, 8, -1, false}, {true, 8, -1, false}, {false, 0, -1, false}, {true, 0, -1, false}, {true, 8, 1 << 20, false}, {true, 8, 212, false}, {false, 8, 0, false}, {true, 0, 1 << 20, false},
+		{true, 8, 1 << 20, true}, {true, 8, 700, true}, {true, 8, 0, true}, {true, 0, 1 << 20, true}} {
 		scan := v.scan
 		maxGenericJoins = v.joins
-		streamSession, err := NewSession(tx, sch, plan, Options{Prefix: fmt.Sprintf("_t_str%v%d_%d", scan, v.joins, v.hold+1), ScanJoins: scan})
+		streamSession, err := NewSession(tx, sch, plan, Options{Prefix: fmt.Sprintf("_t_str%v%d_%d%v", scan, v.joins, v.hold+1, v.harvest), ScanJoins: scan})
 		if err != nil {
 			t.Fatal(err)
 		}
+		order := schema.BuildGraph(sch).Order
+		harvested := map[string]*IdentitySet{}
 		if v.hold >= 0 {
 			streamSession.HoldGenericIdentities(tx.Conn().PgConn(), v.hold)
 			streamSession.hold.plainAbove = 0 // plain references too, however few their targets
 		}
-		for _, tbl := range schema.BuildGraph(sch).Order {
+		if v.harvest {
+			if order, err = streamSession.StreamOrder(ctx, map[string]float64{"public.version": 2, "public.doc": 1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := streamSession.HarvestIdentities(ctx, order, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := streamSession.Harvested(); !slices.Contains(got, "public.app_item") || slices.Contains(got, "public.app_node") || slices.Contains(got, "public.note") {
+				t.Errorf("harvested %v: want app_item, not the tree app_node, nor note (no id)", got)
+			}
+			streamSession.hold.onHarvest = func(q string, set *IdentitySet) { harvested[q] = set }
+			pos := map[string]int{}
+			for i, tbl := range order {
+				pos[tbl.QName()] = i
+			}
+			for _, before := range [][2]string{{"public.version", "public.doc"}, {"public.doc", "public.tracker"}, {"public.app_node", "public.tracker"},
+				{"public.app_thing", "public.tracker"}, {"public.kl", "public.tracker"}, {"public.kl", "public.kref"}} {
+				if pos[before[0]] >= pos[before[1]] {
+					t.Errorf("stream order %v: %s not before %s", order, before[0], before[1])
+				}
+			}
+		}
+		for _, tbl := range order {
 			var got, plain bytes.Buffer
 			sql, h, err := streamSession.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
 			if err != nil {
@@ -150,7 +214,10 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 			if plainHeld := len(h.held) > 0 && h.held[0].ct < 0; v.hold >= 1<<20 && tbl.QName() == "public.note" && !plainHeld {
 				t.Errorf("note (held %d): its reference to doc is not resolved by the client (%s)", v.hold, sql)
 			}
-			if tbl.QName() == "public.tracker" {
+			if v.harvest {
+				checkHarvest(t, streamSession, v.hold, tbl, sql)
+			}
+			if tbl.QName() == "public.tracker" && !v.harvest {
 				// The client resolves what it was given room for, the server the rest.
 				held := false
 				for _, f := range h.held {
@@ -165,6 +232,13 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 			if _, err := tx.Conn().PgConn().CopyTo(ctx, &plain, "COPY (SELECT "+pgquote.Idents(tbl.DataColumns())+" FROM "+pgquote.Table(tbl.QName())+") TO STDOUT"); err != nil {
 				t.Fatal(err)
 			}
+			if v.harvest {
+				// TableCopy would build the identity tables the harvest spares.
+				if !sameLines(got.Bytes(), plain.Bytes()) {
+					t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+				}
+				continue
+			}
 			tc, err := streamSession.TableCopy(ctx, tx.Conn().PgConn(), tbl.QName(), "")
 			if err != nil {
 				t.Fatal(err)
@@ -176,7 +250,66 @@ INSERT INTO part SELECT id, id, CASE WHEN id % 2 = 0 THEN 'a' ELSE title END FRO
 				t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
 			}
 		}
+		if !v.harvest {
+			continue
+		}
+		// Every harvested set holds what the server's identity table holds, id for id.
+		if v.hold >= 1<<20 && len(harvested) < 6 {
+			t.Errorf("harvest (held %d): only %d tables harvested: %v", v.hold, len(harvested), harvested)
+		}
+		for q, set := range harvested {
+			want := sqlIdents[q]
+			if want == nil {
+				if want, err = sqlSession.Identities(ctx, tx.Conn().PgConn(), q, 1<<30); err != nil {
+					t.Fatal(err)
+				}
+				sqlIdents[q] = want
+			}
+			if got, w := identityMap(set), identityMap(want); !maps.Equal(got, w) || len(w) == 0 {
+				t.Errorf("%s (held %d): harvested identities differ from the server's:\n%v\nwant\n%v", q, v.hold, got, w)
+			}
+		}
 	}
+}
+
+// checkHarvest checks, for one table streamed with identities harvested, that the tables it
+// refers to whose identities were harvested and fit the budget got no identity table on the
+// server, and that a table whose every reference was harvested streams as a plain COPY.
+func checkHarvest(t *testing.T, d *Session, hold int64, tbl *schema.Table, sql string) {
+	t.Helper()
+	if hold < 1<<20 {
+		return
+	}
+	switch tbl.QName() {
+	case "public.app_thing", "public.kref":
+		if want := "COPY " + pgquote.Table(tbl.QName()) + " ("; !strings.HasPrefix(sql, want) {
+			t.Errorf("%s: its references were harvested, yet it streams as %s", tbl.Display(), sql)
+		}
+	}
+	// Built by the server nonetheless: doc (the versions stream first, in their cycle), version
+	// (the audit's text object ids are joined on the server), app_node (a tree).
+	for _, q := range []string{"public.app_item", "public.app_thing", "public.kl"} {
+		if name, ok := d.idents[q]; ok && maxGenericJoins > 0 {
+			t.Errorf("%s streamed: the server built the identities of %s (%s), which were harvested", tbl.Display(), q, name)
+		}
+	}
+}
+
+// identityMap is an IdentitySet as a map.
+func identityMap(s *IdentitySet) map[int64][16]byte {
+	out := map[int64][16]byte{}
+	if s.Dense() {
+		for off := range s.hs {
+			if s.present[off/64]&(1<<(off%64)) != 0 {
+				out[s.min+int64(off)] = s.hs[off]
+			}
+		}
+		return out
+	}
+	for i, id := range s.ids {
+		out[id] = s.hs[i]
+	}
+	return out
 }
 
 // sameLines compares two COPY outputs as multisets of rows.
