@@ -203,6 +203,22 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 		}
 	}()
 	graph := schema.BuildGraph(sch)
+	// The order the tables stream in (and the package lists them in): foreign-key order, and with
+	// the streamed digest also each table after those its generic foreign keys name, cycles
+	// largest first (digest.Session.StreamOrder), so that the identities harvested from a
+	// table's stream serve every table after it.
+	order := graph.Order
+	var sizes map[string]float64
+	if stream != nil {
+		if sizes, err = tableSizes(ctx, tx, sch); err == nil {
+			order, err = stream.StreamOrder(ctx, sizes)
+		}
+		if err != nil {
+			cancelDigest()
+			<-digestDone
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+	}
 	hdr := pack.Header{Tool: opts.Tool}
 	// Tables holding values too large for COPY text: their values travel in entries of their
 	// own (format 2, only then). Found before the header, which names the format.
@@ -212,7 +228,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	}
 	var large map[string]bool
 	if stream != nil {
-		if large, err = largeTables(ctx, tx, graph.Order, above); err != nil {
+		if large, err = largeTables(ctx, tx, order, above); err != nil {
 			cancelDigest()
 			<-digestDone
 			return nil, fmt.Errorf("backup: %w", err)
@@ -222,7 +238,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			log.Info("large values in their own entries", "tables", len(large), "above_bytes", above)
 		}
 	}
-	for i, t := range graph.Order {
+	for i, t := range order {
 		hdr.Tables = append(hdr.Tables, pack.TableLayout{Index: i, Table: t.QName(), Columns: t.DataColumns()})
 	}
 	if err := w.WriteHeader(hdr); err != nil {
@@ -234,21 +250,15 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	var side *sideStream
 	sideTables := map[string]bool{}
 	if stream != nil && opts.Streams >= 2 {
-		sizes, err := tableSizes(ctx, tx, sch)
-		if err != nil {
-			cancelDigest()
-			<-digestDone
-			return nil, fmt.Errorf("backup: %w", err)
-		}
-		cost := make([]float64, len(graph.Order))
-		for i, t := range graph.Order {
+		cost := make([]float64, len(order))
+		for i, t := range order {
 			cost[i] = sizes[t.QName()]
 		}
 		var tables []*schema.Table
 		for i, on := range schedule(cost) {
-			if on && !large[graph.Order[i].QName()] {
-				tables = append(tables, graph.Order[i])
-				sideTables[graph.Order[i].QName()] = true
+			if on && !large[order[i].QName()] {
+				tables = append(tables, order[i])
+				sideTables[order[i].QName()] = true
 			}
 		}
 		if len(tables) > 0 {
@@ -257,8 +267,22 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 			defer side.stop()
 		}
 	}
+	if stream != nil {
+		// Identities harvested from the streams of the tables the first stream reads whole.
+		skip := map[string]bool{}
+		for q := range large {
+			skip[q] = true
+		}
+		for q := range sideTables {
+			skip[q] = true
+		}
+		if err := stream.HarvestIdentities(ctx, order, skip); err != nil {
+			return nil, fmt.Errorf("backup: %w", err)
+		}
+		log.Debug("identities harvested from the stream", "tables", strings.Join(stream.Harvested(), ","))
+	}
 	aheadBlocks := readAheadPool()
-	for i, t := range graph.Order {
+	for i, t := range order {
 		ts := w.Table(i, t.QName())
 		if sideTables[t.QName()] {
 			if streamed[t.QName()], err = side.take(ctx, t.QName(), ts); err != nil {
@@ -356,13 +380,14 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	return &Result{Path: out, Manifest: m, Bytes: w.Bytes(), Elapsed: time.Since(start), Warnings: UndeclaredReferences(sch, plan)}, nil
 }
 
-// heldIdentityBytes bounds the identities the backup holds to resolve a table's generic foreign
-// keys in the client (digest.Session.HoldGenericIdentities; released after the table): the
-// documents, versions and workflows an audit trail points at, 16 bytes each, fit up to about
-// 700k documents; past it the content types that no longer fit are joined on the server as before. The
-// server then no longer probes one hash table per content type with every row, spilling every
-// row to disk once per join where an identity table outgrows work_mem.
-const heldIdentityBytes = 64 << 20
+// heldIdentityBytes bounds the identities the backup holds in the client
+// (digest.Session.HoldGenericIdentities): those harvested from the streams of the tables read so
+// far and kept for the tables after them that reference them (digest.Session.HarvestIdentities;
+// let go after the last of those), and those read from the server's identity tables for the
+// table being streamed (let go after it). The documents, versions and workflows an audit trail
+// points at, 16 bytes each, take about 85 MiB at a million documents; past the budget a table's
+// identities are built and joined by the server as before (correct, slower).
+const heldIdentityBytes = 96 << 20
 
 // Server memory for the backup's own transaction, raised to at least these (kB; a server set
 // higher keeps its value): the hash joins of the COPYs against the identity tables stay in
