@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,31 +110,17 @@ func cli(args ...string) (*gexec.Session, string) {
 	return s, wd
 }
 
-// cliPeak is cli that also returns the command's peak resident set in MiB (VmHWM, sampled every
-// 10 ms: a child's rusage counts the memory the test process had when it forked).
+// cliPeak is cli that also returns the command's peak resident set in MiB (suitekit.RunPeak).
 func cliPeak(args ...string) (*gexec.Session, string, int64) {
 	GinkgoHelper()
 	wd, home, tmp := GinkgoT().TempDir(), GinkgoT().TempDir(), GinkgoT().TempDir()
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = wd
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TMPDIR=" + tmp}
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	var peak int64
-	for start := time.Now(); s.ExitCode() == -1 && time.Since(start) < 2*time.Minute; time.Sleep(10 * time.Millisecond) {
-		if data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
-			if m := vmHWM.FindSubmatch(data); m != nil {
-				kb, _ := strconv.ParseInt(string(m[1]), 10, 64)
-				peak = max(peak, kb>>10)
-			}
-		}
-	}
-	Eventually(s).WithTimeout(time.Minute).Should(gexec.Exit())
+	s, peak := suitekit.RunPeak(cmd, 2*time.Minute)
 	Expect(append(strayFiles(home), strayFiles(tmp)...)).To(BeEmpty(), "edmsdr %s left files in HOME or TMPDIR", args[0])
-	return s, wd, peak
+	return s, wd, peak >> 20
 }
-
-var vmHWM = regexp.MustCompile(`VmHWM:\s*(\d+) kB`)
 
 // findingLine is a finding as Finding.String writes it on stderr: severity, kind, the rest.
 var findingLine = regexp.MustCompile(`(?m)^\s+(error|warning|info) ([a-z-]+)[ :]`)

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -30,17 +29,14 @@ import (
 // run runs the edmsdr binary and waits for it.
 func run(args ...string) *gexec.Session {
 	GinkgoHelper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
-	return suitekit.Run(cmd, 5*time.Minute)
+	return suitekit.Run(command(args...), 5*time.Minute)
 }
 
-// peakRSS is the peak resident memory of a finished command, in bytes.
-func peakRSS(s *gexec.Session) int64 {
-	GinkgoHelper()
-	ru, ok := s.Command.ProcessState.SysUsage().(*syscall.Rusage)
-	Expect(ok).To(BeTrue(), "rusage of the edmsdr process")
-	return ru.Maxrss * 1024
+// command is the edmsdr binary with args, in the test's environment.
+func command(args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "PGCONNECT_TIMEOUT=10")
+	return cmd
 }
 
 var findingLine = regexp.MustCompile(`(?m)^\s+error ([a-z-]+)`)
@@ -452,12 +448,12 @@ var _ = Describe("A large fixture", Label(label.Legacy, label.Memory), func() {
 			Expect(err).NotTo(HaveOccurred())
 			tgt := suitekit.EDMSTarget(ctx, srv)
 			start := time.Now()
-			s := run("restore", "--dsn", tgt, "--in", path)
+			s, peak := suitekit.RunPeak(command("restore", "--dsn", tgt, "--in", path), 5*time.Minute)
 			Expect(s.ExitCode()).To(Equal(0), "%s", s.Err.Contents())
 			took := time.Since(start)
 			Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM documents_document WHERE document_number LIKE 'BIG-%'`)).To(BeEquivalentTo(docs))
 			Expect(suitekit.Count(ctx, tgt, `SELECT count(*) FROM audit_auditentry`)).To(BeEquivalentTo(6 * docs))
-			return st.Size(), peakRSS(s), took
+			return st.Size(), peak, took
 		}
 		mSize, mRSS, mTook := measure(mediumDocs)
 		lSize, lRSS, lTook := measure(largeDocs)

@@ -1,15 +1,12 @@
 package security_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -25,38 +22,14 @@ import (
 )
 
 // measured runs the binary like mustRun or edmsdr and returns its session, its wall time and its
-// peak resident set in MiB (VmHWM, sampled every 20 ms: the rusage of a child counts the test
-// process's own memory, which it had when it forked).
+// peak resident set in MiB (suitekit.RunPeak).
 func measured(args ...string) (*gexec.Session, time.Duration, int64) {
 	GinkgoHelper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = suitekit.CleanEnv()
 	start := time.Now()
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	var peak int64
-	for s.ExitCode() == -1 && time.Since(start) < 5*time.Minute {
-		peak = max(peak, vmHWM(cmd.Process.Pid))
-		time.Sleep(20 * time.Millisecond)
-	}
-	Eventually(s).WithTimeout(time.Minute).Should(gexec.Exit())
-	return s, time.Since(start), peak
-}
-
-// vmHWM is the peak resident set of process pid in MiB, 0 once it is gone.
-func vmHWM(pid int) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb >> 10
-		}
-	}
-	return 0
+	s, peak := suitekit.RunPeak(cmd, 5*time.Minute)
+	return s, time.Since(start), peak >> 20
 }
 
 // largeDigest is digestOf with the time the SQL digest of a value of hundreds of MiB takes on a

@@ -3,9 +3,12 @@ package suitekit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2" //nolint:revive // the suites' DSL
@@ -71,6 +74,42 @@ func Run(cmd *exec.Cmd, timeout time.Duration) *gexec.Session {
 	Expect(err).NotTo(HaveOccurred(), "start %s", cmd.Path)
 	Eventually(s).WithTimeout(timeout).Should(gexec.Exit(), "%s did not exit within %s", cmd.Path, timeout)
 	return s
+}
+
+// RunPeak is Run that also returns the peak resident set of cmd's process in bytes: its VmHWM in
+// /proc/PID/status, sampled every 10 ms while it runs (what it reaches in its last 10 ms may be
+// missed). Not the child's rusage: a process the test process starts begins in the test
+// process's memory, whose high-water mark its ru_maxrss keeps across exec, so that reads at least
+// the test process's own peak and can hide the command's growth.
+func RunPeak(cmd *exec.Cmd, timeout time.Duration) (*gexec.Session, int64) {
+	GinkgoHelper()
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred(), "start %s", cmd.Path)
+	var peak int64
+	for start := time.Now(); s.ExitCode() == -1 && time.Since(start) < timeout; time.Sleep(10 * time.Millisecond) {
+		peak = max(peak, vmHWM(cmd.Process.Pid))
+	}
+	Eventually(s).WithTimeout(time.Minute).Should(gexec.Exit(), "%s did not exit within %s and a minute", cmd.Path, timeout)
+	return s, peak
+}
+
+// vmHWM is the peak resident set of process pid in bytes, 0 where it cannot be read (the process
+// has ended).
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // RestoreReport reads the result that `edmsdr restore --report DIR` wrote to DIR/restore.json.
