@@ -94,6 +94,25 @@ func exportFile(tb testing.TB, path string, opts ExportOptions) (string, *Export
 	return out, res, err
 }
 
+// exportObjects exports the package at path (exportFile), failing tb on an error, and returns
+// the objects of the fixture written (a JSON array), its path and the result.
+func exportObjects(tb testing.TB, path string, opts ExportOptions) ([]map[string]any, string, *ExportResult) {
+	tb.Helper()
+	out, res, err := exportFile(tb, path, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var objs []map[string]any
+	if err := json.Unmarshal(data, &objs); err != nil {
+		tb.Fatalf("not a JSON array: %v\n%s", err, data)
+	}
+	return objs, out, res
+}
+
 // TestExportHandBuiltPackage checks the fixture written for a hand-built package object by object:
 // natural foreign keys (spliced through content types, a tree path), natural primary keys except
 // where a generic foreign key needs the pk, folded many-to-many lists, and values as Django's
@@ -101,18 +120,7 @@ func exportFile(tb testing.TB, path string, opts ExportOptions) (string, *Export
 func TestExportHandBuiltPackage(t *testing.T) {
 	pkg := filepath.Join(t.TempDir(), "p.edmsdr")
 	writePackage(t, pkg, djangoSchema(), djangoRows())
-	out, res, err := exportFile(t, pkg, ExportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []map[string]any
-	if err := json.Unmarshal(data, &got); err != nil {
-		t.Fatalf("not a JSON array: %v\n%s", err, data)
-	}
+	got, out, res := exportObjects(t, pkg, ExportOptions{})
 	want := `[
 {"model": "contenttypes.contenttype", "fields": {"app_label": "contenttypes", "model": "contenttype"}},
 {"model": "contenttypes.contenttype", "fields": {"app_label": "auth", "model": "permission"}},
@@ -278,23 +286,12 @@ func TestExportSkipsTablesThatAreNoModel(t *testing.T) {
 	rows["django_migrations"] = []string{"1\tcontenttypes\t0001_initial\t2024-01-01 00:00:00+00", "2\tauth\t0001_initial\t2024-01-01 00:00:01+00"}
 	pkg := filepath.Join(t.TempDir(), "p.edmsdr")
 	writePackage(t, pkg, s, rows)
-	out, res, err := exportFile(t, pkg, ExportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	objs, _, res := exportObjects(t, pkg, ExportOptions{})
 	want := []SkippedTable{{Table: "audit_auditentry", Rows: 3}, {Table: "django_migrations", Rows: 2}}
 	got := append([]SkippedTable(nil), res.Skipped...)
 	sort.Slice(got, func(i, j int) bool { return got[i].Table < got[j].Table })
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("skipped %+v, want %+v", got, want)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objs []map[string]any
-	if err := json.Unmarshal(data, &objs); err != nil {
-		t.Fatal(err)
 	}
 	for _, o := range objs {
 		if m := o["model"]; m == "audit.auditentry" || strings.Contains(m.(string), "migration") {
@@ -320,18 +317,7 @@ django:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, _, err := exportFile(t, pkg, ExportOptions{Keys: kf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []map[string]any
-	if err := json.Unmarshal(data, &got); err != nil {
-		t.Fatal(err)
-	}
+	got, _, _ := exportObjects(t, pkg, ExportOptions{Keys: kf})
 	var folders, related []string
 	for _, o := range got {
 		f := o["fields"].(map[string]any)
