@@ -12,9 +12,8 @@
 // Callers that need text check it, or refuse what is not what they expect.
 //
 // Append writes what COPY TO writes for the escapes a value needs to survive as one field
-// (backslash, newline, carriage return, tab); SplitRow cuts a row at its tabs, which is right
-// for rows COPY TO wrote (it escapes every tab inside a value as \t), not for text in which a
-// backslash comes before a raw tab.
+// (backslash, newline, carriage return, tab); SplitRow cuts a row at the tabs the server cuts it
+// at (NextUnescaped: those no backslash escapes).
 package copytext
 
 import (
@@ -62,18 +61,51 @@ func Append(dst []byte, s []byte) []byte {
 }
 
 // SplitRow splits one COPY text row (without its newline) into its raw, still escaped fields,
-// reusing dst. Every tab separates two fields: rows written by COPY TO escape the tabs inside
-// values as \t (see the package comment). A row has at least one field, possibly empty.
+// reusing dst: at every tab that no backslash escapes, as the server's COPY FROM does (a
+// backslash before a raw tab makes it data; COPY TO never writes one, it escapes a tab inside a
+// value as \t). A row has at least one field, possibly empty.
 func SplitRow(row []byte, dst [][]byte) [][]byte {
 	dst = dst[:0]
 	for {
-		i := bytes.IndexByte(row, '\t')
+		i := NextUnescaped(row, '\t', false)
 		if i < 0 {
 			return append(dst, row)
 		}
 		dst = append(dst, row[:i])
 		row = row[i+1:]
 	}
+}
+
+// NextUnescaped is the position of the first c in b that no backslash escapes, -1 when there is
+// none; esc says that the bytes before b end in a backslash that escapes b's first byte (text
+// read in pieces).
+func NextUnescaped(b []byte, c byte, esc bool) int {
+	from := 0
+	for {
+		i := bytes.IndexByte(b[from:], c)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		if !EscapedAt(b, i, esc) {
+			return i
+		}
+		from = i + 1
+	}
+}
+
+// EscapedAt says whether the byte at position i of b (i == len(b): the byte after b) follows a
+// backslash that escapes it: an odd run of backslashes before it, counting esc (the bytes before
+// b end in an escaping backslash) when the run reaches b's start.
+func EscapedAt(b []byte, i int, esc bool) bool {
+	run := 0
+	for run < i && b[i-1-run] == '\\' {
+		run++
+	}
+	if run == i && esc {
+		run++
+	}
+	return run%2 == 1
 }
 
 // Unescape decodes one raw COPY text field as the server reads it: null is true for \N (and the

@@ -3,6 +3,7 @@ package copytext
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand"
 	"testing"
 )
@@ -145,6 +146,9 @@ func checkRoundTrip(t *testing.T, s []byte) {
 	if len(SplitRow(esc, nil)) != 1 {
 		t.Fatalf("escaped %q splits: %q", s, esc)
 	}
+	if f := SplitRow(append(append(append([]byte(nil), esc...), '\t'), esc...), nil); len(f) != 2 || !bytes.Equal(f[0], esc) || !bytes.Equal(f[1], esc) {
+		t.Fatalf("%q twice in a row splits into %q", esc, f)
+	}
 	got, null, err := Unescape(esc)
 	if err != nil || null || !bytes.Equal(got, s) {
 		t.Fatalf("%q -> %q -> %q (null %v, %v)", s, esc, got, null, err)
@@ -168,14 +172,22 @@ func TestSplitRow(t *testing.T) {
 	if n := len(SplitRow(nil, got)); n != 1 {
 		t.Errorf("an empty row has one (empty) field, got %d", n)
 	}
-	// A tab after a backslash is cut at too (COPY TO never writes one): the first field then
-	// ends in a lone backslash, which Unescape refuses.
-	got = SplitRow([]byte("a\\\tb"), got)
-	if len(got) != 2 {
-		t.Fatalf("got %q", got)
+	// A raw tab after a backslash is data, as the server reads it (COPY TO never writes one),
+	// unless the backslash is itself escaped.
+	for row, want := range map[string][]string{
+		"a\\\tb":        {"a\\\tb"},
+		"a\\\\\tb":      {`a\\`, "b"},
+		"a\\\\\\\tb\tc": {"a\\\\\\\tb", "c"},
+		"\\\t\t\\\t":    {"\\\t", "\\\t"},
+		"\t\\":          {"", `\`},
+	} {
+		got = SplitRow([]byte(row), got)
+		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
+			t.Errorf("SplitRow(%q) = %q, want %q", row, got, want)
+		}
 	}
-	if _, _, err := Unescape(got[0]); !errors.Is(err, ErrLoneBackslash) {
-		t.Errorf("%q: %v, want ErrLoneBackslash", got[0], err)
+	if v, _, err := Unescape(SplitRow([]byte("a\\\tb\tc"), got)[0]); err != nil || string(v) != "a\tb" {
+		t.Errorf("the first field of a row with an escaped raw tab reads %q, %v", v, err)
 	}
 }
 
@@ -289,4 +301,48 @@ func xDigit(c byte) int {
 		return int(c-'A') + 10
 	}
 	return int(c-'a') + 10
+}
+
+// TestNextUnescaped: the first c no backslash escapes, with the escape carried in from the
+// bytes before (esc), and EscapedAt at every position, including the one past the end.
+func TestNextUnescaped(t *testing.T) {
+	for _, c := range []struct {
+		b    string
+		esc  bool
+		want int
+	}{
+		{"a\tb", false, 1},
+		{"a\tb", true, 1},
+		{"\tb", true, -1},
+		{"\t\t", true, 1},
+		{`\` + "\t\t", false, 2},
+		{`\\` + "\t", false, 2},
+		{`\\` + "\t", true, -1},
+		{`\\\` + "\t", true, 3},
+		{"", true, -1},
+		{"abc", false, -1},
+	} {
+		if got := NextUnescaped([]byte(c.b), '\t', c.esc); got != c.want {
+			t.Errorf("NextUnescaped(%q, esc %v) = %d, want %d", c.b, c.esc, got, c.want)
+		}
+	}
+	for _, c := range []struct {
+		b   string
+		esc bool
+		at  int
+		yes bool
+	}{
+		{`a\`, false, 2, true},
+		{`a\\`, false, 3, false},
+		{``, true, 0, true},
+		{``, false, 0, false},
+		{`\`, true, 1, false},
+		{`\\`, true, 2, true},
+		{`x`, true, 0, true},
+		{`x`, true, 1, false},
+	} {
+		if got := EscapedAt([]byte(c.b), c.at, c.esc); got != c.yes {
+			t.Errorf("EscapedAt(%q, %d, esc %v) = %v, want %v", c.b, c.at, c.esc, got, c.yes)
+		}
+	}
 }

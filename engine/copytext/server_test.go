@@ -126,3 +126,75 @@ func escapes(f string, c byte) bool {
 	}
 	return false
 }
+
+// TestSplitRowAsTheServerReads: rows of three fields joined by tabs, with backslashes before the
+// tabs and raw tabs inside fields, COPYed into a table of three text columns: a row the server
+// takes is three fields to SplitRow, which read (Unescape) as the server stored them, unless
+// Unescape refuses them; a row the server refuses is not three fields Unescape reads.
+func TestSplitRowAsTheServerReads(t *testing.T) {
+	c := localpgtest.Shared(t)
+	conn := c.Connect(t, c.NewDatabase(t, "copyrows"))
+	ctx := localpgtest.Context(t, 5*time.Minute)
+	if _, err := conn.Exec(ctx, "CREATE TABLE r (a text, b text, c text)"); err != nil {
+		t.Fatal(err)
+	}
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewSource(seed))
+	pieces := []string{`\`, `\`, `\`, "\t", "a", "N", "t", "1"}
+	counts := map[string]int{}
+	for i := 0; i < 1500; i++ {
+		// Three fields of random pieces, joined by tabs: a field ending in an odd run of
+		// backslashes escapes the tab after it, a raw tab inside one cuts it, unless escaped.
+		var row []byte
+		for k := range 3 {
+			if k > 0 {
+				row = append(row, '\t')
+			}
+			for j := rng.Intn(5); j > 0; j-- {
+				row = append(row, pieces[rng.Intn(len(pieces))]...)
+			}
+		}
+		fields := SplitRow(row, nil)
+		var values [][]byte
+		var nulls []bool
+		var uerr error
+		for _, f := range fields {
+			v, null, err := Unescape(f)
+			uerr = errors.Join(uerr, err)
+			values, nulls = append(values, v), append(nulls, null)
+		}
+		if _, err := conn.Exec(ctx, "TRUNCATE r"); err != nil {
+			t.Fatal(err)
+		}
+		_, serr := conn.PgConn().CopyFrom(ctx, bytes.NewReader(append(row, '\n')), "COPY r (a, b, c) FROM STDIN")
+		var pgErr *pgconn.PgError
+		if serr != nil && !errors.As(serr, &pgErr) {
+			t.Fatalf("%q: %v", row, serr)
+		}
+		switch {
+		case serr == nil && len(fields) != 3:
+			t.Errorf("seed %d: %q: the server reads three fields, SplitRow %d: %q", seed, row, len(fields), fields)
+		case serr == nil && uerr != nil:
+			counts["refused by Unescape"]++ // \N inside a value: read by the server, never written
+		case serr == nil:
+			counts["read alike"]++
+			var got [3][]byte
+			var gotNull [3]bool
+			err := conn.QueryRow(ctx, "SELECT a IS NULL, b IS NULL, c IS NULL, convert_to(a, 'UTF8'), convert_to(b, 'UTF8'), convert_to(c, 'UTF8') FROM r").
+				Scan(&gotNull[0], &gotNull[1], &gotNull[2], &got[0], &got[1], &got[2])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range 3 {
+				if gotNull[k] != nulls[k] || !bytes.Equal(got[k], values[k]) {
+					t.Errorf("seed %d: %q field %d: SplitRow and Unescape %q null %v, the server %q null %v", seed, row, k, values[k], nulls[k], got[k], gotNull[k])
+				}
+			}
+		case len(fields) == 3 && uerr == nil:
+			t.Errorf("seed %d: %q: SplitRow and Unescape read %q, the server refuses: %v", seed, row, values, serr)
+		default:
+			counts["refused by both"]++
+		}
+	}
+	t.Logf("seed %d: %v", seed, counts)
+}

@@ -159,7 +159,7 @@ func (l *LongRows) Close() error {
 
 // skip reads b inside a skipped row: ended when the row ends in it, rest what follows its newline.
 func (l *LongRows) skip(b []byte) (rest []byte, ended bool, err error) {
-	e := nextUnescaped(b, '\n', l.esc)
+	e := copytext.NextUnescaped(b, '\n', l.esc)
 	row := b
 	if e >= 0 {
 		row = b[:e]
@@ -168,7 +168,7 @@ func (l *LongRows) skip(b []byte) (rest []byte, ended bool, err error) {
 		return nil, false, err
 	}
 	if e < 0 {
-		l.esc = escapedAt(b, len(b), l.esc)
+		l.esc = copytext.EscapedAt(b, len(b), l.esc)
 		return nil, false, nil
 	}
 	l.esc = false
@@ -180,7 +180,7 @@ func (l *LongRows) skip(b []byte) (rest []byte, ended bool, err error) {
 func (l *LongRows) scanID(b []byte) error {
 	esc := l.esc
 	for len(b) > 0 && l.field <= l.idField {
-		i := nextUnescaped(b, '\t', esc)
+		i := copytext.NextUnescaped(b, '\t', esc)
 		seg := b
 		if i >= 0 {
 			seg = b[:i]
@@ -215,36 +215,6 @@ func (l *LongRows) endRow() error {
 	}
 	l.ids = append(l.ids, id)
 	return nil
-}
-
-// nextUnescaped is the position of the first c in b that no backslash escapes (esc: the bytes
-// before b end in an unconsumed backslash), -1 when there is none.
-func nextUnescaped(b []byte, c byte, esc bool) int {
-	from := 0
-	for {
-		i := bytes.IndexByte(b[from:], c)
-		if i < 0 {
-			return -1
-		}
-		i += from
-		if !escapedAt(b, i, esc) {
-			return i
-		}
-		from = i + 1
-	}
-}
-
-// escapedAt says whether the byte at position i of b follows an unconsumed backslash: an odd run
-// of backslashes before it, counting those before b (esc) when the run reaches b's start.
-func escapedAt(b []byte, i int, esc bool) bool {
-	run := 0
-	for run < i && b[i-1-run] == '\\' {
-		run++
-	}
-	if run == i && esc {
-		run++
-	}
-	return run%2 == 1
 }
 
 // copyInt reads a COPY text field as the integer the server reads from it, where its text,
