@@ -80,12 +80,22 @@ func schedule(cost []float64) []bool {
 }
 
 // tableSizes returns the on-disk size (heap and TOAST, partitions summed) of every table of sch,
-// by qualified name: the schedule's costs.
+// by qualified name: the schedule's costs. pg_table_size locks the relation it measures (ACCESS
+// SHARE, until the transaction ends): only the tables of sch are measured, so that a table the
+// backup leaves out (another schema, excluded by the keys file), held exclusively by another
+// session, never stops it.
 func tableSizes(ctx context.Context, tx pgx.Tx, sch *schema.Schema) (map[string]float64, error) {
+	nss, names := make([]string, 0, len(sch.Tables)), make([]string, 0, len(sch.Tables))
+	for _, t := range sch.Tables {
+		nss, names = append(nss, t.Schema), append(names, t.Name)
+	}
 	rows, err := tx.Query(ctx, `SELECT n.nspname, c.relname,
   CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_table_size(p.relid)), 0) FROM pg_partition_tree(c.oid) p)
     ELSE pg_table_size(c.oid) END::float8
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')`)
+FROM unnest($1::text[], $2::text[]) AS w(nspname, relname)
+JOIN pg_namespace n ON n.nspname = w.nspname
+JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = w.relname
+WHERE c.relkind IN ('r', 'p')`, nss, names)
 	if err != nil {
 		return nil, fmt.Errorf("table sizes: %w", err)
 	}
