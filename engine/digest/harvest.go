@@ -377,9 +377,10 @@ func (hv *harvester) add(id int64, sum [16]byte) {
 		return
 	}
 	if len(s.ids) == cap(s.ids) {
+		// While the set is copied into its new slices both live: together within the budget.
 		c := max(1024, 2*cap(s.ids))
-		if int64(c)*24 > hv.limit {
-			c = int(hv.limit / 24)
+		if int64(cap(s.ids)+c)*24 > hv.limit {
+			c = int(hv.limit/24) - cap(s.ids)
 		}
 		if c <= len(s.ids) {
 			hv.fail("past the memory budget")

@@ -50,4 +50,14 @@ func TestHarvesterRefusesWhatItCannotHold(t *testing.T) {
 			t.Errorf("%s: id 1 found", c.name)
 		}
 	}
+	// A sparse set growing past its first slices: the old and the new live together while it is
+	// copied, within the budget.
+	const limit = 3000 * 24
+	hv := newSparse(limit)
+	for id := int64(0); id < 1025; id++ {
+		hv.add(id*7, [16]byte{})
+	}
+	if hv.failed != "" || (1024+cap(hv.set.ids))*24 > limit {
+		t.Errorf("sparse growth: failed %q, %d ids of room after 1024 (budget %d bytes)", hv.failed, cap(hv.set.ids), limit)
+	}
 }
