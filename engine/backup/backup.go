@@ -140,7 +140,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	if len(sch.Tables) == 0 {
 		return nil, errors.New("backup: the database has no tables to back up")
 	}
-	if fl := leftOutReferences(sch); len(fl) > 0 {
+	if fl := sch.LeftOutReferences(); len(fl) > 0 {
 		return nil, &finding.Refused{Op: "backup", Findings: fl}
 	}
 	plan, err := keys.Build(sch, kf)
@@ -503,23 +503,4 @@ func checkDeclaredKeys(ctx context.Context, q pgx.Tx, sch *schema.Schema, plan *
 		}
 	}
 	return out
-}
-
-// leftOutReferences finds the foreign keys of the tables backed up that reference a table left out
-// (the keys file's exclude, or a schema Options.Schemas does not name): the package's schema
-// snapshot would name a table it lacks, and verify and every restore refuse such a package as
-// corrupt, so the backup refuses first.
-func leftOutReferences(sch *schema.Schema) finding.List {
-	var fl finding.List
-	for _, t := range sch.Tables {
-		for _, fk := range t.ForeignKeys {
-			if sch.Table(fk.RefQName()) != nil {
-				continue
-			}
-			fl.Add(finding.Finding{Kind: finding.KeyPlan, Table: t.Display(), Constraint: fk.Name, Message: fmt.Sprintf(
-				"references %s, which this backup leaves out (the keys file's exclude, or --schemas): a package without it cannot be restored; back it up too, or leave out %s as well",
-				schema.DisplayName(fk.RefQName()), t.Display())})
-		}
-	}
-	return fl
 }

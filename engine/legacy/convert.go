@@ -215,6 +215,9 @@ func (c *conv) run(ctx context.Context, src io.Reader, out string) (*ConvertResu
 	if len(c.s.Tables) == 0 {
 		return nil, errors.New("convert: the database has no tables: give the database that holds the schema the fixture belongs to (a migrated, re-initialised target)")
 	}
+	if fl := c.s.LeftOutReferences(); len(fl) > 0 {
+		return nil, &finding.Refused{Op: "convert fixture", Findings: fl}
+	}
 	c.plan, err = keys.Build(c.s, kf)
 	if err != nil {
 		return nil, &finding.Refused{Op: "convert fixture", Findings: keys.Findings(err)}

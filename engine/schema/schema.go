@@ -304,3 +304,22 @@ func (s *Schema) Validate() finding.List {
 	}
 	return out
 }
+
+// LeftOutReferences finds the foreign keys of s's tables that reference a table s lacks: one left
+// out of a backup or a conversion (the keys file's exclude, or schemas not read). A package whose
+// schema snapshot holds one is refused as corrupt by verify and every restore (Validate), so
+// whatever writes a package refuses first: one finding (key-plan) per such foreign key.
+func (s *Schema) LeftOutReferences() finding.List {
+	var fl finding.List
+	for _, t := range s.Tables {
+		for _, fk := range t.ForeignKeys {
+			if s.Table(fk.RefQName()) != nil {
+				continue
+			}
+			fl.Add(finding.Finding{Kind: finding.KeyPlan, Table: t.Display(), Constraint: fk.Name, Message: fmt.Sprintf(
+				"references %s, which is left out (the keys file's exclude, or --schemas): a package without it cannot be restored; include it, or leave out %s as well",
+				DisplayName(fk.RefQName()), t.Display())})
+		}
+	}
+	return fl
+}
