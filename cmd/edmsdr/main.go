@@ -141,7 +141,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	g := &globals{stdout: stdout, stderr: stderr, log: slog.New(slog.NewTextHandler(io.Discard, nil)), args: args}
 	root := newRoot(g)
 	root.SetArgs(args)
+	stopProfile := startCPUProfile(stderr)
 	err := root.ExecuteContext(ctx)
+	stopProfile()
 	if g.stopLog != nil {
 		g.stopLog()
 	}
