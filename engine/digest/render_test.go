@@ -153,3 +153,114 @@ func TestHasherLargeRowAllocates(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// mayActRef is mayAct byte by byte.
+func mayActRef(w uint64) bool {
+	for k := 0; k < 8; k++ {
+		if c := byte(w >> (8 * k)); c < 0x2d || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// TestMayAct: the word test renderField skips plain runs with answers as the byte-by-byte test
+// does: every byte value in every lane among fillers on both sides of the limits, every pair of
+// byte values in two lanes, and random words.
+func TestMayAct(t *testing.T) {
+	fillers := []byte{0x2d, 0x2e, 0x30, 'a', 0x5b, 0x5d, 0x7f, 0x80, 0xc3, 0xff, 0x2c, 0x00, '\\'}
+	word := func(b [8]byte) uint64 {
+		var w uint64
+		for k := 7; k >= 0; k-- {
+			w = w<<8 | uint64(b[k])
+		}
+		return w
+	}
+	for _, fill := range fillers {
+		for lane := range 8 {
+			for v := range 256 {
+				var b [8]byte
+				for k := range b {
+					b[k] = fill
+				}
+				b[lane] = byte(v)
+				if w := word(b); mayAct(w) != mayActRef(w) {
+					t.Fatalf("word %#016x: mayAct %v, want %v", w, mayAct(w), mayActRef(w))
+				}
+			}
+		}
+	}
+	for lo := range 8 {
+		for hi := lo + 1; hi < 8; hi++ {
+			for v := range 256 {
+				for u := range 256 {
+					b := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
+					b[lo], b[hi] = byte(v), byte(u)
+					if w := word(b); mayAct(w) != mayActRef(w) {
+						t.Fatalf("word %#016x: mayAct %v, want %v", w, mayAct(w), mayActRef(w))
+					}
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 1 << 20 {
+		w := rng.Uint64()
+		if rng.IntN(2) == 0 {
+			w |= 0x8080808080808080 >> (8 * rng.IntN(8)) // bytes above 0x7f, as UTF-8 has
+		}
+		if mayAct(w) != mayActRef(w) {
+			t.Fatalf("word %#016x: mayAct %v, want %v", w, mayAct(w), mayActRef(w))
+		}
+	}
+}
+
+// TestRenderFieldAnyBytes: fields of any bytes and lengths around the word size render as the
+// materialised renderer renders them, the byte it acts on at every offset of a plain run.
+func TestRenderFieldAnyBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	plain := []byte("0123456789abcdefXYZ-.:/_~é中")
+	check := func(f []byte) {
+		t.Helper()
+		want := recordFieldMaterialised(nil, f)
+		var rw recordWriter
+		h := &Hasher{md: &rw, out: make([]byte, 0, renderBuf)}
+		h.renderField(f)
+		rw.Write(h.out)
+		if !bytes.Equal(rw.Bytes(), want) {
+			t.Fatalf("field %q: rendered %q, want %q", f, rw.Bytes(), want)
+		}
+	}
+	for n := range 41 {
+		run := make([]byte, n)
+		for k := range run {
+			run[k] = plain[rng.IntN(len(plain))]
+		}
+		check(run)
+		for pos := range n {
+			for v := range 256 {
+				f := append([]byte(nil), run...)
+				f[pos] = byte(v)
+				check(f)
+				if pos+1 < n {
+					for _, next := range []byte{'\\', 'b', 't', 'N', '"', 'x', 0} {
+						g := append([]byte(nil), f...)
+						g[pos+1] = next
+						check(g)
+					}
+				}
+			}
+		}
+	}
+	for range 20000 {
+		f := make([]byte, rng.IntN(40))
+		for k := range f {
+			if rng.IntN(4) == 0 {
+				f[k] = byte(rng.IntN(256))
+			} else {
+				f[k] = plain[rng.IntN(len(plain))]
+			}
+		}
+		check(f)
+	}
+}

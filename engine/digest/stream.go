@@ -435,6 +435,20 @@ var fieldClass = func() (c [256]byte) {
 	return c
 }()
 
+// mayAct reports whether any of the eight bytes of w (little-endian) is below 0x2d or is '\\'
+// (0x5c): every byte renderField's scan acts on ('"', '(', ')', ',', ' ', the white space and
+// '\\') is one of them, so a word for which it is false can be passed over whole. The answer is
+// exact, not a guess: the lowest byte below n (n at most 0x80) leaves its lane's high bit set in
+// both w - n*0x0101..01 and ^w, no lane below it borrows, and with no such byte no lane borrows
+// at all and none can have both high bits set (TestMayAct checks every byte in every lane).
+func mayAct(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (w - ones*0x2d) &^ w & highs
+	b := w ^ (ones * '\\')
+	backslash := (b - ones) &^ b & highs
+	return below|backslash != 0
+}
+
 const (
 	bytePlain = iota
 	byteQuote
@@ -451,7 +465,14 @@ func (h *Hasher) renderField(f []byte) {
 	// One scan decides: stop at the first byte that needs quoting; remember whether any escape
 	// (standing for a byte that needs none, \b say) must be unescaped.
 	quote, escaped := len(f) == 0, false
-	for i := 0; i < len(f) && !quote; i++ {
+	i := 0
+	// Eight bytes at a time while none of them is one the scan below acts on (most of a field
+	// that needs no quoting: digits, letters, '-', ':', '.', UTF-8); a word holding one is
+	// classified byte by byte, as the rest of the field is.
+	for i+8 <= len(f) && !mayAct(binary.LittleEndian.Uint64(f[i:])) {
+		i += 8
+	}
+	for ; i < len(f) && !quote; i++ {
 		switch fieldClass[f[i]] {
 		case byteQuote:
 			quote = true
