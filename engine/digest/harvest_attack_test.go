@@ -20,6 +20,7 @@ func TestHarvestAttacks(t *testing.T) {
 		ddl  string
 		kf   *keys.File
 		skip []string
+		want string // a table whose identities must be harvested when they fit
 	}{
 		{name: "natural key out of column order, smallint ids, hostile values", ddl: `
 CREATE TABLE k (id smallint PRIMARY KEY, z text NOT NULL, a text, m int, UNIQUE (z, a));
@@ -32,7 +33,7 @@ INSERT INTO r (k_id, k2_id, note) SELECT id, id, z FROM k WHERE id % 2 = 0;
 INSERT INTO r (k_id, k2_id, note) SELECT id, id, a FROM k;
 SET session_replication_role = replica;
 INSERT INTO r (k_id, k2_id, note) VALUES (1000, 9223372036854775807, 'dangling'), (NULL, -9223372036854775808, NULL);
-RESET session_replication_role;`},
+RESET session_replication_role;`, want: "public.k"},
 		{name: "keys-file natural key reversed through a reference, keyless chain", ddl: `
 CREATE TABLE p (id int PRIMARY KEY, name text);
 CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p, code text, extra text);
@@ -63,7 +64,7 @@ INSERT INTO app_b VALUES (-1, NULL, NULL), (0, 3, 'b0');
 INSERT INTO app_log (content_type_id, object_id, a_id, what) SELECT 1, id, id, name FROM app_a;
 INSERT INTO app_log (content_type_id, object_id, a_id, what) SELECT 2, id, NULL, v FROM app_b;
 INSERT INTO app_log (content_type_id, object_id, a_id, what) VALUES (3, 1, NULL, 'itself'), (2, -1, 1, 'neg'), (1, 99, NULL, 'none'), (NULL, 1, NULL, NULL);`,
-			kf: &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.app_log", ContentType: "content_type_id", ObjectID: "object_id"}}}},
+			kf: &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.app_log", ContentType: "content_type_id", ObjectID: "object_id"}}}, want: "public.app_b"},
 		{name: "harvested tables and users left to another stream", ddl: `
 CREATE TABLE p (id int PRIMARY KEY, name text UNIQUE);
 CREATE TABLE q (id int PRIMARY KEY, p_id int REFERENCES p, v text);
@@ -74,6 +75,17 @@ INSERT INTO q SELECT i, i % 7, 'v' || (i % 3) FROM generate_series(1, 50) i;
 INSERT INTO side SELECT i, i, i % 30 FROM generate_series(1, 50) i;
 INSERT INTO last SELECT i, i, 51 - i, -(i % 6) FROM generate_series(1, 50) i;`,
 			skip: []string{"public.side"}},
+		{name: "a partitioned table harvested through its root, referenced plainly and generically", ddl: `
+CREATE TABLE django_content_type (id serial PRIMARY KEY, app_label text NOT NULL, model text NOT NULL, UNIQUE (app_label, model));
+CREATE TABLE app_ev (id bigint PRIMARY KEY, name text NOT NULL, at int) PARTITION BY RANGE (id);
+CREATE TABLE app_ev_lo PARTITION OF app_ev FOR VALUES FROM (MINVALUE) TO (0);
+CREATE TABLE app_ev_hi PARTITION OF app_ev FOR VALUES FROM (0) TO (MAXVALUE);
+CREATE TABLE app_ref (id serial PRIMARY KEY, ev_id bigint REFERENCES app_ev, content_type_id int REFERENCES django_content_type, object_id bigint);
+INSERT INTO django_content_type (app_label, model) VALUES ('app', 'ev');
+INSERT INTO app_ev SELECT i * 1000, 'e' || (i % 5), i FROM generate_series(-20, 20) i;
+INSERT INTO app_ref (ev_id, content_type_id, object_id) SELECT id, 1, -id FROM app_ev;
+INSERT INTO app_ref (ev_id, content_type_id, object_id) VALUES (NULL, 1, 7), (NULL, NULL, 0);`,
+			kf: &keys.File{GenericForeignKeys: []keys.GenericFKSpec{{Table: "public.app_ref", ContentType: "content_type_id", ObjectID: "object_id"}}}, want: "public.app_ev"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			conn, ctx := testDB(t, "harvest", c.ddl, 2*time.Minute)
@@ -124,6 +136,9 @@ INSERT INTO last SELECT i, i, 51 - i, -(i % 6) FROM generate_series(1, 50) i;`,
 					if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
 						t.Errorf("%s (held %d): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), hold, td, w, sql)
 					}
+				}
+				if _, ok := harvested[c.want]; hold >= 1<<20 && c.want != "" && !ok {
+					t.Errorf("held %d: %s not harvested (planned %v)", hold, c.want, d.Harvested())
 				}
 				if hold >= 1<<20 && len(harvested) == 0 {
 					t.Errorf("held %d: nothing harvested (planned %v)", hold, d.Harvested())
