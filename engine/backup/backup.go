@@ -164,7 +164,7 @@ func run(ctx context.Context, cfg *pgx.ConnConfig, out string, create func() (*p
 	// The digest is folded into the COPY stream (see digest.StreamTable) where the server renders
 	// values as the digest hashes them; otherwise it runs beside the stream, on a second connection
 	// that imports the snapshot.
-	why, err := digest.StreamCheck(ctx, tx)
+	why, err := digest.StreamCheckTables(ctx, tx, sch)
 	if err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/schema"
 )
 
 // TestHarvestAttacks: shapes the harvest must get right or leave to the server, each streamed in
@@ -157,5 +159,25 @@ INSERT INTO app_ref (ev_id, content_type_id, object_id) VALUES (NULL, 1, 7), (NU
 				}
 			}
 		})
+	}
+}
+
+// TestStreamCheckTablesOnlyItsOwn: a table with inheritance children turns streaming off for the
+// whole database (StreamCheck), and for a schema holding it, not for one that leaves it out.
+func TestStreamCheckTablesOnlyItsOwn(t *testing.T) {
+	conn, ctx := testDB(t, "inherit", `CREATE SCHEMA legacy; CREATE TABLE legacy.parent (id int); CREATE TABLE legacy.child () INHERITS (legacy.parent);
+CREATE TABLE app (id int PRIMARY KEY)`, time.Minute)
+	tx, sch, _ := snapshot(t, ctx, conn, nil, false)
+	whole, err := StreamCheck(ctx, tx)
+	if err != nil || whole == "" {
+		t.Errorf("StreamCheck = %q, %v; want inheritance reported", whole, err)
+	}
+	if why, err := StreamCheckTables(ctx, tx, sch); err != nil || why != whole {
+		t.Errorf("StreamCheckTables(every table) = %q, %v; want %q", why, err, whole)
+	}
+	sch.Tables = slices.DeleteFunc(sch.Tables, func(tb *schema.Table) bool { return tb.Schema == "legacy" })
+	sch.Index()
+	if why, err := StreamCheckTables(ctx, tx, sch); err != nil || why != "" {
+		t.Errorf("StreamCheckTables(without the parent) = %q, %v; want streaming", why, err)
 	}
 }

@@ -34,11 +34,27 @@ import (
 // and record quoting treats no byte above 0x7f as white space (a C or UTF-8 character type). It
 // returns "" when streaming is safe, else the reason it is not.
 func StreamCheck(ctx context.Context, q Querier) (string, error) {
+	return StreamCheckTables(ctx, q, nil)
+}
+
+// StreamCheckTables is StreamCheck for the tables of s only (nil: every table of the database):
+// a table with inheritance children outside s is never digested, so it does not matter (a backup
+// leaving out a schema that holds one still streams its digest, its large values and its
+// harvested identities).
+func StreamCheckTables(ctx context.Context, q Querier, s *schema.Schema) (string, error) {
 	var server, client, ctype string
 	var inherits bool
+	var nss, names []string
+	if s != nil {
+		nss, names = make([]string, 0, len(s.Tables)), make([]string, 0, len(s.Tables))
+		for _, t := range s.Tables {
+			nss, names = append(nss, t.Schema), append(names, t.Name)
+		}
+	}
 	if err := q.QueryRow(ctx, `SELECT current_setting('server_encoding'), current_setting('client_encoding'),
   (SELECT datctype FROM pg_database WHERE datname = current_database()),
-  EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'r')`).Scan(&server, &client, &ctype, &inherits); err != nil {
+  EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace n ON n.oid = p.relnamespace
+    WHERE p.relkind = 'r' AND ($1::text[] IS NULL OR (n.nspname, p.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))))`, nss, names).Scan(&server, &client, &ctype, &inherits); err != nil {
 		return "", fmt.Errorf("digest: read encodings: %w", err)
 	}
 	if !strings.EqualFold(server, client) {
