@@ -12,7 +12,7 @@ import (
 )
 
 // TestBackupRefusesToLeaveOutAReferencedTable: a table the backup leaves out (the keys file's
-// exclude, or a schema --schemas does not name) that a table it keeps references by a foreign
+// exclude, or a schema --schema does not name) that a table it keeps references by a foreign
 // key would make a package whose schema snapshot names a table it lacks, which verify and every
 // restore refuse as corrupt: the backup refuses before writing, naming both.
 func TestBackupRefusesToLeaveOutAReferencedTable(t *testing.T) {

@@ -317,7 +317,7 @@ func (s *Schema) LeftOutReferences() finding.List {
 				continue
 			}
 			fl.Add(finding.Finding{Kind: finding.KeyPlan, Table: t.Display(), Constraint: fk.Name, Message: fmt.Sprintf(
-				"references %s, which is left out (the keys file's exclude, or --schemas): a package without it cannot be restored; include it, or leave out %s as well",
+				"references %s, which is left out (the keys file's exclude, or --schema): a package without it cannot be restored; include it, or leave out %s as well",
 				DisplayName(fk.RefQName()), t.Display())})
 		}
 	}
