@@ -114,7 +114,10 @@ func EscapedAt(b []byte, i int, esc bool) bool {
 // \xhh, and \c for any other byte c (\x not followed by a hex digit is 'x'). A field without a
 // backslash is returned as it is (value aliases field). The errors (ErrLoneBackslash,
 // ErrNullInValue, ErrEndMarker) are text the server reads otherwise than a field, or that COPY
-// TO never writes; the first found is returned.
+// TO never writes; the first found is returned. Unescape does not check bytes against an
+// encoding: the server refuses a line whose own bytes, or a value whose decoded bytes, are not
+// valid in the database's encoding (a raw 0xc3 followed by the escape \xba is refused there, and
+// read here as the two bytes of "ú").
 func Unescape(field []byte) (value []byte, null bool, err error) {
 	if len(field) == 2 && field[0] == '\\' && field[1] == 'N' {
 		return nil, true, nil
