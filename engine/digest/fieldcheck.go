@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/edmsdr/edmsdr/engine/copytext"
 )
 
 // Text the target reads otherwise. A digest taken from rows as they are sent (restore) holds for
@@ -298,7 +300,7 @@ func jsonbCheck(f []byte) string {
 			c := f[i]
 			if c == '\\' && i+1 < len(f) {
 				i++
-				c = unescape(f[i])
+				c = copytext.Byte(f[i])
 			}
 			text = append(text, c)
 		}

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/edmsdr/edmsdr/engine/copytext"
 )
 
 // recordFieldMaterialised is the renderer the streaming one replaced (it built the unescaped
@@ -23,7 +25,7 @@ func recordFieldMaterialised(dst, f []byte) []byte {
 			continue
 		}
 		i++
-		val = append(val, unescape(f[i]))
+		val = append(val, copytext.Byte(f[i]))
 	}
 	quote := len(val) == 0
 	for _, c := range val {

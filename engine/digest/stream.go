@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/edmsdr/edmsdr/engine/copytext"
 	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/pgerr"
 	"github.com/edmsdr/edmsdr/engine/pgquote"
@@ -402,25 +403,6 @@ func (h *Hasher) emitByte(c byte) {
 	h.out = append(h.out, c)
 }
 
-// unescape maps the byte after a backslash in COPY text to the byte it stands for.
-func unescape(c byte) byte {
-	switch c {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	case 'v':
-		return '\v'
-	}
-	return c
-}
-
 // printedEscape reports the bytes COPY TO prints after a backslash.
 func printedEscape(c byte) bool {
 	switch c {
@@ -494,7 +476,7 @@ func (h *Hasher) renderField(f []byte) {
 			quote = true
 		case byteEscape:
 			escaped = true
-			quote = i+1 == len(f) || needsQuote(unescape(f[i+1]))
+			quote = i+1 == len(f) || needsQuote(copytext.Byte(f[i+1]))
 			i++
 		}
 	}
@@ -545,7 +527,7 @@ func (h *Hasher) emitUnescaped(f []byte, quoted bool) {
 		}
 		if c == '\\' && i+1 < len(f) {
 			i++
-			c = unescape(f[i])
+			c = copytext.Byte(f[i])
 		}
 		if quoted && (c == '"' || c == '\\') {
 			h.emitByte(c)
