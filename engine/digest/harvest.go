@@ -248,7 +248,11 @@ func (d *Session) startHarvest(ctx context.Context, t *schema.Table, cols []stri
 		return fmt.Errorf("digest %s: range of ids: %w", t.Display(), err)
 	}
 	avail := hs.limit - hs.used - hs.live
-	hv := &harvester{idPos: idPos, fields: fields, md: md5.New(), set: &IdentitySet{}, limit: avail}
+	order := make([]int, len(fields))
+	for k, i := range fields {
+		order[k] = h.order[i]
+	}
+	hv := &harvester{idPos: idPos, order: order, md: md5.New(), set: &IdentitySet{}, limit: avail}
 	if lo != nil && hi != nil && *hi >= *lo {
 		if span := uint64(*hi) - uint64(*lo); span < maxDenseSpan {
 			n := int64(span) + 1
@@ -299,7 +303,7 @@ func (d *Session) usingHarvested(qname string) {
 // harvester computes the identities of a table's rows as its Hasher renders them.
 type harvester struct {
 	idPos  int   // the surrogate id's field
-	fields []int // the identity's fields, as positions in the Hasher's order
+	order  []int // the identity's fields, as entries of the Hasher's order (renderRecord)
 	md     hash.Hash
 	sum    [md5.Size]byte
 	set    *IdentitySet
@@ -325,22 +329,9 @@ func (h *Hasher) harvestRow() error {
 	h.md = hv.md
 	h.md.Reset()
 	h.out = h.out[:0]
-	if len(hv.fields) > 0 {
-		h.out = append(h.out, '(')
-		for k, i := range hv.fields {
-			if k > 0 {
-				h.out = append(h.out, ',')
-			}
-			if f := h.order[i]; f < 0 {
-				if err := h.renderHeld(&h.held[-f-1]); err != nil {
-					h.md = saved
-					return err
-				}
-			} else {
-				h.renderField(h.fields[f])
-			}
-		}
-		h.out = append(h.out, ')')
+	if err := h.renderRecord(hv.order); err != nil {
+		h.md = saved
+		return err
 	}
 	h.md.Write(h.out)
 	h.out = h.out[:0]

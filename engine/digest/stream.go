@@ -335,21 +335,8 @@ func (h *Hasher) row(line []byte) error {
 	}
 	h.md.Reset()
 	h.out = h.out[:0]
-	if len(h.order) > 0 {
-		h.out = append(h.out, '(')
-		for k, f := range h.order {
-			if k > 0 {
-				h.out = append(h.out, ',')
-			}
-			if f < 0 {
-				if err := h.renderHeld(&h.held[-f-1]); err != nil {
-					return err
-				}
-				continue
-			}
-			h.renderField(h.fields[f])
-		}
-		h.out = append(h.out, ')')
+	if err := h.renderRecord(h.order); err != nil {
+		return err
 	}
 	if h.unprinted {
 		return errUnprinted
@@ -367,6 +354,30 @@ func (h *Hasher) row(line []byte) error {
 	}
 	_, err := h.dst.Write(out)
 	return err
+}
+
+// renderRecord renders the record text of the fields order names, entries of a Hasher order (a
+// field's position in h.fields, or -k for held field k-1), after what h.out holds: "(f1,f2,…)",
+// nothing for no fields. The row's hash and its harvested identity both render through it.
+func (h *Hasher) renderRecord(order []int) error {
+	if len(order) == 0 {
+		return nil
+	}
+	h.out = append(h.out, '(')
+	for k, f := range order {
+		if k > 0 {
+			h.out = append(h.out, ',')
+		}
+		if f < 0 {
+			if err := h.renderHeld(&h.held[-f-1]); err != nil {
+				return err
+			}
+			continue
+		}
+		h.renderField(h.fields[f])
+	}
+	h.out = append(h.out, ')')
+	return nil
 }
 
 // finishRow hashes what is left of the row's record text and adds the row to the sums.
