@@ -42,11 +42,18 @@ INSERT INTO session_cache VALUES ('s', '\x00ff');`
 // newSource creates a database holding source and returns its config and a connection.
 func newSource(t *testing.T) (*pgx.ConnConfig, *pgx.Conn, context.Context) {
 	t.Helper()
+	return sourceDB(t, "bsrc", source, 2*time.Minute)
+}
+
+// sourceDB creates a database named after prefix holding what sql creates, and returns its
+// config, a connection and a context for the test's database work, ending after d.
+func sourceDB(t *testing.T, prefix, sql string, d time.Duration) (*pgx.ConnConfig, *pgx.Conn, context.Context) {
+	t.Helper()
 	tc := localpgtest.Shared(t)
-	dsn := tc.NewDatabase(t, "bsrc")
+	dsn := tc.NewDatabase(t, prefix)
 	conn := tc.Connect(t, dsn)
-	ctx := localpgtest.Context(t, 2*time.Minute)
-	if _, err := conn.Exec(ctx, source); err != nil {
+	ctx := localpgtest.Context(t, d)
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pgx.ParseConfig(dsn)

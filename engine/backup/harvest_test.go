@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/edmsdr/edmsdr/engine/backup"
 	"github.com/edmsdr/edmsdr/engine/digest"
 	"github.com/edmsdr/edmsdr/engine/keys"
@@ -58,17 +56,7 @@ INSERT INTO app.uses_ext SELECT i, i, i::bigint * 1000000007 FROM generate_serie
 // values apart or not, its package's digest is the digest SQL computes of the same data, table by
 // table.
 func TestBackupHarvestDigestIsSQLs(t *testing.T) {
-	tc := localpgtest.Shared(t)
-	dsn := tc.NewDatabase(t, "bharvest")
-	conn := tc.Connect(t, dsn)
-	ctx := localpgtest.Context(t, 4*time.Minute)
-	if _, err := conn.Exec(ctx, harvestSource); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, conn, ctx := sourceDB(t, "bharvest", harvestSource, 4*time.Minute)
 	kf := &keys.File{
 		Exclude: []string{"app.hidden"},
 		ContentTypes: &keys.ContentTypeSpec{Table: "app.django_content_type", Models: map[string]string{"app.doc": "app.doc", "app.version": "app.version",
