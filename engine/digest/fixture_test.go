@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/edmsdr/edmsdr/engine/introspect"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/pack"
 	"github.com/edmsdr/edmsdr/engine/schema"
 	"github.com/edmsdr/edmsdr/fixtures/localpg/localpgtest"
 )
@@ -60,4 +62,27 @@ func newSession(t *testing.T, tx pgx.Tx, sch *schema.Schema, plan *keys.Plan, op
 		t.Fatal(err)
 	}
 	return d
+}
+
+// streamAndCompare streams table tbl through session d (StreamTable, its COPY run on tx) and
+// checks that the streamed digest is SQL's (want) and not empty; what names the case in a
+// failure. It returns the rows passed on, the COPY statement and the closed Hasher.
+func streamAndCompare(t *testing.T, ctx context.Context, tx pgx.Tx, d *Session, tbl *schema.Table, want pack.Digest, what string) ([]byte, string, *Hasher) {
+	t.Helper()
+	var got bytes.Buffer
+	sql, h, err := d.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
+		t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
+	}
+	td, err := h.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
+		t.Errorf("%s (%s): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), what, td, w, sql)
+	}
+	return got.Bytes(), sql, h
 }

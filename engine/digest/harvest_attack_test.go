@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"bytes"
 	"fmt"
 	"maps"
 	"slices"
@@ -123,21 +122,7 @@ INSERT INTO app_ref (ev_id, content_type_id, object_id) VALUES (NULL, 1, 7), (NU
 					if skip[tbl.QName()] {
 						s = side
 					}
-					var got bytes.Buffer
-					sql, h, err := s.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
-						t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
-					}
-					td, err := h.Close()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
-						t.Errorf("%s (held %d): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), hold, td, w, sql)
-					}
+					streamAndCompare(t, ctx, tx, s, tbl, want, fmt.Sprintf("held %d", hold))
 				}
 				if _, ok := harvested[c.want]; hold >= 1<<20 && c.want != "" && !ok {
 					t.Errorf("held %d: %s not harvested (planned %v)", hold, c.want, d.Harvested())

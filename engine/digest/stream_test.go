@@ -196,21 +196,8 @@ RESET session_replication_role;
 			}
 		}
 		for _, tbl := range order {
-			var got, plain bytes.Buffer
-			sql, h, err := streamSession.StreamTable(ctx, tbl.QName(), tbl.DataColumns(), tbl.Partitioned, &got)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := tx.Conn().PgConn().CopyTo(ctx, h, sql); err != nil {
-				t.Fatalf("%s: %s: %v", tbl.Display(), sql, err)
-			}
-			td, err := h.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if w := want.Tables[tbl.QName()]; !td.Equal(w) || td.Rows == 0 {
-				t.Errorf("%s (scan joins %v, generic joins %d, held %d): streamed digest %+v, SQL digest %+v (%s)", tbl.Display(), scan, v.joins, v.hold, td, w, sql)
-			}
+			got, sql, h := streamAndCompare(t, ctx, tx, streamSession, tbl, want, fmt.Sprintf("scan joins %v, generic joins %d, held %d", scan, v.joins, v.hold))
+			var plain bytes.Buffer
 			if plainHeld := len(h.held) > 0 && h.held[0].ct < 0; v.hold >= 1<<20 && tbl.QName() == "public.note" && !plainHeld {
 				t.Errorf("note (held %d): its reference to doc is not resolved by the client (%s)", v.hold, sql)
 			}
@@ -234,8 +221,8 @@ RESET session_replication_role;
 			}
 			if v.harvest {
 				// TableCopy would build the identity tables the harvest spares.
-				if !sameLines(got.Bytes(), plain.Bytes()) {
-					t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+				if !sameLines(got, plain.Bytes()) {
+					t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got, plain.String())
 				}
 				continue
 			}
@@ -246,8 +233,8 @@ RESET session_replication_role;
 			if w := want.Tables[tbl.QName()]; !tc.Equal(w) {
 				t.Errorf("%s (scan joins %v, generic joins %d): TableCopy digest %+v, SQL digest %+v", tbl.Display(), scan, v.joins, tc, w)
 			}
-			if !sameLines(got.Bytes(), plain.Bytes()) {
-				t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got.String(), plain.String())
+			if !sameLines(got, plain.Bytes()) {
+				t.Errorf("%s: rows passed on differ from a plain COPY:\n%s\nwant\n%s", tbl.Display(), got, plain.String())
 			}
 		}
 		if !v.harvest {
