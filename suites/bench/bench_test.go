@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,8 +51,12 @@ type phase struct {
 // phaseLine is what backup and restore log (with -v) at the end of each phase.
 var phaseLine = regexp.MustCompile(`msg="phase done" phase=(\S+) elapsed=(\S+)`)
 
+// commandTimeout is the longest one measured command may take (a restore of bench-large's
+// million documents takes well under an hour).
+const commandTimeout = 4 * time.Hour
+
 // run runs a command, failing the spec when it fails, and returns its wall time, peak resident
-// memory and logged phases.
+// memory (VmHWM, suitekit.RunPeak) and logged phases.
 func run(name string, args ...string) proc {
 	GinkgoHelper()
 	return runEnv(nil, name, args...)
@@ -62,21 +65,17 @@ func run(name string, args ...string) proc {
 // runEnv is run with env added to the environment (a later value of a name wins).
 func runEnv(env []string, name string, args ...string) proc {
 	GinkgoHelper()
-	var stderr bytes.Buffer
 	cmd := exec.Command(name, args...)
 	if env != nil {
 		cmd.Env = append(os.Environ(), env...)
 	}
-	cmd.Stdout, cmd.Stderr = GinkgoWriter, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	p := proc{wall: time.Since(start)}
-	Expect(err).NotTo(HaveOccurred(), "%s %v:\n%s", name, args, stderr.String())
+	s, peak := suitekit.RunPeak(cmd, commandTimeout)
+	p := proc{wall: time.Since(start), rss: peak}
+	stderr := bytes.NewBuffer(s.Err.Contents())
+	Expect(s.ExitCode()).To(BeZero(), "%s %v:\n%s", name, args, stderr.String())
 	keepLog(name, args, stderr.Bytes())
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		p.rss = ru.Maxrss * 1024
-	}
-	sc := bufio.NewScanner(&stderr)
+	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
 		if m := phaseLine.FindStringSubmatch(sc.Text()); m != nil {
 			d, err := time.ParseDuration(m[2])
