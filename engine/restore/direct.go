@@ -18,7 +18,8 @@ import (
 
 // The direct load (issue 11): a table that was empty before the restore, whose id map keeps
 // every id (keepsIDs: the identity, or a tree's map built over the rows loaded, which refuses the
-// restore for any row it cannot map) and whose references all point at such tables, receives exactly its staged
+// restore for any row it cannot map) and whose references all point at such tables (or at a
+// seeded table, through whose held id map they are rewritten in the stream: held.go), receives exactly its staged
 // rows: the INSERT … SELECT from staging would copy them unchanged, so its entries are COPYed
 // straight into the table instead (its foreign keys and indexes held for the load as for every
 // table empty before the restore), and its staging name becomes a view over the table, so that
@@ -66,6 +67,7 @@ func (r *run) chooseDirect(ctx context.Context) error {
 		return nil
 	}
 	predicted := r.predictedPlan()
+	r.predicted = predicted
 	candidate := func(st *tableState) bool {
 		if st.sid == "" || st.targetHasRows {
 			return false
@@ -94,12 +96,22 @@ func (r *run) chooseDirect(ctx context.Context) error {
 			continue
 		}
 		ok := true
+		var heldCols map[string]*tableState
 		for _, c := range st.cols {
 			d := r.domains.Of(st.qname, c)
 			if d == "" || d == st.qname {
 				continue
 			}
-			if p := r.byName[d]; p == nil || !candidate(p) {
+			p := r.byName[d]
+			switch {
+			case p != nil && candidate(p):
+			case p != nil && r.holdable(st, p):
+				// A seeded table's: rewritten in the stream through its held map (held.go).
+				if heldCols == nil {
+					heldCols = map[string]*tableState{}
+				}
+				heldCols[c] = p
+			default:
 				ok = false
 			}
 		}
@@ -113,7 +125,7 @@ func (r *run) chooseDirect(ctx context.Context) error {
 		if !plain {
 			continue
 		}
-		st.direct = true
+		st.direct, st.heldCols = true, heldCols
 		chosen = true
 	}
 	if !chosen {
@@ -152,14 +164,12 @@ FROM pg_class c WHERE c.oid = $1::regclass`, pgquote.Table(st.qname)).Scan(&ok)
 	return ok, nil
 }
 
-// directView makes st's staging name a view over its final table, shaped like a staging table.
+// directView makes st's staging name a view over its final table, shaped like a staging table
+// (rewritten references read back as source ids: directSelect).
 func (r *run) directView(ctx context.Context, st *tableState) error {
-	sel := make([]string, 0, len(st.cols)+1)
-	for _, c := range st.cols {
-		sel = append(sel, "t."+pgquote.Ident(c))
-	}
+	sel, from := r.directSelect(st)
 	sel = append(sel, "false AS _edmsdr_ref")
-	sql := fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT %s FROM %s t", st.stg, strings.Join(sel, ", "), pgquote.Table(st.qname))
+	sql := fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT %s FROM %s", st.stg, strings.Join(sel, ", "), from)
 	_, err := r.exec(ctx, st.display, sql)
 	return err
 }
@@ -175,7 +185,16 @@ func (r *run) copyDirect(ctx context.Context, st *tableState, e *pack.Entry, dat
 	tag, err := pgcopy.From(ctx, r.tx.Conn().PgConn(), data, sql)
 	if err != nil {
 		var pe *pgconn.PgError
-		if !errors.As(err, &pe) || ctx.Err() != nil {
+		var ue *unmappedError
+		why := ""
+		switch {
+		case ctx.Err() != nil:
+		case errors.As(err, &ue):
+			why = fmt.Sprintf("entry %s: %s: staged instead", e.Name, ue.Error())
+		case errors.As(err, &pe):
+			why = fmt.Sprintf("the server refused entry %s (%s): staged instead", e.Name, pe.Code)
+		}
+		if why == "" {
 			return false, fmt.Errorf("restore %s: load entry %s: %w", st.display, e.Name, err)
 		}
 		if _, rerr := r.tx.Exec(ctx, "ROLLBACK TO SAVEPOINT edmsdr_direct"); rerr != nil {
@@ -184,7 +203,7 @@ func (r *run) copyDirect(ctx context.Context, st *tableState, e *pack.Entry, dat
 		if _, rerr := r.tx.Exec(ctx, "RELEASE SAVEPOINT edmsdr_direct"); rerr != nil {
 			return false, fmt.Errorf("restore %s: %w", st.display, rerr)
 		}
-		if err := r.demoteDirect(ctx, st, fmt.Sprintf("the server refused entry %s (%s): staged instead", e.Name, pe.Code)); err != nil {
+		if err := r.demoteDirect(ctx, st, why); err != nil {
 			return false, err
 		}
 		return false, nil
@@ -199,21 +218,29 @@ func (r *run) copyDirect(ctx context.Context, st *tableState, e *pack.Entry, dat
 // demoteDirect puts a direct table back on the staging path: a staging table replaces the view,
 // the rows already loaded move into it and leave the final table (empty before the restore, so
 // they are all the restore's; no other table holds a row referencing them).
+// Rows whose references were rewritten in the stream move back in source terms (directSelect),
+// and the table's rows hashed as sent are no longer what it will hold.
 func (r *run) demoteDirect(ctx context.Context, st *tableState, why string) error {
 	st.direct = false
 	r.log.Debug("direct load given up", "table", st.display, "why", why)
+	if s := r.sent[st.qname]; s != nil && st.rewriting && s.off == "" {
+		s.off = "its references were rewritten in the stream until it went back to staging"
+	}
 	if _, err := r.exec(ctx, st.display, "DROP VIEW "+st.stg); err != nil {
 		return err
 	}
 	if err := r.createStagingTable(ctx, st); err != nil {
 		return err
 	}
+	if st.staged > 0 {
+		sel, from := r.directSelect(st)
+		if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", st.stg, pgquote.Idents(st.cols), strings.Join(sel, ", "), from)); err != nil {
+			return err
+		}
+	}
+	st.rewriting = false
 	if st.staged == 0 {
 		return nil
-	}
-	cols := pgquote.Idents(st.cols)
-	if _, err := r.exec(ctx, st.display, fmt.Sprintf("INSERT INTO %s (%s) SELECT %s FROM %s", st.stg, cols, cols, pgquote.Table(st.qname))); err != nil {
-		return err
 	}
 	_, err := r.exec(ctx, st.display, "DELETE FROM "+pgquote.Table(st.qname))
 	return err
@@ -223,6 +250,9 @@ func (r *run) demoteDirect(ctx context.Context, st *tableState, why string) erro
 // map does not keep every id (reference rows), one of its references points at a table whose map
 // does not, or its generic foreign keys would not keep their values (genericIdentity).
 func (r *run) confirmDirect(ctx context.Context) error {
+	if err := r.confirmEarlyMaps(ctx); err != nil {
+		return err
+	}
 	for _, st := range r.tables {
 		if !st.direct {
 			continue
@@ -241,8 +271,17 @@ func (r *run) confirmDirect(ctx context.Context) error {
 			if why != "" || d == "" || d == st.qname {
 				continue
 			}
-			if p := r.byName[d]; p == nil || !r.keepsIDs(p) {
+			p := r.byName[d]
+			if p != nil && st.rewriting && st.heldCols[c] == p && p.held != nil {
+				continue // rewritten in the stream through p's held map (held.go)
+			}
+			if p == nil || !r.keepsIDs(p) {
 				why = fmt.Sprintf("column %s references %s, whose id map does not keep every id", c, d)
+			}
+		}
+		for c, p := range st.heldCols {
+			if why == "" && st.rewriting && r.domains.Of(st.qname, c) != p.qname {
+				why = fmt.Sprintf("column %s, rewritten through the id map of %s, holds other ids under the package's plan", c, p.display)
 			}
 		}
 		if why == "" {

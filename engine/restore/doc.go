@@ -6,7 +6,11 @@
 //     — or, for a table empty before the restore whose id map will be the identity and whose
 //     references point only at such tables, straight into the table itself (its foreign keys and
 //     indexes held, each entry in a savepoint, its staging name a view over it; a refused entry
-//     or a package plan that needs a map sends the table back to staging: direct.go);
+//     or a package plan that needs a map sends the table back to staging: direct.go); such a
+//     table whose references point at a seeded table (one the target had rows in) loads
+//     straight in too, its references rewritten in the stream through that table's id map,
+//     built when its first entry arrives (the seeded table's entries all staged) and held in
+//     memory within a budget; a value the map lacks sends the table back to staging (held.go);
 //     a large value entry (format 2) is written into its staged row server-side, through a
 //     large object filled in 16 MiB pieces (stageLarge); a package holding one loads every
 //     table through staging;
@@ -17,7 +21,8 @@
 //     trees matched level by level from the roots); the others keep their source ids where none
 //     can collide (always into an empty table; Options.KeepIDs for tables with rows), else get
 //     fresh ids past the target's highest id, its sequence and every kept id (replace mode: every
-//     row keeps its id); the map of a table empty before the restore maps every id to itself and
+//     row keeps its id); a map built while staging (held.go) is not built again, unless the
+//     manifest's key plan contradicts the one it was built under; the map of a table empty before the restore maps every id to itself and
 //     is only a view over staging, which the insert does not join;
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
 //     rows matched with different content (diverged), keyless rows already present, stored

@@ -7,3 +7,11 @@ func SetMaxHeldIdentityBytes(n int64) func() {
 	maxHeldIdentityBytes = n
 	return func() { maxHeldIdentityBytes = prev }
 }
+
+// SetMaxHeldMapEntries sets the budget of id map pairs held in memory (held.go) for a test; the
+// returned function puts it back.
+func SetMaxHeldMapEntries(n int64) func() {
+	prev := maxHeldMapEntries
+	maxHeldMapEntries = n
+	return func() { maxHeldMapEntries = prev }
+}

@@ -39,7 +39,10 @@ import (
 //     inserted from staging with every column as sent (no id or reference rewritten, no column
 //     held back and set later, none left to a default), nothing matched, diverged or updated, a
 //     generic foreign key only in a table loaded straight in (its object ids COPYed as sent; each
-//     hashed as the identity of the restored row of the table its content type names),
+//     hashed as the identity of the restored row of the table its content type names), a
+//     reference to a seeded table only where it was rewritten in the stream through that table's
+//     held id map (held.go): the rows sent, and hashed, are the rewritten ones, each reference
+//     hashed as the identity of the restored row at the target id sent,
 //   - has, in the target, every column of the package's type and type modifier, among built-in
 //     types whose text output of their text input is that text under the settings the restore
 //     pins (digest.SessionSettings; floats only from a source of PostgreSQL 12 or newer, which
@@ -222,9 +225,14 @@ func (r *run) startSentHash(ctx context.Context, st *tableState) (*sentHash, err
 		}
 	}
 	s := &sentHash{hashed: hashed, cols: st.cols, refs: refs, cts: cts}
-	for _, d := range refs {
+	for k, d := range refs {
 		// A reference to a table with rows goes through its map: the rows will not land as sent.
+		// Unless rewritten in the stream, as they are sent (held.go): what is hashed is then the
+		// row as it lands.
 		if d == "" || d == st.qname {
+			continue
+		}
+		if p := st.heldCols[hashed[k]]; st.direct && st.rewriting && p != nil && p.qname == d {
 			continue
 		}
 		if has, err := r.hadRows(ctx, d); err != nil || has {
@@ -438,6 +446,15 @@ func (r *run) landingProofs(ctx context.Context, ds *digest.Session, streamWhy s
 			if slices.ContainsFunc(s.cts, func(c string) bool { return c != "" }) {
 				how += " (a generic one: of the table its content type names)"
 			}
+		}
+		if st.direct && st.rewriting {
+			var through []string
+			for _, c := range st.cols {
+				if p := st.heldCols[c]; p != nil {
+					through = append(through, c+" through the id map of "+p.display)
+				}
+			}
+			how += " (rewritten as they were sent: " + strings.Join(through, ", ") + ")"
 		}
 		if n := len(r.sent[st.qname].long.IDs()); n > 0 {
 			rows := "rows"
@@ -687,6 +704,13 @@ func (r *run) landsAsSent(st *tableState) string {
 		for _, g := range st.gfks {
 			if r.gmaps[st.qname+"."+g.ObjectIDColumn] != "" {
 				asSent[g.ObjectIDColumn] = true
+			}
+		}
+		// A reference rewritten in the stream through a held map landed as it was sent, and
+		// was hashed so (held.go): its projection through the map is what was sent.
+		if st.rewriting {
+			for c := range st.heldCols {
+				asSent[c] = true
 			}
 		}
 	}

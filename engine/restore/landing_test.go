@@ -235,8 +235,9 @@ func TestLandingProofRefusesRewiredReferences(t *testing.T) {
 func TestLandingProofOfATreeIntoAnEmptyTable(t *testing.T) {
 	// ddl: node is a tree, note refers to it. Into an empty schema the tree's map keeps every id
 	// (built, but found to map every row to itself): node and note land as sent, as kind does,
-	// loaded straight in or through staging. Into a seeded target, none is empty but note, and
-	// note's references go through node's map: all take the full digest.
+	// loaded straight in or through staging. Into a seeded target, none is empty but note, whose
+	// references are rewritten in the stream through node's held map (held.go): note lands as
+	// sent, rewritten, and takes the landing proof; kind and node, matched, the full digest.
 	for _, opts := range []restore.Options{{}, {StageAll: true}} {
 		e := newEnv(t, sourceRows, ddl, "")
 		res, err := e.restore(opts)
@@ -260,15 +261,20 @@ func TestLandingProofOfATreeIntoAnEmptyTable(t *testing.T) {
 	if err != nil || !res.Committed || res.Verdict != finding.Pass {
 		t.Fatalf("restore into a seeded target: %v (findings %v)", err, res.Findings)
 	}
-	for _, tbl := range []string{"kind", "node", "note"} {
+	for _, tbl := range []string{"kind", "node"} {
 		if ev := digestEvidence(t, res, tbl); !strings.HasPrefix(ev, "full digest: ") {
 			t.Errorf("seeded %s: digest evidence %q, want the full digest", tbl, ev)
 		}
-		// The seeded tree is matched by natural key, level by level, and note's references go
-		// through its map: neither is loaded straight in.
+		// The seeded tree is matched by natural key, level by level: not loaded straight in.
 		if tr := table(t, res, tbl); tr.Direct {
 			t.Errorf("seeded %s: loaded straight in", tbl)
 		}
+	}
+	if ev := digestEvidence(t, res, "note"); !strings.HasPrefix(ev, "landing proof: ") || !strings.Contains(ev, "node_id through the id map of node") {
+		t.Errorf("seeded note: digest evidence %q, want the landing proof through node's map", ev)
+	}
+	if tr := table(t, res, "note"); !tr.Direct {
+		t.Error("seeded note: not loaded straight in")
 	}
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 		t.Errorf("target digest %s, source %s", got, want)

@@ -18,8 +18,8 @@ const maxNullableSplit = 3
 // without surrogate ids and the generic foreign-key maps.
 func (r *run) buildMaps(ctx context.Context) error {
 	for _, st := range r.mapOrder() {
-		if st.sid == "" {
-			continue
+		if st.sid == "" || st.mapBuilt {
+			continue // built while staging (held.go)
 		}
 		if err := r.buildMap(ctx, st); err != nil {
 			return err

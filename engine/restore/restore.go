@@ -130,7 +130,9 @@ type TableResult struct {
 	// Replaced counts the rows replace mode removed from the target's table.
 	Replaced int64 `json:"replaced,omitempty"`
 	// Direct is true when the table's rows were COPYed straight into it (it was empty, its id map
-	// keeps every id, and so do the maps of the tables it references), not staged and inserted.
+	// keeps every id, and so do the maps of the tables it references — or their references were
+	// rewritten in the stream through a seeded table's map held in memory), not staged and
+	// inserted.
 	Direct  bool            `json:"direct,omitempty"`
 	Verdict finding.Verdict `json:"verdict"`
 }
@@ -249,6 +251,10 @@ type run struct {
 	sent        map[string]*sentHash
 	sentSession *digest.Session // what is a reference while staging (landing.go)
 	spill       sentSpill       // what split hashes of rows sent still need (landing.go)
+	// predicted is predictedPlan's answer, asked when the tables to load straight in are chosen;
+	// heldEntries counts the pairs of every held map (held.go).
+	predicted   *keys.Plan
+	heldEntries int64
 }
 
 // mark ends the phase name; attrs are logged with it.

@@ -320,6 +320,19 @@ func (r *run) stageEntry(ctx context.Context, a ahead, free chan *spooler) error
 			return err
 		}
 	}
+	if st.direct && len(st.heldCols) > 0 && !st.rewriting {
+		// Its first entry: the maps of the seeded tables it refers to are built and held now
+		// (held.go), their entries all staged.
+		why, err := r.holdMaps(ctx, st)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			if err := r.demoteDirect(ctx, st, why); err != nil {
+				return err
+			}
+		}
+	}
 	if e.Ref && !st.stagingRefs {
 		st.stagingRefs = true
 		if _, err := r.exec(ctx, st.display, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN _edmsdr_ref SET DEFAULT true", st.stg)); err != nil {
@@ -352,6 +365,10 @@ func (r *run) stageEntry(ctx context.Context, a ahead, free chan *spooler) error
 			return r.refuse()
 		}
 		return fmt.Errorf("restore %s: read entry %s: %w", st.display, e.Name, err)
+	}
+	if st.direct && st.rewriting {
+		// Its references to seeded tables become their target ids on the way (held.go).
+		data = r.rewrite(st, data)
 	}
 	// Hashed on the first read only: a demoted entry read again is the same bytes.
 	if data, err = r.hashSent(ctx, st, e, data); err != nil {

@@ -44,6 +44,19 @@ type tableState struct {
 	// (checkReferences found none unmapped): the map is then the identity, though built, and the
 	// projections use the staged ids as they are, as for identity.
 	treeKept, keptAll bool
+	// heldCols, for a table chosen to load straight in, are its references to tables that had
+	// rows, each with that table: rewritten in the stream through its held map (held.go), once
+	// rewriting is set (the maps held, the staging view reading through them).
+	heldCols  map[string]*tableState
+	rewriting bool
+	// held is this table's id map in the client (held.go); holdWhy why it could not be held.
+	held    *heldMap
+	holdWhy string
+	// early is the plan the map was built under while staging (mapBuilt: buildMaps skips it);
+	// earlyWhy why it could not be.
+	early    *earlyPlan
+	earlyWhy string
+	mapBuilt bool
 
 	targetHasRows                                       bool // the target had rows before the restore
 	refs, refsMatched                                   int64
