@@ -44,14 +44,11 @@ var _ = Describe("Object storage against a local file", Serial, Label(label.Benc
 		const bucket = "bench"
 		Expect(gw.CreateBucket(ctx, bucket)).To(Succeed())
 
-		samples := knobs.BenchSamples
-		if knobs.BenchScale == "tiny" {
-			samples = 1 // make test: proves the measurement runs, cheaply
-		}
+		reps := samples()
 		s := &series{m: map[string][]time.Duration{}}
 		rss := map[string]int64{}
 		var fileBytes, objBytes int64
-		for i := 0; i < samples; i++ {
+		for i := 0; i < reps; i++ {
 			dir, err := os.MkdirTemp("", "edmsdr-bench-s3-")
 			Expect(err).NotTo(HaveOccurred())
 			file := filepath.Join(dir, "b.edmsdr")
@@ -95,7 +92,7 @@ var _ = Describe("Object storage against a local file", Serial, Label(label.Benc
 			Expect(os.RemoveAll(dir)).To(Succeed())
 		}
 
-		report := s3BenchReport(s, rss, rows, samples, fileBytes, objBytes)
+		report := s3BenchReport(s, rss, rows, reps, fileBytes, objBytes)
 		AddReportEntry("object storage against a local file", report)
 		fmt.Fprintln(GinkgoWriter, report)
 		if knobs.BenchReport != "" {

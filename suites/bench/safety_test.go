@@ -44,11 +44,8 @@ var _ = Describe("Safety backup and rollback cost", Serial, Label(label.Bench, l
 
 		s := &series{m: map[string][]time.Duration{}}
 		var safetyBytes, safetyRows, fullRows, fullBytes int64
-		samples := knobs.BenchSamples
-		if knobs.BenchScale == "tiny" {
-			samples = 1 // make test: proves the measurement runs, cheaply
-		}
-		for i := 0; i < samples; i++ {
+		reps := samples()
+		for i := 0; i < reps; i++ {
 			plain := seededEDMS(ctx, "safety_plain")
 			start := time.Now()
 			res, err := suitekit.Restore(ctx, plain, pkg, restore.Options{})
@@ -119,7 +116,7 @@ rollback                  %s  (x%.2f of the restore)
 staging refresh (replace mode into a target holding the same data):
 replace                   %s
 replace --safety-backup   %s  (x%.2f; the safety backup alone %s: %d rows, %d bytes)
-`, knobs.BenchScale, samples,
+`, knobs.BenchScale, reps,
 			s.med("restore").Round(time.Millisecond), s.med("restore --safety-backup").Round(time.Millisecond),
 			ratio(s.med("restore --safety-backup"), s.med("restore")), s.med("safety backup alone").Round(time.Millisecond),
 			safetyRows, safetyBytes, s.med("rollback").Round(time.Millisecond), ratio(s.med("rollback"), s.med("restore")),
