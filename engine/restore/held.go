@@ -239,32 +239,51 @@ func (r *run) earlyMap1(ctx context.Context, p *tableState, before int) (string,
 }
 
 // confirmEarlyMaps drops every map built while staging under a plan the manifest's contradicts
-// (another natural key, or a key column of another domain), demoting first the tables rewritten
-// through it; buildMaps then builds it again, as on the staging path.
+// (another natural key, or a key column of another domain), and every map whose natural key
+// compares a reference through a map it drops (that map is built again, and may map otherwise),
+// demoting first the tables rewritten through any of them; buildMaps then builds them again, as
+// on the staging path.
 func (r *run) confirmEarlyMaps(ctx context.Context) error {
-	for _, p := range r.tables {
-		if p.early == nil {
-			continue
-		}
-		why := ""
-		if !slices.Equal(p.early.nk, p.nk) {
-			why = fmt.Sprintf("the package's key plan gives %s the natural key (%s), not (%s)", p.display, strings.Join(p.nk, ", "), strings.Join(p.early.nk, ", "))
-		} else {
-			for i, c := range p.nk {
-				if d := r.domains.Of(p.qname, c); d != p.early.domains[i] {
-					why = fmt.Sprintf("the package's key plan gives %s's key column %s another domain", p.display, c)
+	drop := map[*tableState]string{}
+	for changed := true; changed; {
+		changed = false
+		for _, p := range r.tables {
+			if p.early == nil || drop[p] != "" {
+				continue
+			}
+			why := r.earlyContradicted(p)
+			for i, d := range p.early.domains {
+				if q := r.byName[d]; why == "" && q != nil && q != p && drop[q] != "" {
+					why = fmt.Sprintf("%s's key column %s is compared through the id map of %s, built again", p.display, p.early.nk[i], q.display)
 				}
 			}
+			if why != "" {
+				drop[p], changed = why, true
+			}
 		}
-		if why == "" {
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	// The views of the tables rewritten through them read every map they were rewritten through:
+	// all are demoted before any map goes.
+	for _, st := range r.tables {
+		if !st.direct || !st.rewriting {
 			continue
 		}
-		for _, st := range r.tables {
-			if st.direct && st.rewriting && slices.Contains(mapsValues(st.heldCols), p) {
+		for _, p := range r.tables {
+			if why := drop[p]; why != "" && slices.Contains(mapsValues(st.heldCols), p) {
 				if err := r.demoteDirect(ctx, st, "its references were rewritten through an id map built under another key plan: "+why); err != nil {
 					return err
 				}
+				break
 			}
+		}
+	}
+	for _, p := range r.tables {
+		why := drop[p]
+		if why == "" {
+			continue
 		}
 		for _, sql := range []string{"DROP TABLE " + p.mapT, fmt.Sprintf("DROP TABLE IF EXISTS _edmsdr_l%d", p.layout.Index)} {
 			if _, err := r.exec(ctx, p.display, sql); err != nil {
@@ -279,6 +298,20 @@ func (r *run) confirmEarlyMaps(ctx context.Context) error {
 		r.log.Debug("id map built while staging dropped", "table", p.display, "why", why)
 	}
 	return nil
+}
+
+// earlyContradicted says how the manifest's plan contradicts the one p's map was built under
+// while staging: another natural key, or a key column of another domain ("" when it does not).
+func (r *run) earlyContradicted(p *tableState) string {
+	if !slices.Equal(p.early.nk, p.nk) {
+		return fmt.Sprintf("the package's key plan gives %s the natural key (%s), not (%s)", p.display, strings.Join(p.nk, ", "), strings.Join(p.early.nk, ", "))
+	}
+	for i, c := range p.nk {
+		if d := r.domains.Of(p.qname, c); d != p.early.domains[i] {
+			return fmt.Sprintf("the package's key plan gives %s's key column %s another domain", p.display, c)
+		}
+	}
+	return ""
 }
 
 func mapsValues(m map[string]*tableState) []*tableState {
