@@ -3,6 +3,8 @@
 // every entry, schema snapshot, key plan, logical digest). Writers produce NAME.partial, fsync it
 // and rename it, so a package exists whole or not at all. Readers verify every checksum while
 // streaming, bound every size, accept only their own entry names and refuse unknown versions.
+// The zstd stream is written by compressor: frames of the fastest level, and frames of
+// Huffman-coded literals only (litFrame) where the data is hex text.
 package pack
 
 import (
