@@ -15,3 +15,10 @@ func SetMaxHeldMapEntries(n int64) func() {
 	maxHeldMapEntries = n
 	return func() { maxHeldMapEntries = prev }
 }
+
+// SetHeldMapHook has f see (and change) each id map held in memory (held.go) as it is read; the
+// returned function takes it away.
+func SetHeldMapHook(f func(table string, src, tgt []int64)) func() {
+	heldMapHook = f
+	return func() { heldMapHook = nil }
+}

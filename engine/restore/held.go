@@ -61,6 +61,10 @@ import (
 // maxHeldMapEntries bounds the pairs of every held map together (16 bytes each: 16 MiB).
 var maxHeldMapEntries int64 = 1 << 20 // a variable for tests
 
+// heldMapHook, set by tests only, sees (and may change) each map held, as read: a map damaged
+// in the client must refuse the restore (held_attack_test.go).
+var heldMapHook func(table string, src, tgt []int64)
+
 // heldMap is one seeded table's id map in the client: source ids sorted, with their target ids.
 type heldMap struct {
 	src, tgt []int64
@@ -155,6 +159,9 @@ func (r *run) holdMap(ctx context.Context, p *tableState, before int) (string, e
 	}
 	if int64(len(h.src)) != n {
 		return fmt.Sprintf("read %d of its %d ids", len(h.src), n), nil
+	}
+	if heldMapHook != nil {
+		heldMapHook(p.display, h.src, h.tgt)
 	}
 	p.held = h
 	r.heldEntries += n

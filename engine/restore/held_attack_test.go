@@ -7,9 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/edmsdr/edmsdr/corrupt"
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/keys"
+	"github.com/edmsdr/edmsdr/engine/legacy"
 	"github.com/edmsdr/edmsdr/engine/restore"
 )
 
@@ -36,6 +39,41 @@ const catSeed = targetSeed + `
 SELECT setval('cat_id_seq', 300);
 INSERT INTO cat (kind_id, code) VALUES (101, 'c1');`
 
+// ctDDL adds Django's content types and permissions (seeded after a migrate), grants of them and
+// an audit trail with a generic foreign key (empty before the restore).
+const ctDDL = `
+CREATE TABLE django_content_type (id serial PRIMARY KEY, app_label text NOT NULL, model text NOT NULL, UNIQUE (app_label, model));
+CREATE TABLE perm (id serial PRIMARY KEY, content_type_id int NOT NULL REFERENCES django_content_type (id), codename text NOT NULL, UNIQUE (content_type_id, codename));
+CREATE TABLE grant_ (id serial PRIMARY KEY, perm_id int NOT NULL REFERENCES perm (id), who text NOT NULL);
+CREATE TABLE audit (id serial PRIMARY KEY, content_type_id int REFERENCES django_content_type (id), object_id int, action text NOT NULL);`
+
+const ctRows = `
+INSERT INTO django_content_type (app_label, model) VALUES ('x', 'kind'), ('x', 'tag');
+INSERT INTO perm (content_type_id, codename) VALUES (1, 'add'), (2, 'add'), (2, 'del');
+INSERT INTO grant_ (perm_id, who) VALUES (1, 'ann'), (3, 'bob'), (2, 'cy');
+INSERT INTO audit (content_type_id, object_id, action) VALUES (2, 1, 'tagged'), (1, 2, 'kinded'), (1, 1, 'kinded');`
+
+// ctSeed: the content types and one permission under other ids, in another order.
+const ctSeed = `
+SELECT setval('django_content_type_id_seq', 50); SELECT setval('perm_id_seq', 60);
+INSERT INTO django_content_type (app_label, model) VALUES ('x', 'tag'), ('x', 'kind');
+INSERT INTO perm (content_type_id, codename) VALUES (51, 'add');`
+
+// xDDL is a Django app's two models (x.kind, x.tag), for fixtures.
+const xDDL = `
+CREATE TABLE x_kind (id serial PRIMARY KEY, name text NOT NULL UNIQUE, label text NOT NULL);
+CREATE TABLE x_tag (id serial PRIMARY KEY, kind_id int REFERENCES x_kind (id), label text NOT NULL);`
+
+const xSeed = `SELECT setval('x_kind_id_seq', 100); INSERT INTO x_kind (name, label) VALUES ('b', 'B'), ('a', 'A');`
+
+// xFixture refers to kinds by natural key without carrying them.
+const xFixture = `[
+{"model": "x.tag", "pk": 1, "fields": {"kind": ["a"], "label": "one"}},
+{"model": "x.tag", "pk": 2, "fields": {"kind": ["b"], "label": "two"}},
+{"model": "x.tag", "pk": 3, "fields": {"kind": null, "label": "none"}},
+{"model": "x.tag", "pk": 4, "fields": {"kind": ["a"], "label": "four"}}
+]`
+
 type heldCase struct {
 	name string
 	// src is run on the source after ddl; tgt on the target after ddl (catDDL when empty);
@@ -43,6 +81,7 @@ type heldCase struct {
 	src, tgt, seed string
 	kf             *keys.File // at backup
 	chunk          int        // entry size at backup (0: one entry a table)
+	fixture        string     // a Django fixture converted (against the source) into the package instead
 	edit           corrupt.EditFunc
 	opts           restore.Options
 	budget         int64
@@ -66,6 +105,17 @@ func runHeldCase(t *testing.T, c heldCase) (*restore.Result, string) {
 	e := newEnv(t, c.src, ddl+tgt, c.seed)
 	if c.kf != nil || c.chunk > 0 {
 		e.backupChunked(c.chunk, c.kf)
+	}
+	if c.fixture != "" {
+		conn, err := pgx.Connect(e.ctx, e.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(e.ctx)
+		e.pkg = filepath.Join(t.TempDir(), "fixture.edmsdr")
+		if _, err := legacy.Convert(e.ctx, conn, strings.NewReader(c.fixture), e.pkg, legacy.ConvertOptions{Keys: c.kf, Tool: "restore test"}); err != nil {
+			t.Fatalf("convert: %v", err)
+		}
 	}
 	if c.edit != nil {
 		edited := filepath.Join(t.TempDir(), "edited.edmsdr")
@@ -161,6 +211,7 @@ INSERT INTO cat (kind_id, code) VALUES (2, 'c1'), (1, 'c2');`
 	manyTags := `INSERT INTO tag (of_kind, label) SELECT 1 + i % 2, 'tag number ' || i || repeat('.', 20) FROM generate_series(1, 3000) i;`
 	composite := `ALTER TABLE kind ADD CONSTRAINT kind_id_label UNIQUE (id, label);
 CREATE TABLE badge (id serial PRIMARY KEY, kind_id int NOT NULL, kind_label text NOT NULL, FOREIGN KEY (kind_id, kind_label) REFERENCES kind (id, label));`
+	ctKeys := &keys.File{ContentTypes: &keys.ContentTypeSpec{Table: "django_content_type", Models: map[string]string{"x.kind": "kind", "x.tag": "tag"}}}
 	cases := []heldCase{
 		{name: "plain", src: base, seed: catSeed, committed: true, direct: []string{"item", "tag"},
 			log: `msg="id map held" table=cat`},
@@ -222,10 +273,102 @@ CREATE TRIGGER kind_move BEFORE INSERT ON kind FOR EACH ROW EXECUTE FUNCTION kin
 		{name: "the child's natural key holds the rewritten reference", src: base, seed: catSeed, kind: finding.Conflict,
 			tgt:  catDDL + `ALTER TABLE tag ADD CONSTRAINT tag_kind_label UNIQUE (of_kind, label);`,
 			edit: addRows("public.tag", "9	1	one")},
+		// A column only a keys file declares a reference (at backup): the target's plan has it
+		// plain, so tag goes straight in with it as sent; the manifest's plan makes it a
+		// reference to kind, and tag goes back to staging.
+		{name: "a reference only the package's keys file declares", committed: true,
+			src: base + `ALTER TABLE tag ADD COLUMN kref int; UPDATE tag SET kref = of_kind;`,
+			tgt: catDDL + `ALTER TABLE tag ADD COLUMN kref int;`, seed: catSeed,
+			kf:  &keys.File{References: map[string]string{"tag.kref": "kind(id)"}},
+			log: `"direct load given up" table=tag why="column kref references public.kind, whose id map does not keep every id"`},
+		{name: "a cycle through the seeded table", committed: true, kind: finding.Diverged,
+			src: base + `ALTER TABLE kind ADD COLUMN fav_tag int REFERENCES tag (id); UPDATE kind SET fav_tag = 2 WHERE name = 'a'; UPDATE kind SET fav_tag = 1 WHERE name = 'b';`,
+			tgt: catDDL + `ALTER TABLE kind ADD COLUMN fav_tag int REFERENCES tag (id);`, seed: catSeed},
+		{name: "a deferrable foreign key to the seeded table", committed: true, src: base, seed: catSeed,
+			tgt: catDDL + `ALTER TABLE tag ALTER CONSTRAINT tag_of_kind_fkey DEFERRABLE INITIALLY DEFERRED;`},
+		{name: "a dangling reference under a foreign key not valid in the target either", src: base + danglingTag, seed: catSeed,
+			tgt:  catDDL + `ALTER TABLE tag DROP CONSTRAINT tag_of_kind_fkey; ALTER TABLE tag ADD CONSTRAINT tag_of_kind_fkey FOREIGN KEY (of_kind) REFERENCES kind (id) NOT VALID;`,
+			kind: finding.Orphaned},
+		{name: "replace mode", src: base, seed: catSeed, committed: true, opts: restore.Options{Mode: restore.Replace}},
+		{name: "a dry run", src: base, seed: catSeed, opts: restore.Options{DryRun: true}, direct: []string{"item", "tag"}},
+		// Content types seeded, as after Django's migrate: grant goes straight in through perm's
+		// map, itself keyed through the content types'; audit, whose generic foreign key names
+		// kind and tag, is staged.
+		{name: "permissions keyed through seeded content types", committed: true, src: base + ctDDL + ctRows, tgt: catDDL + ctDDL, seed: catSeed + ctSeed, kf: ctKeys,
+			direct: []string{"grant_"}, log: `msg="id map held" table=perm`},
+		{name: "permissions keyed through seeded content types, one unknown", src: base + ctDDL + ctRows + `INSERT INTO django_content_type (app_label, model) VALUES ('x', 'gone');
+INSERT INTO perm (content_type_id, codename) VALUES (3, 'add'); INSERT INTO grant_ (perm_id, who) VALUES (4, 'ann');`,
+			tgt: catDDL + ctDDL, seed: catSeed + ctSeed, kf: ctKeys, committed: true},
+		// A fixture's references by natural key to rows it does not carry (reference rows):
+		// matched to the seeded rows, never inserted.
+		{name: "a fixture's reference rows, all seeded", committed: true, src: xDDL, tgt: xDDL, seed: xSeed,
+			fixture: xFixture, direct: []string{"x_tag"}, log: `msg="id map held" table=x_kind`},
+		{name: "a fixture's reference rows, one not in the target", kind: finding.Orphaned, src: xDDL, tgt: xDDL, seed: xSeed,
+			fixture: strings.Replace(xFixture, `["b"]`, `["zz"]`, 1)},
 		{name: "maps over the budget", src: base, seed: catSeed, committed: true, budget: 3,
 			log: `"direct load given up" table=tag why="the id map of kind cannot be held: 2 ids, beyond the 0 held in memory"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { runHeldCase(t, c) })
+	}
+}
+
+// A held map damaged in the client (a pair pointing at another target row, or at none) rewrites
+// the rows loaded straight in wrongly: the restore must refuse, whatever proves their digest.
+func TestHeldMapDamagedInTheClientIsRefused(t *testing.T) {
+	cases := []struct {
+		name, table string
+		damage      func(src, tgt []int64)
+		kind        finding.Kind
+		wrong       string // the table whose digest is wrong
+	}{
+		{name: "none", table: "kind", damage: func(src, tgt []int64) {}},
+		{name: "kind's pairs swapped", table: "kind", damage: func(src, tgt []int64) { tgt[0], tgt[1] = tgt[1], tgt[0] },
+			kind: finding.DigestMismatch, wrong: "tag"},
+		{name: "a pair of cat's swapped with another", table: "cat", damage: func(src, tgt []int64) { tgt[0], tgt[2] = tgt[2], tgt[0] },
+			kind: finding.DigestMismatch, wrong: "item"},
+		{name: "a pair of kind's pointing at no row", table: "kind", damage: func(src, tgt []int64) { tgt[1] = 999 },
+			kind: finding.Orphaned},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, catDDL+sourceRows+catRows, ddl+catDDL, catSeed)
+			damaged := false
+			defer restore.SetHeldMapHook(func(table string, src, tgt []int64) {
+				if table == c.table {
+					c.damage(src, tgt)
+					damaged = true
+				}
+			})()
+			before := e.digestOf(e.tgt)
+			var log bytes.Buffer
+			res, err := e.restore(restore.Options{Log: debugLog(&log)})
+			if !damaged {
+				t.Fatalf("the map of %s was not held:\n%s", c.table, log.String())
+			}
+			if c.kind == "" {
+				if err != nil || !res.Committed || res.Verdict != finding.Pass {
+					t.Fatalf("restore: %v (committed %t, %s)", err, res.Committed, res.Verdict)
+				}
+				for table, through := range map[string]string{"tag": "of_kind through the id map of kind", "item": "cat_id through the id map of cat"} {
+					if ev := digestCheck(t, res, table); !strings.Contains(ev, "landing proof") || !strings.Contains(ev, through) {
+						t.Errorf("%s's digest check: %s", table, ev)
+					}
+				}
+				return
+			}
+			fl := finding.FindingsOf(err)
+			if err == nil || res.Committed || !fl.Has(c.kind) {
+				t.Fatalf("restore: %v (committed %t), want a refusal with %s\n%s", err, res.Committed, c.kind, log.String())
+			}
+			for _, f := range fl {
+				if f.Kind == finding.DigestMismatch && f.Table != c.wrong {
+					t.Errorf("digest mismatch in %s, want only in %s: %+v", f.Table, c.wrong, f)
+				}
+			}
+			if e.digestOf(e.tgt) != before {
+				t.Error("a refused restore changed the target")
+			}
+		})
 	}
 }
