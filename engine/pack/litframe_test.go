@@ -242,7 +242,7 @@ func TestLitFrameRoundTrip(t *testing.T) {
 			if sum := binary.LittleEndian.Uint32(stream[len(stream)-4:]); sum != uint32(xxhash.Sum64(in.data)) {
 				t.Fatalf("%s: checksum %08x, want the low 32 bits of XXH64 %016x", what, sum, xxhash.Sum64(in.data))
 			}
-			decodeBoth(t, what, stream, in.data)
+			decodeAll(t, what, stream, in.data)
 			total.raw += shape.raw
 			total.rle += shape.rle
 			total.compressed += shape.compressed
@@ -318,7 +318,7 @@ func TestLitFrameFlushAndEnd(t *testing.T) {
 	if err := f.End(); err != nil { // a second End writes nothing
 		t.Fatal(err)
 	}
-	decodeBoth(t, "flushed and ended", out.Bytes(), want)
+	decodeAll(t, "flushed and ended", out.Bytes(), want)
 	shape, plain := parseFrames(t, out.Bytes())
 	if len(plain) != len(want) || shape.frames < 2 || shape.skippable == 0 {
 		t.Fatalf("%+v, %d bytes, want %d", shape, len(plain), len(want))
@@ -423,7 +423,7 @@ func TestCompressorChooses(t *testing.T) {
 	if cw.zstdIn != int64(len(want))-cw.litIn {
 		t.Errorf("%d bytes in the encoder's frames, want %d", cw.zstdIn, int64(len(want))-cw.litIn)
 	}
-	decodeBoth(t, "compressor", out.Bytes(), want)
+	decodeAll(t, "compressor", out.Bytes(), want)
 	t.Logf("%d bytes into %d (%d in literals frames)", len(want), out.Len(), cw.litIn)
 
 	// MatchesOnly: no literals frame at all.
