@@ -127,6 +127,15 @@ func TestDirectLoadThroughHeldMapsFindingsEqualTheStagingPaths(t *testing.T) {
 		{name: "a matched seeded row that diverged (fail)", kind: finding.Diverged, direct: true,
 			src: docRows, seed: strings.Replace(targetSeed, "'Kind A'", "'Another A'", 1), opts: restore.Options{OnExisting: restore.Fail},
 			log: `msg="id map held" table=kind`},
+		{name: "two seeded rows of one natural key: a map that is not injective", kind: finding.Duplicated,
+			src: docRows, edit: appendRow("public.kind", "9\ta\tKind A"),
+			log: `"direct load given up" table=ver why="the id map of kind cannot be held: two of its source ids map to one target id"`},
+		{name: "a seeded table's id twice: refused as through staging", kind: finding.Duplicated,
+			src: docRows, edit: appendRow("public.kind", "1\tc\tKind C"),
+			log: `msg="id map held" table=kind`},
+		{name: "a seeded row without id: its map's build fails, rolled back",
+			src: docRows, edit: appendRow("public.kind", "\\N\tc\tKind C"),
+			log: `"direct load given up" table=ver why="the id map of kind cannot be held: its id map could not be built while staging`},
 		{name: "source ids kept where they collide with none", committed: true, direct: true,
 			src: docRows, opts: restore.Options{KeepIDs: []string{"*"}}, log: `msg="id map held" table=kind`},
 		{name: "maps over the budget", committed: true, budget: 1,
@@ -244,5 +253,15 @@ func TestDirectLoadThroughHeldMapsGivenUpAfterSeveralEntries(t *testing.T) {
 	}
 	if got, want := e.digestOf(e.tgt), e.digestOf(e.src); got != want {
 		t.Errorf("target digest %s, source %s", got, want)
+	}
+}
+
+// appendRow appends a row (COPY text) to table's data in the package.
+func appendRow(table, row string) corrupt.EditFunc {
+	return func(t string, _ []string, rows [][]byte) ([][]byte, error) {
+		if t == table {
+			rows = append(rows, []byte(row))
+		}
+		return rows, nil
 	}
 }
