@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -533,4 +534,126 @@ func TestCommittedLiteralsSample(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("frames %v, %d bytes of tar", kinds, len(plain))
+}
+
+// TestCompressorRepeatedValues: a bytea value repeated row after row (a placeholder image, the
+// same attachment) is left to the encoder, whatever the length of the rows (ids of any number of
+// digits shift the repeats off any fixed alignment) and up to values of 20 KB (40 KB of hex
+// apart, beyond the sample); distinct random values of the same lengths go into literals frames.
+func TestCompressorRepeatedValues(t *testing.T) {
+	rng := rand.New(rand.NewSource(23))
+	for _, size := range []int{100, 1000, 1500, 4000, 10000, 20000} {
+		for _, first := range []int{1, 1000, 123456789} {
+			same, distinct := make([]byte, size), make([]byte, size)
+			rng.Read(same)
+			var repeated, unique []byte
+			for i := first; len(repeated) < 1<<20 || len(unique) < 1<<20; i++ {
+				rng.Read(distinct)
+				repeated = append(repeated, byteaRow(i, same)...)
+				unique = append(unique, byteaRow(i, distinct)...)
+			}
+			if huffmanPays(repeated[:1<<20], new(huff0.Scratch)) {
+				t.Errorf("a value of %d bytes repeated from id %d: literals frames", size, first)
+			}
+			if size >= 1000 && !huffmanPays(unique[:1<<20], new(huff0.Scratch)) {
+				t.Errorf("distinct values of %d bytes from id %d: not literals frames", size, first)
+			}
+		}
+	}
+}
+
+// TestLitHeader: every Size_Format of a compressed Literals_Section_Header reads back, by RFC
+// 8878's layout, the sizes written; sizes no format holds are refused.
+func TestLitHeader(t *testing.T) {
+	for _, c := range []struct {
+		regen, comp  int
+		single       bool
+		format, size int
+	}{
+		{32, 20, true, 0, 3}, {1023, 1022, true, 0, 3},
+		{1023, 600, false, 1, 3}, {1024, 600, false, 2, 4}, {16383, 16382, false, 2, 4},
+		{16384, 9000, false, 3, 5}, {litBlockSize, litBlockSize - 1, false, 3, 5}, {1<<18 - 1, 1, false, 3, 5},
+	} {
+		hdr, err := litHeader(nil, c.regen, c.comp, c.single)
+		if err != nil || len(hdr) != c.size {
+			t.Fatalf("%+v: % x, %v", c, hdr, err)
+		}
+		bits := []int{10, 10, 14, 18}[c.format]
+		var v uint64
+		for i, b := range hdr {
+			v |= uint64(b) << (8 * i)
+		}
+		if typ, format := int(v&3), int(v>>2&3); typ != literalsCompressed || format != c.format {
+			t.Errorf("%+v: type %d, format %d", c, typ, format)
+		}
+		if regen, comp := int(v>>4&(1<<bits-1)), int(v>>(4+bits)&(1<<bits-1)); regen != c.regen || comp != c.comp {
+			t.Errorf("%+v: sizes %d, %d", c, regen, comp)
+		}
+	}
+	for _, c := range []struct {
+		regen, comp int
+		single      bool
+	}{{1024, 100, true}, {100, 1024, true}, {1 << 18, 100, false}, {100, 1 << 18, false}} {
+		if hdr, err := litHeader(nil, c.regen, c.comp, c.single); err == nil {
+			t.Errorf("%+v: % x", c, hdr)
+		}
+	}
+}
+
+// TestLitFrameNearlyIncompressible: a block huff0 codes into 1 to 4 bytes less than itself (too
+// few to pay for the literals header and the sequences byte) is written raw, and reads back.
+func TestLitFrameNearlyIncompressible(t *testing.T) {
+	rng := rand.New(rand.NewSource(29))
+	var s huff0.Scratch
+	for try := range 100000 {
+		p := make([]byte, 32+rng.Intn(200))
+		alphabet := 2 + rng.Intn(60)
+		for i := range p {
+			p[i] = byte(rng.Intn(alphabet))
+		}
+		out, _, err := huff0.Compress1X(p, &s)
+		if err != nil || len(out)+4 < len(p) {
+			continue
+		}
+		stream := writeLit(t, p, 1<<30)
+		shape, _ := parseFrames(t, stream)
+		if shape.raw != 1 || shape.compressed != 0 {
+			t.Fatalf("%d bytes huff0 codes into %d: %+v", len(p), len(out), shape)
+		}
+		decodeAll(t, "nearly incompressible", stream, p)
+		t.Logf("try %d: %d bytes huff0 codes into %d: raw", try, len(p), len(out))
+		return
+	}
+	t.Fatal("no block huff0 codes into 1 to 4 bytes less than itself")
+}
+
+// sizeWriter records the longest write it was given.
+type sizeWriter struct {
+	bytes.Buffer
+	longest int
+}
+
+func (w *sizeWriter) Write(p []byte) (int, error) {
+	w.longest = max(w.longest, len(p))
+	return w.Buffer.Write(p)
+}
+
+// TestLitFrameBoundedBuffer: one write of 8 MiB of random bytes (raw blocks, as long as the
+// input) is handed on in pieces of about 1 MiB, not gathered whole: the frame's memory does not
+// grow with the write.
+func TestLitFrameBoundedBuffer(t *testing.T) {
+	data := make([]byte, 8<<20)
+	rand.New(rand.NewSource(31)).Read(data)
+	var out sizeWriter
+	f := newLitFrame(&out)
+	if n, err := f.Write(data); err != nil || n != len(data) {
+		t.Fatalf("%d, %v", n, err)
+	}
+	if err := f.End(); err != nil {
+		t.Fatal(err)
+	}
+	if out.longest > 1<<20+litBlockSize+16 {
+		t.Errorf("a write of %d bytes", out.longest)
+	}
+	decodeAll(t, "8 MiB of random bytes", out.Bytes(), data)
 }
