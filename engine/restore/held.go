@@ -368,8 +368,10 @@ type rewriter struct {
 	out   []byte
 	pos   int // read position in out
 	field int // field of the current line the next input byte belongs to
-	num   []byte
-	err   error
+	// esc: the next input byte is escaped (the last read ended in a backslash that escapes it).
+	esc bool
+	num []byte
+	err error
 }
 
 // rewrite returns data with st's rewritten columns mapped (see rewriter).
@@ -412,22 +414,36 @@ func (w *rewriter) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// process rewrites one chunk of input into out.
+// process rewrites one chunk of input into out. Fields and lines end where COPY text's do: at a
+// tab or newline no backslash escapes (the server reads a backslash before a raw tab or newline
+// as that byte of data, so a field may hold them: a rewrite that took them for delimiters would
+// rewrite the wrong field).
 func (w *rewriter) process(in []byte) error {
-	i, nl := 0, -1 // nl: the next newline at or after i, when known
+	i, nl := 0, -1 // nl: the next unescaped newline at or after i, when known
 	for i < len(in) {
+		if nl < i {
+			nl = delimiter(in, i, len(in), '\n', w.esc)
+		}
 		if w.field < len(w.maps) && w.maps[w.field] != nil {
+			// A few digits: read byte by byte, unless a backslash asks for delimiter's care.
 			j := i
-			for j < len(in) && in[j] != '\t' && in[j] != '\n' {
-				j++
+			if !w.esc {
+				for j < nl && in[j] != '\t' && in[j] != '\\' {
+					j++
+				}
+			}
+			if w.esc || (j < nl && in[j] == '\\') {
+				j = delimiter(in, i, nl, '\t', w.esc)
 			}
 			w.num = append(w.num, in[i:j]...)
 			if len(w.num) > 24 {
 				return &unmappedError{column: w.names[w.field], value: string(w.num)}
 			}
 			if j == len(in) {
+				w.esc = escaped(in, i, j, w.esc)
 				return nil
 			}
+			w.esc = false
 			if err := w.emit(); err != nil {
 				return err
 			}
@@ -436,37 +452,61 @@ func (w *rewriter) process(in []byte) error {
 			i = j + 1
 			continue
 		}
-		if nl < i {
-			if k := bytes.IndexByte(in[i:], '\n'); k >= 0 {
-				nl = i + k
-			} else {
-				nl = len(in)
-			}
-		}
 		if w.field > w.last {
 			// Nothing more to rewrite on this line.
 			end := min(nl+1, len(in))
 			w.out = append(w.out, in[i:end]...)
 			if nl < len(in) {
-				w.field = 0
+				w.field, w.esc = 0, false
+			} else {
+				w.esc = escaped(in, i, len(in), w.esc)
 			}
 			i = end
 			continue
 		}
 		// A field passed as it is, before the last rewritten one: to its end.
-		end := nl
-		if k := bytes.IndexByte(in[i:nl], '\t'); k >= 0 {
-			end = i + k
-		}
+		end := delimiter(in, i, nl, '\t', w.esc)
 		if end == len(in) {
 			w.out = append(w.out, in[i:]...)
+			w.esc = escaped(in, i, len(in), w.esc)
 			return nil
 		}
 		w.out = append(w.out, in[i:end+1]...)
+		w.esc = false
 		w.next(in[end])
 		i = end + 1
 	}
 	return nil
+}
+
+// delimiter returns the index of the first byte c in in[from:lim] that no backslash escapes, or
+// lim; esc says whether in[from] is escaped.
+func delimiter(in []byte, from, lim int, c byte, esc bool) int {
+	for i := from; i < lim; {
+		k := bytes.IndexByte(in[i:lim], c)
+		if k < 0 {
+			return lim
+		}
+		if p := i + k; !escaped(in, from, p, esc) {
+			return p
+		}
+		i += k + 1
+	}
+	return lim
+}
+
+// escaped reports whether a backslash escapes in[p] (p may be len(in): the byte after in): the
+// run of backslashes right before it, counted from from on (plus the escaped in[from] when esc),
+// is odd. A byte other than a backslash ends any escape, escaped or not.
+func escaped(in []byte, from, p int, esc bool) bool {
+	n := 0
+	for q := p - 1; q >= from && in[q] == '\\'; q-- {
+		n++
+	}
+	if p-n == from && esc {
+		n++
+	}
+	return n%2 == 1
 }
 
 // next moves to the next field after delimiter d.
