@@ -41,8 +41,12 @@ go test -json -count=1 -timeout 30m -p 2 $pkgs >"$out/gotest.json" 2>"$out/gotes
 cat "$out/gotest.stderr"
 
 echo "== ginkgo suites"
+# The CLI the suites run, built once for all of them (each suite's bootstrap would link it again).
+clidir=$(mktemp -d)
+trap 'rm -rf "$clidir"' EXIT
+go build -o "$clidir/" ./cmd/edmsdr ./cmd/edmsdr-drill || status=1
 # shellcheck disable=SC2086 # label filter and procs are optional words
-go tool ginkgo -r -p --procs="${EDMSDR_PROCS:-2}" --timeout=60m --keep-going --poll-progress-after=120s \
+EDMSDR_CLI_DIR=$clidir go tool ginkgo -r -p --procs="${EDMSDR_PROCS:-2}" --timeout=60m --keep-going --poll-progress-after=120s \
 	${EDMSDR_LABEL_FILTER:+--label-filter="$EDMSDR_LABEL_FILTER"} \
 	--json-report=ginkgo.json --junit-report=junit.xml --output-dir="$out" ./suites || status=1
 

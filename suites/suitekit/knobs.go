@@ -45,6 +45,10 @@ type Knobs struct {
 	// (EDMSDR_LARGE_VALUE_MIB, default 64; make large-values sets 500, about the most PostgreSQL
 	// writes in COPY text).
 	LargeValueMiB int
+	// CLIDir is a directory holding edmsdr and edmsdr-drill built from this tree (EDMSDR_CLI_DIR,
+	// default none): make test builds them there once for every suite, and BuildCLI then builds
+	// nothing.
+	CLIDir string
 	// Err is the first malformed variable met by LoadKnobs.
 	Err error
 }
@@ -66,6 +70,7 @@ func ReadKnobs() (Knobs, error) {
 	default:
 		return k, fmt.Errorf("EDMSDR_BENCH_BUDGET: %q is neither 0 nor 1", b)
 	}
+	k.CLIDir = os.Getenv("EDMSDR_CLI_DIR")
 	k.BenchReport = os.Getenv("EDMSDR_BENCH_REPORT")
 	k.BenchLogs = os.Getenv("EDMSDR_BENCH_LOGS")
 	k.CorruptionReport = cmp.Or(os.Getenv("EDMSDR_CORRUPTION_REPORT"), "out/corruption")
