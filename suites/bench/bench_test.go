@@ -105,6 +105,16 @@ func keepLog(name string, args []string, log []byte) {
 	Expect(os.WriteFile(f, log, 0o644)).To(Succeed())
 }
 
+// measuring decorates a spec that measures: Serial, so that nothing runs beside a measured
+// command, but at the tiny scale, where make test runs the suite to prove that the measurement
+// works and judges nothing, an empty label list: the three specs run on both Ginkgo processes.
+var measuring = func() any {
+	if knobs.BenchScale == "tiny" {
+		return Label()
+	}
+	return Serial
+}()
+
 // samples is how many times a spec measures each step: knobs.BenchSamples, but once at the tiny
 // scale, where make test runs the suite to prove that the measurement works, not to judge it.
 func samples() int {
@@ -204,7 +214,7 @@ func freshEDMS(ctx context.Context, hint string) string {
 	return name
 }
 
-var _ = Describe("Natural-key path against the id path", Serial, Label(label.Bench, label.Slow), func() {
+var _ = Describe("Natural-key path against the id path", measuring, Label(label.Bench, label.Slow), func() {
 	It("measures backup + restore against COPY out + COPY in and pg_dump + pg_restore on the same data", func(ctx SpecContext) {
 		ds, err := drill.LookupDataset("edms")
 		Expect(err).NotTo(HaveOccurred())

@@ -20,7 +20,7 @@ import (
 // command on a local file: the upload holds at most three parts of 8 MiB (docs/storage.md).
 const s3RSSMargin = 64 << 20
 
-var _ = Describe("Object storage against a local file", Serial, Label(label.Bench, label.Slow, label.S3), func() {
+var _ = Describe("Object storage against a local file", measuring, Label(label.Bench, label.Slow, label.S3), func() {
 	It("measures backup to s3:// and restore from it against the same commands on a local file, interleaved", func(ctx SpecContext) {
 		ds, err := drill.LookupDataset("edms")
 		Expect(err).NotTo(HaveOccurred())

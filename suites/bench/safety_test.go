@@ -28,7 +28,7 @@ func seededEDMS(ctx context.Context, hint string) string {
 	return url
 }
 
-var _ = Describe("Safety backup and rollback cost", Serial, Label(label.Bench, label.Slow, label.Rollback), func() {
+var _ = Describe("Safety backup and rollback cost", measuring, Label(label.Bench, label.Slow, label.Rollback), func() {
 	It("measures a restore with --safety-backup against the same restore without, and the rollback", func(ctx SpecContext) {
 		ds, err := drill.LookupDataset("edms")
 		Expect(err).NotTo(HaveOccurred())
