@@ -81,6 +81,11 @@ CREATE TABLE memo (id serial PRIMARY KEY, title text, kind_id int REFERENCES kin
 const memoRows = `
 INSERT INTO memo (title, kind_id, body) VALUES ('t1', 1, 'b1'), ('t2', 2, 'b2');`
 
+// folderDDL is a tree whose rows refer to kind.
+const folderDDL = `
+CREATE TABLE folder (id serial PRIMARY KEY, parent_id int REFERENCES folder (id), name text NOT NULL, kind_id int REFERENCES kind (id), UNIQUE (parent_id, name));
+CREATE UNIQUE INDEX folder_root ON folder (name) WHERE parent_id IS NULL;`
+
 type heldCase struct {
 	name string
 	// src is run on the source after ddl; tgt on the target after ddl (catDDL when empty);
@@ -319,6 +324,17 @@ INSERT INTO perm (content_type_id, codename) VALUES (3, 'add'); INSERT INTO gran
 		// (corrupt.Rewrite refuses a backslash before a newline: TestRewriterMapsReferenceFieldsAcrossReads.)
 		{name: "an escaped raw tab before the rewritten column", kind: finding.DigestMismatch, src: base + memoDDL + memoRows, tgt: catDDL + memoDDL, seed: swapped,
 			edit: fieldEdit("public.memo", 0, "title", "x\\\t2")},
+		{name: "two references to one seeded table", committed: true, seed: catSeed, direct: []string{"tag"},
+			src: base + `ALTER TABLE tag ADD COLUMN alt_kind int REFERENCES kind (id); UPDATE tag SET alt_kind = 3 - of_kind;`,
+			tgt: catDDL + `ALTER TABLE tag ADD COLUMN alt_kind int REFERENCES kind (id);`},
+		// A tree empty before the restore whose rows refer to a seeded table: its map is built
+		// over the rows loaded straight in, read back in source terms.
+		{name: "a tree referring to a seeded table", committed: true, seed: swapped, direct: []string{"folder"},
+			src: base + folderDDL + `INSERT INTO folder (parent_id, name, kind_id) VALUES (NULL, 'r', 1), (1, 's', 2), (2, 't', 1), (NULL, 'u', NULL);`,
+			tgt: catDDL + folderDDL},
+		{name: "a tree referring to a seeded table, one folder its own parent", kind: finding.Orphaned, seed: swapped,
+			src: base + folderDDL + `INSERT INTO folder (parent_id, name, kind_id) VALUES (NULL, 'r', 1), (1, 's', 2), (2, 't', 1); UPDATE folder SET parent_id = 3 WHERE id = 3;`,
+			tgt: catDDL + folderDDL},
 		{name: "maps over the budget", src: base, seed: catSeed, committed: true, budget: 3,
 			log: `"direct load given up" table=tag why="the id map of kind cannot be held: 2 ids, beyond the 0 held in memory"`},
 	}
