@@ -657,3 +657,73 @@ func TestLitFrameBoundedBuffer(t *testing.T) {
 	}
 	decodeAll(t, "8 MiB of random bytes", out.Bytes(), data)
 }
+
+// FuzzCompressor writes pieces chosen by the fuzzer into the compressor, as the ratio guard
+// hands them over (hex text of a fuzzed unit, one byte repeated, random bytes, text; 1 byte to
+// 1 MiB, the sizes around choosePiece included), with flushes and frame ends followed by a
+// skippable frame between them, and requires klauspost's decoder and the standard library's to
+// give every byte back.
+func FuzzCompressor(f *testing.F) {
+	f.Add([]byte{0xde, 0xad}, []byte{0x13, 0x22, 0x31, 0x40, 0x57, 0x96, 0xd3})
+	f.Add([]byte("x"), []byte{0x10, 0x1c, 0x50, 0x90, 0x14})
+	f.Fuzz(func(t *testing.T, unit, plan []byte) {
+		if len(unit) == 0 || len(plan) > 16 {
+			return
+		}
+		sizes := []int{1, 100, 4096, choosePiece - 1, choosePiece, choosePiece + 1, 300 << 10, 1 << 20}
+		var out bytes.Buffer
+		cw, err := newCompressor(&out, zstd.SpeedFastest, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		for i, op := range plan {
+			n := sizes[op>>2&7]
+			var p []byte
+			switch op & 3 {
+			case 0:
+				p = bytes.Repeat([]byte(hex.EncodeToString(unit)), n/(2*len(unit))+1)[:n]
+			case 1:
+				p = bytes.Repeat(unit[:1], n)
+			case 2:
+				p = make([]byte, n)
+				rand.New(rand.NewSource(int64(i))).Read(p)
+			case 3:
+				p = bytes.Repeat([]byte("7\ta row of text\t"+string(unit)+"\n"), n/(17+len(unit))+1)[:n]
+			}
+			if _, err := cw.Write(p); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, p...)
+			switch op >> 5 {
+			case 1:
+				if err := cw.Flush(); err != nil {
+					t.Fatal(err)
+				}
+			case 2:
+				if err := cw.End(); err != nil {
+					t.Fatal(err)
+				}
+				out.Write(append(bytes.Clone(skippableMagic), 1, 0, 0, 0, 0))
+			}
+		}
+		if err := cw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zstd.NewReader(bytes.NewReader(out.Bytes()), zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		got, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("klauspost decoder: %d bytes (%v), want %d (first difference at %d)", len(got), err, len(want), firstDiff(got, want))
+		}
+		if out.Len() == 0 {
+			return // nothing written, no frame (the standard library's decoder wants one)
+		}
+		if got, err := stdlibDecode(out.Bytes()); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("stdlib decoder: %d bytes (%v), want %d (first difference at %d)", len(got), err, len(want), firstDiff(got, want))
+		}
+	})
+}
