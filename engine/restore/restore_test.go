@@ -64,17 +64,33 @@ func newEnv(t *testing.T, srcSQL, tgtDDL, tgtSQL string) *env {
 	t.Helper()
 	tc := localpgtest.Shared(t)
 	e := &env{t: t, ctx: localpgtest.Context(t, 2*time.Minute)}
-	e.src, e.tgt = tc.NewDatabase(t, "rsrc"), tc.NewDatabase(t, "rtgt")
+	e.src = tc.NewDatabase(t, "rsrc")
 	sconn := tc.Connect(t, e.src)
 	if _, err := sconn.Exec(e.ctx, ddl+srcSQL); err != nil {
 		t.Fatalf("source: %v", err)
 	}
-	e.conn = tc.Connect(t, e.tgt)
-	if _, err := e.conn.Exec(e.ctx, tgtDDL+tgtSQL); err != nil {
-		t.Fatalf("target: %v", err)
-	}
+	e.newTarget(tgtDDL + tgtSQL)
 	e.pkg = e.backup(nil)
 	return e
+}
+
+// newTarget gives e a new target database holding what sql creates, and a connection to it.
+func (e *env) newTarget(sql string) {
+	e.t.Helper()
+	tc := localpgtest.Shared(e.t)
+	e.tgt = tc.NewDatabase(e.t, "rtgt")
+	e.conn = tc.Connect(e.t, e.tgt)
+	if _, err := e.conn.Exec(e.ctx, sql); err != nil {
+		e.t.Fatalf("target: %v", err)
+	}
+}
+
+// forTest is e for subtest t (e's databases and package, t failing): a source and its package
+// made once for several restores, each into a target of its own (newTarget).
+func (e *env) forTest(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
 func (e *env) backup(kf *keys.File) string {

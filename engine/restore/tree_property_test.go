@@ -73,83 +73,90 @@ func nodePaths(t *testing.T, e *env, conn *pgx.Conn) map[string]string {
 // path, and the tree afterwards holds the seed's paths and the package's, each once.
 func TestSeededTreeMapFollowsThePaths(t *testing.T) {
 	for seed := int64(1); seed <= 6; seed++ {
-		for _, keep := range []bool{false, true} {
-			t.Run(fmt.Sprintf("seed %d keep ids %v", seed, keep), func(t *testing.T) {
-				rng := rand.New(rand.NewSource(seed))
-				src := "INSERT INTO kind (name, label) VALUES ('a', 'Kind A');\n" + randomNodes(rng, 60, 0) +
-					"SELECT setval('node_id_seq', 100); INSERT INTO note (node_id, body) SELECT id, 'n' || id FROM node;\n"
-				// The seed's ids overlap the package's (kept where free under KeepIDs).
-				tgt := "INSERT INTO kind (name, label) VALUES ('a', 'Kind A');\n" + randomNodes(rng, 40, int(seed)*7) +
-					"SELECT setval('node_id_seq', 500);\n"
-				e := newEnv(t, src, ddl, tgt)
-				sconn, err := pgx.Connect(e.ctx, e.src)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer sconn.Close(e.ctx)
-				srcPaths, seedPaths := nodePaths(t, e, sconn), nodePaths(t, e, e.conn)
-				seeded := map[string]bool{}
-				for _, p := range seedPaths {
-					seeded[p] = true
-				}
-				opts := restore.Options{}
-				if keep {
-					opts.KeepIDs = []string{"*"}
-				}
-				var buf bytes.Buffer
-				opts.IDMap = &buf
-				res, err := e.restore(opts)
-				if err != nil || !res.Committed || res.Verdict != finding.Pass {
-					t.Fatalf("restore: %v (findings %v)", err, res.Findings)
-				}
-				after := nodePaths(t, e, e.conn)
-				mapped, deepMatched, keptIDs := 0, 0, 0
-				for _, line := range strings.Split(buf.String(), "\n") {
-					f := strings.Split(line, "\t")
-					if len(f) != 4 || f[0] != "node" {
-						continue
+		// One source and package per seed, restored into a target of its own by each run.
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewSource(seed))
+			src := "INSERT INTO kind (name, label) VALUES ('a', 'Kind A');\n" + randomNodes(rng, 60, 0) +
+				"SELECT setval('node_id_seq', 100); INSERT INTO note (node_id, body) SELECT id, 'n' || id FROM node;\n"
+			// The seed's ids overlap the package's (kept where free under KeepIDs).
+			tgt := "INSERT INTO kind (name, label) VALUES ('a', 'Kind A');\n" + randomNodes(rng, 40, int(seed)*7) +
+				"SELECT setval('node_id_seq', 500);\n"
+			shared := newEnv(t, src, ddl, tgt)
+			sconn, err := pgx.Connect(shared.ctx, shared.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sconn.Close(shared.ctx)
+			srcPaths, seedPaths := nodePaths(t, shared, sconn), nodePaths(t, shared, shared.conn)
+			seeded := map[string]bool{}
+			for _, p := range seedPaths {
+				seeded[p] = true
+			}
+			for _, keep := range []bool{false, true} {
+				t.Run(fmt.Sprintf("keep ids %v", keep), func(t *testing.T) {
+					e := shared.forTest(t)
+					if keep { // the first run's target is restored into: a new one
+						e.newTarget(ddl + tgt)
 					}
-					mapped++
-					if after[f[2]] != srcPaths[f[1]] {
-						t.Errorf("node %s (%s) mapped to %s (%s)", f[1], srcPaths[f[1]], f[2], after[f[2]])
+					opts := restore.Options{}
+					if keep {
+						opts.KeepIDs = []string{"*"}
 					}
-					if f[3] == "matched" && strings.Count(srcPaths[f[1]], "/") >= 2 {
-						deepMatched++
+					var buf bytes.Buffer
+					opts.IDMap = &buf
+					res, err := e.restore(opts)
+					if err != nil || !res.Committed || res.Verdict != finding.Pass {
+						t.Fatalf("restore: %v (findings %v)", err, res.Findings)
 					}
-					if f[3] == "kept" || (f[3] == "inserted" && f[1] == f[2]) {
-						keptIDs++
+					after := nodePaths(t, e, e.conn)
+					mapped, deepMatched, keptIDs := 0, 0, 0
+					for _, line := range strings.Split(buf.String(), "\n") {
+						f := strings.Split(line, "\t")
+						if len(f) != 4 || f[0] != "node" {
+							continue
+						}
+						mapped++
+						if after[f[2]] != srcPaths[f[1]] {
+							t.Errorf("node %s (%s) mapped to %s (%s)", f[1], srcPaths[f[1]], f[2], after[f[2]])
+						}
+						if f[3] == "matched" && strings.Count(srcPaths[f[1]], "/") >= 2 {
+							deepMatched++
+						}
+						if f[3] == "kept" || (f[3] == "inserted" && f[1] == f[2]) {
+							keptIDs++
+						}
+						if (f[3] == "matched") != seeded[srcPaths[f[1]]] {
+							t.Errorf("node %s (%s) %s, the seed has the path: %v", f[1], srcPaths[f[1]], f[3], seeded[srcPaths[f[1]]])
+						}
 					}
-					if (f[3] == "matched") != seeded[srcPaths[f[1]]] {
-						t.Errorf("node %s (%s) %s, the seed has the path: %v", f[1], srcPaths[f[1]], f[3], seeded[srcPaths[f[1]]])
+					t.Logf("mapped %d, matched below depth 1: %d, ids kept: %d", mapped, deepMatched, keptIDs)
+					if mapped != len(srcPaths) {
+						t.Errorf("%d nodes mapped, the package has %d", mapped, len(srcPaths))
 					}
-				}
-				t.Logf("mapped %d, matched below depth 1: %d, ids kept: %d", mapped, deepMatched, keptIDs)
-				if mapped != len(srcPaths) {
-					t.Errorf("%d nodes mapped, the package has %d", mapped, len(srcPaths))
-				}
-				want := map[string]bool{}
-				for _, p := range srcPaths {
-					want[p] = true
-				}
-				for p := range seeded {
-					want[p] = true
-				}
-				paths := map[string]int{}
-				for _, p := range after {
-					paths[p]++
-				}
-				for p := range want {
-					if paths[p] != 1 {
-						t.Errorf("path %s %d times in the target, want once", p, paths[p])
+					want := map[string]bool{}
+					for _, p := range srcPaths {
+						want[p] = true
 					}
-				}
-				if len(after) != len(want) {
-					t.Errorf("%d nodes in the target, want %d", len(after), len(want))
-				}
-				if got := e.text(`SELECT count(*)::text FROM node`); got != fmt.Sprint(len(want)) {
-					t.Errorf("%s nodes in the target, %d reachable from a root", got, len(want))
-				}
-			})
-		}
+					for p := range seeded {
+						want[p] = true
+					}
+					paths := map[string]int{}
+					for _, p := range after {
+						paths[p]++
+					}
+					for p := range want {
+						if paths[p] != 1 {
+							t.Errorf("path %s %d times in the target, want once", p, paths[p])
+						}
+					}
+					if len(after) != len(want) {
+						t.Errorf("%d nodes in the target, want %d", len(after), len(want))
+					}
+					if got := e.text(`SELECT count(*)::text FROM node`); got != fmt.Sprint(len(want)) {
+						t.Errorf("%s nodes in the target, %d reachable from a root", got, len(want))
+					}
+				})
+			}
+		})
 	}
 }
