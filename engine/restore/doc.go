@@ -27,7 +27,9 @@
 //  4. preflight: duplicate natural keys, dangling references, NOT NULL gaps, unique conflicts,
 //     rows matched with different content (diverged), keyless rows already present, stored
 //     generated columns computed from an id or reference the restore changes (a backup carries no
-//     generated value, so the target would compute another); every finding is collected before
+//     generated value, so the target would compute another), a primary key that is also a
+//     foreign key whose parent's map gives a row's parent another id than the table's map gives
+//     the row (checkSharedIDs); every finding is collected before
 //     anything else is written (rows loaded straight in stay invisible to others until the commit);
 //  5. INSERT … SELECT every table (but those loaded straight in) with every reference rewritten
 //     through the maps; references inside a cycle go in NULL and are set by UPDATE (or wait on

@@ -551,7 +551,7 @@ func (r *run) preflight(ctx context.Context) error {
 	}
 	r.pre.refsEnd = len(r.findings)
 	for _, check := range []func(context.Context) error{
-		r.checkDiverged, r.checkKeyless, r.checkConflicts, r.checkGenerated,
+		r.checkDiverged, r.checkKeyless, r.checkConflicts, r.checkGenerated, r.checkSharedIDs,
 	} {
 		if err := check(ctx); err != nil {
 			return err
