@@ -107,14 +107,16 @@ CREATE INDEX item_folded ON item (folded(label));`)
 }
 
 func TestAttackStatementAndDeferredTriggers(t *testing.T) {
+	shared := newSourceEnv(t, lonerDDL+lonerRows+landingDDL+landingRows)
 	for name, trig := range map[string]string{
 		"statement": `CREATE TRIGGER item_touch AFTER INSERT ON item FOR EACH STATEMENT EXECUTE FUNCTION touch_trigger();`,
 		// Fired at commit, after validation, unless the restore makes it fire before.
 		"deferred": `CREATE CONSTRAINT TRIGGER item_touch AFTER INSERT ON item DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION touch_trigger();`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL+sideEffect+`
-CREATE FUNCTION touch_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); RETURN NULL; END $$;`+trig)
+			e := shared.forTest(t)
+			e.newTarget(lonerDDL + landingDDL + sideEffect + `
+CREATE FUNCTION touch_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM touch_aloner(); RETURN NULL; END $$;` + trig)
 			// A table with a deferrable trigger keeps its indexes for the load (building one
 			// again under pending trigger events is an error), and validation fires the
 			// deferred events first: the restore refuses the altered rows, or commits equal ones.
@@ -187,6 +189,7 @@ CREATE TABLE edge_high PARTITION OF edge FOR VALUES FROM (4) TO (MAXVALUE);`)
 }
 
 func TestAttackDirectLoadOfBadRows(t *testing.T) {
+	shared := newSourceEnv(t, lonerDDL+lonerRows+landingDDL+landingRows)
 	for name, tc := range map[string]struct {
 		table, column, value string
 		kinds                []finding.Kind
@@ -195,7 +198,8 @@ func TestAttackDirectLoadOfBadRows(t *testing.T) {
 		"missing parent": {"public.item", "kind_id", "99", []finding.Kind{finding.Orphaned, finding.Constraint}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			e := newLandingEnv(t, lonerDDL+lonerRows+landingDDL+landingRows, lonerDDL+landingDDL)
+			e := shared.forTest(t)
+			e.newTarget(lonerDDL + landingDDL)
 			e.setField(tc.table, -1, tc.column, []byte(tc.value))
 			res, err := e.restore(restore.Options{})
 			var refused *finding.Refused

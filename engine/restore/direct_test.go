@@ -394,9 +394,17 @@ func TestDirectLoadOfATreeFindingsEqualTheStagingPaths(t *testing.T) {
 		{name: "a duplicated root id under a cycle", kind: finding.Duplicated, edit: add("1\t7\tz\t1", "7\t1\tw\t1")},
 		{name: "a cycle of four beside the tree", kind: finding.Orphaned, edit: add("6\t9\tc6\t1", "7\t6\tc7\t1", "8\t7\tc8\t1", "9\t8\tc9\t1")},
 	}
+	// The cases that edit the package share one source and its package.
+	sources := map[string]*env{}
+	for _, c := range cases {
+		if sources[c.src] == nil {
+			sources[c.src] = newSourceEnv(t, ddl+sourceRows+c.src)
+		}
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, sourceRows+c.src, ddl, "")
+			e := sources[c.src].forTest(t)
+			e.newTarget(ddl)
 			if c.edit != nil {
 				edited := filepath.Join(t.TempDir(), "edited.edmsdr")
 				if err := corrupt.Rewrite(e.pkg, edited, c.edit); err != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/edmsdr/edmsdr/engine/finding"
 	"github.com/edmsdr/edmsdr/engine/restore"
@@ -45,17 +44,8 @@ INSERT INTO item (a_first, kind_id, label, other_id, z_plain_id) VALUES
 // newLandingEnv backs up a source (srcSQL) and opens an empty target (tgtSQL).
 func newLandingEnv(t *testing.T, srcSQL, tgtSQL string) *env {
 	t.Helper()
-	tc := localpgtest.Shared(t)
-	e := &env{t: t, ctx: localpgtest.Context(t, 2*time.Minute)}
-	e.src, e.tgt = tc.NewDatabase(t, "lsrc"), tc.NewDatabase(t, "ltgt")
-	if _, err := tc.Connect(t, e.src).Exec(e.ctx, srcSQL); err != nil {
-		t.Fatalf("source: %v", err)
-	}
-	e.conn = tc.Connect(t, e.tgt)
-	if _, err := e.conn.Exec(e.ctx, tgtSQL); err != nil {
-		t.Fatalf("target: %v", err)
-	}
-	e.pkg = e.backup(nil)
+	e := newSourceEnv(t, srcSQL)
+	e.newTarget(tgtSQL)
 	return e
 }
 
@@ -335,6 +325,7 @@ func TestLandingProofNotTakenForALongRowWithoutAnID(t *testing.T) {
 func TestLandingProofRefusesResealedLongRows(t *testing.T) {
 	// A short or a long row of a table with long rows changed and the package resealed: the sum
 	// of the rows sent and the long rows digested from the table is not the package's digest.
+	shared := newSourceEnv(t, longDDL+longRows)
 	for _, c := range []struct {
 		name  string
 		table string
@@ -349,7 +340,8 @@ func TestLandingProofRefusesResealedLongRows(t *testing.T) {
 		{"long row, id last", "public.tail", 3, "body", []byte(strings.Repeat("z", 2<<20-1)), 4},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newLandingEnv(t, longDDL+longRows, longDDL)
+			e := shared.forTest(t)
+			e.newTarget(longDDL)
 			e.setField(c.table, c.row, c.col, c.value)
 			var log bytes.Buffer
 			res, err := e.restore(restore.Options{Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -62,14 +62,21 @@ type env struct {
 // tgtSQL) with a connection to it.
 func newEnv(t *testing.T, srcSQL, tgtDDL, tgtSQL string) *env {
 	t.Helper()
+	e := newSourceEnv(t, ddl+srcSQL)
+	e.newTarget(tgtDDL + tgtSQL)
+	return e
+}
+
+// newSourceEnv creates a source holding what srcSQL creates, backed up into a package, and no
+// target (newTarget makes one). Subtests restoring one source share it through forTest.
+func newSourceEnv(t *testing.T, srcSQL string) *env {
+	t.Helper()
 	tc := localpgtest.Shared(t)
 	e := &env{t: t, ctx: localpgtest.Context(t, 2*time.Minute)}
 	e.src = tc.NewDatabase(t, "rsrc")
-	sconn := tc.Connect(t, e.src)
-	if _, err := sconn.Exec(e.ctx, ddl+srcSQL); err != nil {
+	if _, err := tc.Connect(t, e.src).Exec(e.ctx, srcSQL); err != nil {
 		t.Fatalf("source: %v", err)
 	}
-	e.newTarget(tgtDDL + tgtSQL)
 	e.pkg = e.backup(nil)
 	return e
 }
@@ -85,11 +92,12 @@ func (e *env) newTarget(sql string) {
 	}
 }
 
-// forTest is e for subtest t (e's databases and package, t failing): a source and its package
-// made once for several restores, each into a target of its own (newTarget).
+// forTest is e for subtest t (e's databases and package, t failing, a context of its own): a
+// source and its package made once for several restores, each into a target of its own
+// (newTarget).
 func (e *env) forTest(t *testing.T) *env {
 	c := *e
-	c.t = t
+	c.t, c.ctx = t, localpgtest.Context(t, 2*time.Minute)
 	return &c
 }
 
