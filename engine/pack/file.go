@@ -10,12 +10,21 @@ import (
 )
 
 // FileSink writes a package file: PATH.partial, locked while written, fsynced and renamed to PATH
-// on Commit, removed on Abort.
+// on Commit, removed on Abort. While it is written, each writeBehind bytes are handed to the
+// kernel's writeback as they fill (startWriteback: sync_file_range's SYNC_FILE_RANGE_WRITE on
+// Linux, as PostgreSQL's backend_flush_after does), so that Commit's fsync waits for the last few
+// MiB instead of the whole file (at 200k documents, 480 MB: 0.4-0.5 s of the backup's close on
+// this machine, against a few hundredths). Durability is Commit's fsync's alone, as before.
 type FileSink struct {
 	path, partial string
 	f             *os.File
 	done          bool
+	written       int64 // bytes written
+	behind        int64 // bytes handed to the writeback so far
 }
+
+// writeBehind is how many written bytes go to the kernel's writeback at a time.
+const writeBehind = 8 << 20
 
 // CreateFile opens PATH.partial (see CreatePartial). It refuses an existing PATH (unless
 // overwrite) and a PATH.partial that another live writer holds; a stale PATH.partial left by a
@@ -87,7 +96,18 @@ func CreatePartial(path string) (*os.File, error) {
 }
 
 // Write writes to PATH.partial.
-func (s *FileSink) Write(p []byte) (int, error) { return s.f.Write(p) }
+func (s *FileSink) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.written += int64(n)
+	if s.behind >= 0 && s.written-s.behind >= writeBehind {
+		if startWriteback(s.f, s.behind, s.written-s.behind) {
+			s.behind = s.written
+		} else {
+			s.behind = -1 // not supported here: Commit's fsync does it all
+		}
+	}
+	return n, err
+}
 
 // Commit fsyncs PATH.partial, renames it to PATH and fsyncs the directory.
 func (s *FileSink) Commit() error {
